@@ -1,0 +1,1 @@
+"""Qt front end: windows, panels, table models and dialogs over the node's async API."""

@@ -1,0 +1,1 @@
+"""The only layer that imports kademlia/rpcudp: the marketplace DHT node."""

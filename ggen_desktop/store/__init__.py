@@ -1,0 +1,1 @@
+"""Local state: SQLite database in the platform data folder, and the publisher key."""

@@ -1,0 +1,1 @@
+"""Icons, stylesheet, sample catalogue and desktop entry (data only; installed as ggen_desktop.resources)."""

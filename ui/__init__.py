@@ -1,0 +1,1 @@
+"""Qt Designer forms (data only; installed as ggen_desktop.ui)."""
