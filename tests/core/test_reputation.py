@@ -1,0 +1,77 @@
+"""The seed's reputation score moves the right way on every kind of answer."""
+
+from ggen_desktop.core.reputation import INVALID_PENALTY_S, PeerStats, ReputationBook
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_score_weights_match_the_seed() -> None:
+    perfect = PeerStats("p", successes=10, avg_rtt_ms=5.0, packages_provided=100, last_seen=50.0)
+    assert abs(perfect.score(now=50.0) - 1.0) < 1e-9
+    unknown = PeerStats("q")
+    # success prior 0.5, unknown speed 0.5, nothing provided, never seen
+    assert abs(unknown.score(now=50.0) - (0.5 * 0.5 + 0.25 * 0.5)) < 1e-9
+
+
+def test_timeouts_lower_the_score_and_successes_raise_it() -> None:
+    book = ReputationBook(clock=Clock())
+    book.record_success("good", rtt_ms=10.0, packages=3)
+    book.record_timeout("slow")
+    book.record_timeout("slow")
+    assert book.score("good") > book.score("never-asked") > book.score("slow")
+    assert book.peers["slow"].timeouts == 2
+
+
+def test_rtt_is_a_moving_average() -> None:
+    book = ReputationBook(clock=Clock())
+    book.record_success("p", rtt_ms=100.0)
+    book.record_success("p", rtt_ms=0.0)
+    assert 0.0 < book.peers["p"].avg_rtt_ms < 100.0
+
+
+def test_liar_is_avoided_for_a_while_then_forgiven() -> None:
+    clock = Clock()
+    book = ReputationBook(clock=clock)
+    book.record_success("liar", rtt_ms=5.0)
+    before = book.score("liar")
+    book.record_invalid("liar", count=2)
+    assert book.score("liar") < before
+    assert book.is_avoided("liar")
+    assert book.rank(["liar", "other"]) == ["other"]
+    clock.now += INVALID_PENALTY_S * 12 + 1
+    assert not book.is_avoided("liar")
+
+
+def test_block_and_unblock() -> None:
+    book = ReputationBook(clock=Clock())
+    book.set_blocked("p", True)
+    assert book.rank(["p"]) == []
+    book.set_blocked("p", False)
+    assert book.rank(["p"]) == ["p"]
+
+
+def test_adaptive_timeout_follows_rtt_within_bounds() -> None:
+    book = ReputationBook(clock=Clock())
+    assert book.timeout_for("new", 10.0) == 10.0
+    book.record_success("fast", rtt_ms=1.0)
+    assert book.timeout_for("fast", 10.0) == 0.25
+    book.record_success("slow", rtt_ms=1000.0)
+    assert book.timeout_for("slow", 10.0) == 4.0
+
+
+def test_listeners_hear_every_update_and_stats_round_trip() -> None:
+    book = ReputationBook(clock=Clock())
+    heard: list[str] = []
+    book.listeners.append(lambda s: heard.append(s.peer_id))
+    book.record_success("a", 3.0)
+    book.record_failure("b")
+    book.record_invalid("c")
+    assert heard == ["a", "b", "c"]
+    stats = book.peers["a"]
+    assert PeerStats.from_dict({**stats.to_dict(), "unknown_future_field": 1}) == stats

@@ -1,0 +1,40 @@
+"""A query's results are de-duplicated by (name, version, publisher) with their sources."""
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ggen_desktop.core.package import Package, PackageId, PackageMetadata, Version
+from ggen_desktop.core.query import Query
+from ggen_desktop.core.record import sign
+from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace
+
+PACKAGE = Package(PackageId.parse("acme/cli"), Version("1.0.0"), PackageMetadata("Acme CLI"), "sha256:" + "0" * 64)
+
+
+def test_same_record_from_two_peers_is_one_hit_with_two_sources() -> None:
+    trace = QueryTrace(Query("acme"))
+    record = sign(PACKAGE, Ed25519PrivateKey.generate())
+    first = trace.add(record, "peer-a")
+    assert first is not None and first.is_new and first.query_id == trace.query_id
+    again = trace.add(record, "peer-b")
+    assert again is not None and not again.is_new
+    assert trace.add(record, "peer-b") is None
+    assert trace.result_count == 1
+    assert trace.hits[record.identity].sources == {"peer-a", "peer-b"}
+    assert trace.first_result_ms is not None
+
+
+def test_same_name_from_two_publishers_is_two_hits() -> None:
+    trace = QueryTrace(Query("acme"))
+    trace.add(sign(PACKAGE, Ed25519PrivateKey.generate()), LOCAL_SOURCE)
+    trace.add(sign(PACKAGE, Ed25519PrivateKey.generate()), LOCAL_SOURCE)
+    assert trace.result_count == 2
+
+
+def test_finish_is_final_and_summary_says_how_it_ended() -> None:
+    trace = QueryTrace(Query("acme"))
+    assert "searching" in trace.summary()
+    trace.finish(QueryStatus.TIMED_OUT)
+    trace.finish(QueryStatus.FINISHED)
+    assert trace.status is QueryStatus.TIMED_OUT
+    assert trace.summary().startswith("0 results from 0 peers in ")
+    assert trace.summary().endswith("timed out, partial results")
