@@ -135,6 +135,11 @@ def _b64_field(envelope: dict[str, Any], name: str, size: int) -> bytes:
         raise RecordMissingField(f"record field '{name}' is not valid base64") from None
     if len(raw) != size:
         raise RecordMissingField(f"record field '{name}' must decode to {size} bytes, got {len(raw)}")
+    # The decoder ignores the unused low bits of the last character, so several
+    # spellings decode alike; accept only the one `sign` writes, or the same
+    # record would have many byte forms.
+    if base64.b64encode(raw).decode("ascii") != value:
+        raise RecordUnparseable(f"record field '{name}' is not in canonical base64")
     return raw
 
 
