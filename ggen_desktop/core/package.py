@@ -150,7 +150,16 @@ def _text(field_name: str, value: Any, limit: int, required: bool = False) -> st
         raise PackageError(field_name, "is required")
     if len(value) > limit:
         raise PackageError(field_name, f"is {len(value)} characters; at most {limit} allowed")
+    _encodable(field_name, value)
     return value
+
+
+def _encodable(field_name: str, value: str) -> None:
+    """Refuse lone surrogates: they pass `str` checks but cannot be signed as UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PackageError(field_name, "contains characters that are not valid Unicode text") from None
 
 
 def _text_list(field_name: str, values: Any, item_limit: int) -> tuple[str, ...]:
@@ -166,6 +175,7 @@ def _text_list(field_name: str, values: Any, item_limit: int) -> tuple[str, ...]
             raise PackageError(field_name, "every entry must be non-empty text")
         if len(item) > item_limit:
             raise PackageError(field_name, f"entry '{item[:40]}' is over {item_limit} characters")
+        _encodable(field_name, item)
         out.append(item.strip())
     return tuple(out)
 
