@@ -1,12 +1,34 @@
-"""Command-line front end: the GUI by default, headless subcommands for servers and scripts."""
+"""Command-line front end: the GUI by default, headless subcommands for servers and scripts.
+
+`node` runs a node until SIGINT/SIGTERM. `publish` and `search` run a short-lived
+node that joins through `--bootstrap`, does one thing and leaves. They use the
+platform data folder like everything else; when another process (the GUI, a
+`node`) holds it, they say so in one line and run an in-memory node instead
+(a package published that way is not republished by this machine later).
+Every failure ends with one sentence on stderr and a non-zero exit code.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import logging
+import signal
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from ggen_desktop import __version__
+
+log = logging.getLogger(__name__)
+
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """A failure to report in one sentence, without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +46,195 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-check", action="store_true",
                         help="open the window offscreen-capable, join the network, search, and exit 0 if results came back")
     parser.set_defaults(handler=None)
+
+    # Shared options repeated on each subcommand; SUPPRESS keeps a value given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--bootstrap", metavar="HOST:PORT", action="append", default=argparse.SUPPRESS,
+                        help="a peer of the network to join (repeatable)")
+    common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="folder for the database")
+    common.add_argument("--interface", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    node = commands.add_parser("node", parents=[common], help="run a headless node until interrupted")
+    node.add_argument("--port", type=int, default=argparse.SUPPRESS, help="UDP port to listen on")
+    node.set_defaults(handler=_sync(cmd_node), command="node")
+
+    publish = commands.add_parser("publish", parents=[common], help="sign a package manifest and publish it")
+    publish.add_argument("manifest", type=Path, help="the package manifest (ggen-package.toml or its folder)")
+    publish.add_argument("--key-file", type=Path, default=None,
+                         help="publisher key file (created, owner-only, if missing); default: the OS keyring")
+    publish.set_defaults(handler=_sync(cmd_publish), command="publish")
+
+    search = commands.add_parser("search", parents=[common], help="search the network, printing results as they arrive")
+    search.add_argument("text", help="words to look for")
+    search.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
+    search.add_argument("--tag", action="append", default=[], help="only this tag (repeatable)")
+    search.add_argument("--limit", type=int, default=20, help="stop after this many results (default 20)")
+    search.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for answers (default 10)")
+    search.add_argument("--json", action="store_true", help="one JSON object per result on stdout")
+    search.set_defaults(handler=_sync(cmd_search), command="search")
     return parser
+
+
+def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[[argparse.Namespace], int]:
+    """Run an async command; turn every expected failure into one sentence on stderr."""
+    from ggen_desktop.core.manifest import ManifestError
+    from ggen_desktop.core.package import PackageError
+    from ggen_desktop.core.query import QueryError
+    from ggen_desktop.core.record import RecordError
+    from ggen_desktop.core.settings import SettingsError
+    from ggen_desktop.net.node import NodeError
+    from ggen_desktop.store.errors import StoreError
+    from ggen_desktop.store.identity import IdentityError
+
+    expected = (CliError, ManifestError, PackageError, QueryError, RecordError, SettingsError, NodeError,
+                StoreError, IdentityError, OSError)
+
+    def run(args: argparse.Namespace) -> int:
+        _configure_logging(args)
+        try:
+            return asyncio.run(command(args))
+        except expected as exc:
+            message = str(exc) or type(exc).__name__
+            print(f"ggen-desktop: error: {message[0].upper() + message[1:]}", file=sys.stderr)
+            return EXIT_FAILURE
+        except KeyboardInterrupt:
+            return 130
+
+    return run
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """stderr for warnings (for `node`, info), plus a file in the platform log folder for `node`."""
+    root = logging.getLogger()
+    is_node = args.command == "node"
+    root.setLevel(logging.INFO if is_node else logging.WARNING)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    stderr.setLevel(logging.INFO if is_node else logging.ERROR)
+    root.addHandler(stderr)
+    logging.getLogger("kademlia").setLevel(logging.ERROR)  # its per-timeout warnings are noise here
+    if is_node:
+        from ggen_desktop.store import paths
+
+        try:
+            handler = logging.FileHandler(paths.log_dir() / "node.log", encoding="utf-8")
+        except OSError as exc:
+            log.warning("not logging to a file: %s", exc)
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            root.addHandler(handler)
+
+
+def _bootstrap(args: argparse.Namespace) -> list[str]:
+    return list(getattr(args, "bootstrap", []) or [])
+
+
+async def cmd_node(args: argparse.Namespace) -> int:
+    from ggen_desktop.app import App
+
+    app = App(data_dir=args.data_dir, port=args.port, bootstrap=_bootstrap(args), interface=args.interface,
+              allow_demo=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    try:
+        await app.start()
+        host, port = app.node.address
+        print(f"listening on {host}:{port} node {app.node.node_id_hex}", flush=True)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await app.stop()
+    return 0
+
+
+async def _client_node(args: argparse.Namespace, what: str) -> tuple[Any, Callable[[], Coroutine[Any, Any, None]]]:
+    """A short-lived node joined through --bootstrap; in memory if the data folder is in use."""
+    from ggen_desktop.app import App
+    from ggen_desktop.core.settings import parse_peer
+    from ggen_desktop.net.node import MarketplaceNode
+    from ggen_desktop.store.errors import StoreLocked
+
+    bootstrap = _bootstrap(args)
+    if not bootstrap:
+        raise CliError(f"{what} needs a peer to join: give --bootstrap HOST:PORT")
+    try:
+        app = App(data_dir=args.data_dir, port=0, bootstrap=bootstrap, interface=args.interface, allow_demo=False)
+    except StoreLocked:
+        print("ggen-desktop: the data folder is in use by another ggen-desktop; using a temporary in-memory node",
+              file=sys.stderr)
+        node = MarketplaceNode()
+        await node.start(0, [parse_peer(p) for p in bootstrap], args.interface)
+        return node, node.stop
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop()
+        raise
+    return app.node, app.stop
+
+
+async def cmd_publish(args: argparse.Namespace) -> int:
+    from ggen_desktop.core.manifest import load_manifest
+    from ggen_desktop.store import identity as ids
+
+    package = load_manifest(args.manifest)
+    if args.key_file is not None:
+        if args.key_file.exists():
+            publisher = ids.load_key_file(args.key_file)
+        else:
+            publisher = ids.create_key_file(args.key_file)
+            print(f"created a new publisher key in {args.key_file} (readable by you only; back it up)",
+                  file=sys.stderr)
+    else:
+        found = ids.load_keyring_identity()
+        if found is None:
+            raise CliError("there is no publisher key in the OS keyring yet; create one in the app, "
+                           "or pass --key-file PATH to use (or create) a key file")
+        publisher = found
+    record = publisher.sign_package(package)
+    node, stop = await _client_node(args, "publish")
+    try:
+        report = await node.publish(record)
+    finally:
+        await stop()
+    print(f"published {package.id} {package.version} by {record.fingerprint}: "
+          f"{report.replicas} replicas acknowledged, {report.keys} keys, {report.keyword_replicas} keyword acks",
+          flush=True)
+    return 0
+
+
+async def cmd_search(args: argparse.Namespace) -> int:
+    from ggen_desktop.core.query import Query, QueryConfig
+
+    query = Query(text=args.text, categories=tuple(args.category), tags=tuple(args.tag), limit=args.limit)
+    config = QueryConfig(default_timeout=args.timeout, max_results=args.limit)
+    node, stop = await _client_node(args, "search")
+    try:
+        handle = node.search(query, config)
+        async for event in handle:
+            if not event.is_new:
+                continue
+            record = event.hit.record
+            package = record.package
+            if args.json:
+                print(json.dumps({"id": str(package.id), "version": str(package.version),
+                                  "publisher": record.fingerprint, "title": package.metadata.title,
+                                  "description": package.metadata.description,
+                                  "sources": sorted(event.hit.sources)}), flush=True)
+            else:
+                print(f"{package.id} {package.version}  {package.metadata.title}  [{record.fingerprint}]",
+                      flush=True)
+        trace = await handle.wait()
+    finally:
+        await stop()
+    print(trace.summary(), file=sys.stderr if args.json else sys.stdout, flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,92 @@
+"""Gossip of new records to neighbours: the seed's Gossipsub announcements, but verified.
+
+An announcement carries a random message id, a hop budget and one signed
+record. A node that has not seen the id verifies the record (a bad one counts
+against the sender and stops there), hands it to the node's discovered
+records, and passes it on to a few neighbours with one hop less. The seen-id
+set is bounded, so memory stays flat however much gossip arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kademlia.node import Node
+
+from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
+
+if TYPE_CHECKING:
+    from ggen_desktop.net.protocol import MarketProtocol
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOPS = 3
+FORWARD_TO = 4  # neighbours each hop passes an announcement to
+SEEN_CAPACITY = 4096
+
+
+class Announcer:
+    """Sends, receives and forwards announcements for one protocol."""
+
+    def __init__(self, protocol: MarketProtocol, on_record: Callable[[SignedRecord, str], None],
+                 forward_to: int = FORWARD_TO) -> None:
+        self.protocol = protocol
+        self.on_record = on_record
+        self.forward_to = forward_to
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def announce(self, record: SignedRecord, hops: int = DEFAULT_HOPS) -> bytes:
+        """Start gossip for one of my records; returns the message id."""
+        msg_id = os.urandom(16)
+        self._mark_seen(msg_id)
+        self._forward(msg_id, hops, record.encoded, exclude=None)
+        return msg_id
+
+    def receive(self, peer_id: str, sender: tuple[str, int], msg_id: bytes, hops: int, data: bytes) -> bool:
+        """Handle one incoming announcement; False when it was a repeat or invalid."""
+        if msg_id in self._seen:
+            self.protocol.stats["announcements_repeated"] += 1
+            return False
+        self._mark_seen(msg_id)
+        try:
+            record = decode_and_verify(data)
+        except RecordError as exc:
+            self.protocol.stats["records_invalid"] += 1
+            self.protocol.reputation.record_invalid(peer_id, host=sender[0], port=sender[1])
+            log.info("invalid announcement from %s: %s", sender, exc)
+            return False
+        self.protocol.stats["announcements_received"] += 1
+        self.on_record(record, peer_id)
+        if hops > 0:
+            self._forward(msg_id, hops - 1, data, exclude=peer_id)
+        return True
+
+    def _mark_seen(self, msg_id: bytes) -> None:
+        self._seen[msg_id] = None
+        while len(self._seen) > SEEN_CAPACITY:
+            self._seen.popitem(last=False)
+
+    def _forward(self, msg_id: bytes, hops: int, data: bytes, exclude: str | None) -> None:
+        proto = self.protocol
+        contacts = [n for bucket in proto.router.buckets for n in bucket.get_nodes() if n.id.hex() != exclude]
+        contacts = [n for n in contacts if not proto.reputation.is_avoided(n.id.hex())]
+        for node in random.sample(contacts, min(self.forward_to, len(contacts))):
+            task = asyncio.ensure_future(self._send(node, msg_id, hops, data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, node: Node, msg_id: bytes, hops: int, data: bytes) -> None:
+        proto = self.protocol
+        await proto.request((node.ip, node.port), "announce", [proto.source_node.id, msg_id, hops, data],
+                            proto.timeout_for(node))
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()

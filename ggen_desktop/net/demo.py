@@ -1,0 +1,88 @@
+"""A small marketplace on loopback, so the app shows a live network with no setup.
+
+The nodes are real `MarketplaceNode`s on 127.0.0.1 speaking UDP to each other
+and to the app's own node. Seeding the catalogue puts each signed record
+straight into the storage of the k demo nodes closest to each of its keys:
+exactly where a publish would leave it (§2.3), without thousands of start-up
+RPCs for the ~400 sample packages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+
+from kademlia.node import Node
+
+from ggen_desktop.core.package import Package
+from ggen_desktop.core.query import QueryConfig
+from ggen_desktop.core.record import SignedRecord, sign
+from ggen_desktop.net.node import MarketplaceNode
+from ggen_desktop.net.storage import record_keys
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP_COUNT = 3
+
+
+def demo_node_id(index: int) -> bytes:
+    """Stable ids, so the reputation the app keeps for demo peers means something next run."""
+    return hashlib.sha1(f"ggen-desktop demo node {index}".encode()).digest()
+
+
+class DemoNetwork:
+    """`size` loopback nodes holding a sample catalogue; started and stopped by the app."""
+
+    def __init__(self, size: int = 24, catalogue: list[tuple[str, Package]] | None = None, *, ksize: int = 20) -> None:
+        if size < 1:
+            raise ValueError("a demo network needs at least one node")
+        self.size = size
+        self.ksize = ksize
+        self._catalogue = catalogue
+        self.nodes: list[MarketplaceNode] = []
+        self.records: list[SignedRecord] = []
+
+    async def start(self, progress: Callable[[int, int], None] | None = None) -> list[tuple[str, int]]:
+        """Start every node, seed the catalogue; returns addresses to bootstrap from."""
+        try:
+            for index in range(self.size):
+                node = MarketplaceNode(query_config=QueryConfig(default_timeout=3.0), ksize=self.ksize,
+                                       node_id=demo_node_id(index))
+                self.nodes.append(node)
+                bootstrap = [n.address for n in self.nodes[: min(index, BOOTSTRAP_COUNT)]]
+                await node.start(0, bootstrap)
+                if progress is not None:
+                    progress(index + 1, self.size)
+            self._seed()
+        except BaseException:
+            await self.stop()
+            raise
+        return self.bootstrap_addresses()
+
+    def bootstrap_addresses(self) -> list[tuple[str, int]]:
+        return [n.address for n in self.nodes[:BOOTSTRAP_COUNT] if n.is_running]
+
+    def _seed(self) -> None:
+        catalogue = self._catalogue
+        if catalogue is None:
+            from ggen_desktop.core.catalogue import load_sample_catalogue
+
+            catalogue = load_sample_catalogue()
+        from ggen_desktop.core.catalogue import demo_publisher_key
+
+        keys = {label: demo_publisher_key(label) for label in {label for label, _ in catalogue}}
+        self.records = [sign(package, keys[label]) for label, package in catalogue]
+        ids = [Node(n.node_id) for n in self.nodes]
+        for record in self.records:
+            for key in record_keys(record):
+                target = Node(key)
+                for holder in sorted(range(len(ids)), key=lambda i: ids[i].distance_to(target))[: self.ksize]:
+                    self.nodes[holder].storage.put(key, record)
+        log.info("demo network: %d nodes holding %d sample packages", len(self.nodes), len(self.records))
+
+    async def stop(self) -> None:
+        """Stop every node; safe to call twice."""
+        nodes, self.nodes = self.nodes, []
+        await asyncio.gather(*(n.stop() for n in nodes), return_exceptions=True)

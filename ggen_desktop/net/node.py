@@ -1,0 +1,630 @@
+"""MarketplaceNode: the one object GUI, CLI and tests use to take part in the marketplace.
+
+It composes a kademlia `Server` subclass (our protocol and validated storage),
+the streaming lookup, gossip, reputation and metrics, and persists what must
+survive a restart (node id, contacts, reputation, my packages, discovered
+records) in the store when one is given. Everything runs on the caller's
+asyncio loop; nothing here blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kademlia.crawling import NodeSpiderCrawl
+from kademlia.network import Server
+from kademlia.node import Node
+
+from ggen_desktop.core.keywords import tokenize
+from ggen_desktop.core.metrics import QueryMetrics
+from ggen_desktop.core.package import PackageError, PackageId, PackageMetadata
+from ggen_desktop.core.query import Query, QueryConfig, matches_query
+from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
+from ggen_desktop.core.reputation import PeerStats, ReputationBook
+from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace, SearchEvent
+from ggen_desktop.net.announce import Announcer
+from ggen_desktop.net.lookup import StreamingLookup
+from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, MarketProtocol
+from ggen_desktop.net.storage import RecordStorage, StorageRefused, keyword_key, package_key, record_keys
+from ggen_desktop.store.rows import Contact, MyPackage
+
+if TYPE_CHECKING:
+    from ggen_desktop.store.database import Database
+
+log = logging.getLogger(__name__)
+
+REPUBLISH_INTERVAL_S = 12 * 3600.0  # well inside the 24 h record lifetime (paper §2.5)
+REPUBLISH_CHECK_S = 600.0
+REPUTATION_SAVE_DELAY_S = 2.0  # debounce: many updates per search, one write
+MAX_DISCOVERED = 5000
+MAX_SAVED_CONTACTS = 200
+REGISTRY_QUERY_LIMIT = 500
+
+
+class NodeError(Exception):
+    """A node operation failed; the message is one sentence for a person to read."""
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    record: SignedRecord
+    replicas: int
+    keys: int
+    keyword_replicas: int
+
+
+def lookup_keyword(query: Query) -> str | None:
+    """The one keyword a search looks up on the DHT.
+
+    The most selective token of the text (the longest; ties keep the first),
+    else a tag, else a category. Limitation: keywords are whole words of a
+    package's title, tags, categories and name (`core.keywords`), so a text
+    that is only part of a word ("kub" for "kubernetes") or a word found only
+    in the description finds nothing on the DHT; local results still match
+    by substring.
+    """
+    words = tokenize(query.text)
+    if words:
+        return max(words, key=len)
+    for source in (query.tags, query.categories):
+        for value in source:
+            tokens = tokenize(value)
+            if tokens:
+                return max(tokens, key=len)
+    return None
+
+
+class DhtServer(Server):
+    """kademlia's Server with our protocol, validated storage and bounded refresh."""
+
+    protocol_class = MarketProtocol
+    protocol: MarketProtocol
+
+    def __init__(self, ksize: int, alpha: int, node_id: bytes | None, storage: RecordStorage,
+                 reputation: ReputationBook) -> None:
+        super().__init__(ksize=ksize, alpha=alpha, node_id=node_id, storage=storage)
+        self.storage = storage  # Server tests `storage or ForgetfulStorage()`; an empty one is falsy
+        self.reputation = reputation
+
+    def _create_protocol(self) -> MarketProtocol:
+        return MarketProtocol(self.node, self.storage, self.ksize, self.reputation)
+
+    async def _refresh_table(self) -> None:
+        """Refresh lonely buckets (§2.3) only: records are republished by their publishers, not by
+        every holder through `Server.set`, which would also write unverified values."""
+        crawls = []
+        for node_id in self.protocol.get_refresh_ids():
+            node = Node(node_id)
+            nearest = self.protocol.router.find_neighbors(node, self.alpha)
+            crawls.append(NodeSpiderCrawl(self.protocol, node, nearest, self.ksize, self.alpha).find())
+        await asyncio.gather(*crawls)
+
+    async def bootstrap_node(self, addr: tuple[str, int]) -> Node | None:
+        ok, answer = await self.protocol.ping(addr, self.node.id)
+        if ok and isinstance(answer, bytes) and len(answer) == 20 and answer != self.node.id:
+            node = Node(answer, addr[0], addr[1])
+            self.protocol.welcome_if_new(node)
+            return node
+        return None
+
+
+class SearchHandle:
+    """A running search: iterate it for events, `cancel()` it, or `await wait()` for the trace."""
+
+    def __init__(self, node: MarketplaceNode, query: Query, config: QueryConfig) -> None:
+        self.trace = QueryTrace(query)
+        self.query_id = self.trace.query_id
+        self.config = config
+        self._node = node
+        self._queue: asyncio.Queue[SearchEvent | None] = asyncio.Queue()
+        self._finished = False
+        self._cancelled = False
+        node.metrics.started()
+        self._task = asyncio.get_running_loop().create_task(node._run_search(self), name=f"search {self.query_id}")
+
+    @property
+    def done(self) -> bool:
+        return self._finished
+
+    def emit(self, event: SearchEvent | None) -> None:
+        """Queue an event, unless the query has ended (a late answer is never merged)."""
+        if event is not None and not self._finished:
+            self._queue.put_nowait(event)
+
+    def finish(self, status: QueryStatus, error: str | None = None) -> None:
+        """End the query exactly once: status, metrics, end of stream."""
+        if self._finished:
+            return
+        self._finished = True
+        self.trace.finish(status, error)
+        self._node.metrics.finished(self.trace)
+        self._node._query_ended(self)
+        self._queue.put_nowait(None)
+
+    def __aiter__(self) -> AsyncIterator[SearchEvent]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[SearchEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is None or self._cancelled:
+                return
+            yield event
+
+    def cancel(self) -> None:
+        """Stop now: nothing of this query is yielded after this call."""
+        if self._finished:
+            return
+        self._cancelled = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.finish(QueryStatus.CANCELLED)
+        self._task.cancel()
+
+    async def wait(self) -> QueryTrace:
+        try:
+            await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            if not self._task.cancelled():
+                raise
+        return self.trace
+
+
+class MarketplaceNode:
+    """A DHT node of the marketplace: publish signed packages, search as peers answer."""
+
+    def __init__(
+        self,
+        database: Database | None = None,
+        query_config: QueryConfig = QueryConfig(),
+        *,
+        node_id: bytes | None = None,
+        ksize: int = 20,
+        alpha: int = 3,
+        remember_contacts: bool = True,
+    ) -> None:
+        """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network)."""
+        self.database = database
+        self.remember_contacts = remember_contacts
+        self.query_config = query_config
+        self.ksize = ksize
+        self.alpha = alpha
+        self.reputation = ReputationBook()
+        self.metrics = QueryMetrics()
+        self.storage = RecordStorage()
+        self.bootstrap_peers: list[tuple[str, int]] = []
+        self._node_id = node_id
+        self._server: DhtServer | None = None
+        self._announcer: Announcer | None = None
+        self._mine: dict[tuple[str, str, str], MyPackage] = {}
+        self._discovered: OrderedDict[tuple[str, str, str], SignedRecord] = OrderedDict()
+        self._queries: dict[str, SearchHandle] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._dirty_peers: set[str] = set()
+        self._save_handle: asyncio.TimerHandle | None = None
+        self._started = False
+        self._stopped = False
+        self.reputation.listeners.append(self._peer_changed)
+
+    # -- properties ------------------------------------------------------------
+
+    @property
+    def server(self) -> DhtServer:
+        if self._server is None or self._server.protocol is None:
+            raise NodeError("the node is not running; start it first")
+        return self._server
+
+    @property
+    def protocol(self) -> MarketProtocol:
+        return self.server.protocol
+
+    @property
+    def node_id(self) -> bytes:
+        if self._server is not None:
+            return self._server.node.id
+        if self._node_id is None:
+            raise NodeError("the node has no id until it is started")
+        return self._node_id
+
+    @property
+    def node_id_hex(self) -> str:
+        return self.node_id.hex()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        sockname = self.server.transport.get_extra_info("sockname")
+        return sockname[0], sockname[1]
+
+    @property
+    def is_running(self) -> bool:
+        return self._started and not self._stopped
+
+    def contacts(self) -> list[tuple[str, str, int]]:
+        if self._server is None or self._server.protocol is None:
+            return []
+        return [(n.id.hex(), n.ip, n.port) for b in self._server.protocol.router.buckets for n in b.get_nodes()]
+
+    def transport_stats(self) -> dict[str, int]:
+        """Counters for the Node panel: datagrams in/out, drops by reason, timeouts, storage."""
+        stats = self.protocol.transport_stats() if self._server and self._server.protocol else {}
+        stats["stored_records"] = len(self.storage)
+        stats["queries_in_flight"] = sum(1 for h in self._queries.values() if not h.done)
+        stats["contacts"] = len(self.contacts())
+        return stats
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self, port: int = 0, bootstrap: Sequence[tuple[str, int]] = (),
+                    interface: str = "127.0.0.1") -> None:
+        """Listen, then rejoin saved contacts and the bootstrap peers (§2.3's joining procedure)."""
+        if self._started:
+            raise NodeError("the node is already started; a stopped node cannot be restarted")
+        self._started = True
+        self._load_state()
+        self._server = DhtServer(self.ksize, self.alpha, self._node_id, self.storage, self.reputation)
+        try:
+            await self._server.listen(port, interface)
+        except OSError as exc:
+            self._server = None
+            self._stopped = True
+            raise NodeError(f"cannot listen on UDP {interface}:{port}: {exc.strerror or exc}") from None
+        self._node_id = self._server.node.id
+        self._announcer = Announcer(self._server.protocol, self._discovered_record)
+        self._server.protocol.announcer = self._announcer
+        log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
+        try:
+            self.bootstrap_peers = [await self._resolve(peer) for peer in bootstrap]
+        except NodeError:
+            await self.stop()
+            raise
+        await self._join()
+        self._every(REPUBLISH_CHECK_S, self._republish_due)
+        self._spawn(self._republish_due())
+
+    async def _resolve(self, peer: tuple[str, int]) -> tuple[str, int]:
+        """Host names become addresses: answers are accepted only from the exact address asked."""
+        host, port = peer
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_INET,
+                                                                 type=socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise NodeError(f"cannot resolve the bootstrap peer {host}:{port}: {exc.strerror or exc}") from None
+        return infos[0][4][0], port
+
+    async def _join(self) -> None:
+        server = self.server
+        saved = [(c.host, c.port) for c in self._saved_contacts()]
+        addresses = list(dict.fromkeys([*self.bootstrap_peers, *saved]))
+        addresses = [a for a in addresses if a != self.address]
+        answered = await asyncio.gather(*(server.bootstrap_node(a) for a in addresses))
+        nodes = [n for n in answered if n is not None]
+        if self.bootstrap_peers and not any(
+            n is not None and a in self.bootstrap_peers for a, n in zip(addresses, answered)
+        ):
+            peers = ", ".join(f"{h}:{p}" for h, p in self.bootstrap_peers)
+            await self.stop()
+            raise NodeError(f"no reachable bootstrap peer among {peers}; check the address and that it is running")
+        if nodes:
+            await NodeSpiderCrawl(server.protocol, server.node, nodes, self.ksize, self.alpha).find()
+        log.info("joined with %d contacts", len(self.contacts()))
+        self._save_contacts()
+
+    async def stop(self) -> None:
+        """Stop searches and timers, save state, close the socket. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for handle in list(self._queries.values()):
+            handle.cancel()
+        for timer in self._timers:
+            timer.cancel()
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._announcer is not None:
+            self._announcer.close()
+        if self._server is not None:
+            self._save_contacts()
+            self._save_state()
+            self._server.stop()
+            await asyncio.sleep(0)  # let the transport deliver connection_lost
+
+    def _every(self, interval: float, job: object) -> None:
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            if self._stopped:
+                return
+            self._spawn(job())  # type: ignore[operator]
+            self._timers.append(loop.call_later(interval, tick))
+
+        self._timers.append(loop.call_later(interval, tick))
+
+    def _spawn(self, coro: object) -> asyncio.Task[object]:
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    # -- persistence -----------------------------------------------------------
+
+    def _load_state(self) -> None:
+        db = self.database
+        if db is None:
+            return
+        if self._node_id is None:
+            self._node_id = db.load_node_id()
+        for peer_id, data in db.load_peers().items():
+            try:
+                self.reputation.peers[peer_id] = PeerStats.from_dict({**data, "peer_id": peer_id})
+            except (TypeError, ValueError):
+                log.warning("ignoring damaged reputation entry for %s", peer_id[:12])
+        for mine in db.my_packages():
+            self._mine[mine.record.identity] = mine
+        for found in db.discovered_records():
+            self._discovered[found.record.identity] = found.record
+
+    def _saved_contacts(self) -> list[Contact]:
+        if self.database is None or not self.remember_contacts:
+            return []
+        return self.database.load_contacts()[:MAX_SAVED_CONTACTS]
+
+    def _save_contacts(self) -> None:
+        if self.database is None or self._server is None or not self.remember_contacts:
+            return
+        now = time.time()
+        contacts = []
+        for node_hex, host, port in self.contacts()[:MAX_SAVED_CONTACTS]:
+            stats = self.reputation.peers.get(node_hex)
+            contacts.append(Contact(bytes.fromhex(node_hex), host, port, stats.last_seen if stats and stats.last_seen else now))
+        if contacts:
+            self.database.save_contacts(contacts)
+
+    def _save_state(self) -> None:
+        if self.database is None:
+            return
+        self.database.save_node_id(self.node_id)
+        self.database.save_peers({p.peer_id: p.to_dict() for p in self.reputation.snapshot()})
+        self._dirty_peers.clear()
+
+    def _peer_changed(self, stats: PeerStats) -> None:
+        if self.database is None or self._stopped:
+            return
+        self._dirty_peers.add(stats.peer_id)
+        if self._save_handle is None:
+            self._save_handle = asyncio.get_running_loop().call_later(REPUTATION_SAVE_DELAY_S, self._flush_peers)
+
+    def _flush_peers(self) -> None:
+        self._save_handle = None
+        if self.database is None or not self._dirty_peers:
+            return
+        dirty, self._dirty_peers = self._dirty_peers, set()
+        self.database.save_peers({p: self.reputation.peers[p].to_dict() for p in dirty if p in self.reputation.peers})
+
+    # -- records I know of -------------------------------------------------------
+
+    def _discovered_record(self, record: SignedRecord, peer_id: str) -> None:
+        """A verified record from an announcement or a search answer: remember it."""
+        if record.identity in self._mine:
+            return
+        self._discovered[record.identity] = record
+        self._discovered.move_to_end(record.identity)
+        while len(self._discovered) > MAX_DISCOVERED:
+            self._discovered.popitem(last=False)
+        if self.database is not None:
+            self.database.upsert_discovered(record, peer_id)
+
+    def _known_records(self) -> list[SignedRecord]:
+        seen: dict[tuple[str, str, str], SignedRecord] = {}
+        for record in [m.record for m in self._mine.values()] + list(self._discovered.values()) + list(
+            self.storage.all_records()
+        ):
+            seen.setdefault(record.identity, record)
+        return list(seen.values())
+
+    def local_search(self, query: Query) -> list[SignedRecord]:
+        """My packages, then discovered records, then what this node stores; matching the query."""
+        return [r for r in self._known_records() if matches_query(r.package, query)]
+
+    def my_packages(self) -> list[MyPackage]:
+        return sorted(self._mine.values(), key=lambda m: (m.record.identity, m.published_at))
+
+    # -- publishing ----------------------------------------------------------------
+
+    async def publish(self, record: SignedRecord) -> PublishReport:
+        """Store a signed record on the k closest nodes of its package key and of each keyword."""
+        try:
+            record = decode_and_verify(record.encoded)
+        except RecordError as exc:
+            raise NodeError(f"the record cannot be published: {exc}") from None
+        now = time.time()
+        old = self._mine.get(record.identity)
+        self._mine[record.identity] = MyPackage(record, old.published_at if old else now, now, 0)
+        if self.database is not None:
+            if old is None:
+                self.database.add_my_package(record, published_at=now)
+            else:
+                self.database.update_my_package(record)
+        report = await self._store_everywhere(record)
+        if self._announcer is not None:
+            self._announcer.announce(record)
+        return report
+
+    async def _store_everywhere(self, record: SignedRecord) -> PublishReport:
+        keys = record_keys(record)
+        acks = await asyncio.gather(*(self._store_on_closest(key, record) for key in keys))
+        now = time.time()
+        mine = self._mine.get(record.identity)
+        if mine is not None:
+            self._mine[record.identity] = MyPackage(record, mine.published_at, now, acks[0])
+            if self.database is not None:
+                self.database.mark_republished(record.identity, replicas=acks[0], at=now)
+        log.info("published %s %s: %d replicas, %d keyword acks over %d keys",
+                 record.package.id, record.package.version, acks[0], sum(acks[1:]), len(keys))
+        return PublishReport(record, acks[0], len(keys), sum(acks[1:]))
+
+    async def _store_on_closest(self, key: bytes, record: SignedRecord) -> int:
+        """§2.3's store: find the k closest nodes to the key, then store on each; returns the acks."""
+        server = self.server
+        target = Node(key)
+        nearest = server.protocol.router.find_neighbors(target)
+        nodes: list[Node] = []
+        if nearest:
+            nodes = await NodeSpiderCrawl(server.protocol, target, nearest, self.ksize, self.alpha).find()
+        if len(nodes) < self.ksize or server.node.distance_to(target) < max(n.distance_to(target) for n in nodes):
+            try:
+                self.storage.add(key, record.encoded)
+            except StorageRefused as exc:
+                log.warning("not keeping my own record locally: %s", exc)
+        results = await asyncio.gather(*(server.protocol.call_store(n, key, record.encoded) for n in nodes))
+        return sum(1 for ok, stored in results if ok and stored)
+
+    async def _republish_due(self) -> None:
+        """The original publisher's periodic republish (§2.5), which kademlia does not implement."""
+        now = time.time()
+        for mine in list(self._mine.values()):
+            last = mine.last_republished_at or mine.published_at
+            if now - last >= REPUBLISH_INTERVAL_S:
+                await self._store_everywhere(mine.record)
+
+    def delete(self, package_id: str, version: str | None = None) -> int:
+        """Forget my own package (all versions, or one) locally; the network's copies expire."""
+        doomed = [i for i in self._mine if i[0] == package_id and (version is None or i[1] == version)]
+        for identity in doomed:
+            del self._mine[identity]
+            if self.database is not None:
+                self.database.delete_my_package(identity)
+        return len(doomed)
+
+    def set_peer_blocked(self, peer_id: str, blocked: bool) -> None:
+        self.reputation.set_blocked(peer_id, blocked)
+
+    # -- searching -------------------------------------------------------------------
+
+    def search(self, query: Query, config: QueryConfig | None = None) -> SearchHandle:
+        """Start a search on the running loop and return its handle at once."""
+        handle = SearchHandle(self, query, config or self.query_config)
+        self._queries[handle.query_id] = handle
+        return handle
+
+    def _query_ended(self, handle: SearchHandle) -> None:
+        """Keep the entry for timeout + grace so late answers are recognised, then drop it."""
+        asyncio.get_running_loop().call_later(handle.config.grace_period, self._queries.pop, handle.query_id, None)
+
+    def in_flight_queries(self) -> list[str]:
+        return list(self._queries)
+
+    async def _run_search(self, handle: SearchHandle) -> None:
+        trace, config = handle.trace, handle.config
+        try:
+            for record in self.local_search(trace.query):
+                handle.emit(trace.add(record, LOCAL_SOURCE))
+                if trace.result_count >= config.max_results:
+                    handle.finish(QueryStatus.FINISHED)
+                    return
+            word = lookup_keyword(trace.query)
+            if word is not None and self.is_running:
+                def merge(node: Node, records: list[SignedRecord]) -> bool:
+                    if handle.done:
+                        return True
+                    peer = node.id.hex()
+                    for record in records:
+                        self._discovered_record(record, peer)
+                        handle.emit(trace.add(record, peer))
+                        if trace.result_count >= config.max_results:
+                            return True
+                    return False
+
+                lookup = StreamingLookup(
+                    self.protocol, keyword_key(word), trace.query, trace, merge,
+                    fan_out=config.fan_out, request_timeout=min(config.default_timeout, DEFAULT_RPC_TIMEOUT * 2),
+                    adaptive_timeout=config.adaptive_timeout, ksize=self.ksize,
+                )
+                remaining = config.default_timeout - trace.elapsed_ms() / 1000.0
+                await asyncio.wait_for(lookup.run(), max(remaining, 0.0))
+                if trace.peers and not trace.answering_peers:
+                    handle.finish(QueryStatus.TIMED_OUT)  # everyone asked timed out: what we have is partial
+                    return
+            handle.finish(QueryStatus.FINISHED)
+        except asyncio.TimeoutError:
+            handle.finish(QueryStatus.TIMED_OUT)
+        except asyncio.CancelledError:
+            handle.finish(QueryStatus.CANCELLED)
+            raise
+        except Exception as exc:
+            log.exception("search %s failed", handle.query_id)
+            handle.finish(QueryStatus.FAILED, str(exc))
+
+    # -- registry operations (the seed's Registry trait) -----------------------------
+
+    async def list_versions(self, package_id: str, publisher: str | None = None) -> list[SignedRecord]:
+        """Every version of a package known locally or on the DHT, newest first."""
+        try:
+            PackageId.parse(package_id)
+        except PackageError as exc:
+            raise NodeError(f"'{package_id}' is not a package id: {exc.rule}") from None
+        query = Query(text=package_id, limit=REGISTRY_QUERY_LIMIT)
+        trace = QueryTrace(query)
+        for record in self.local_search(query):
+            trace.add(record, LOCAL_SOURCE)
+        if self.is_running:
+            def merge(node: Node, records: list[SignedRecord]) -> bool:
+                for record in records:
+                    trace.add(record, node.id.hex())
+                return False
+
+            config = self.query_config
+            lookup = StreamingLookup(
+                self.protocol, package_key(package_id), query, trace, merge, fan_out=config.fan_out,
+                request_timeout=min(config.default_timeout, DEFAULT_RPC_TIMEOUT * 2),
+                adaptive_timeout=config.adaptive_timeout, ksize=self.ksize,
+            )
+            try:
+                await asyncio.wait_for(lookup.run(), config.default_timeout)
+            except asyncio.TimeoutError:
+                log.info("list_versions(%s) timed out; returning what arrived", package_id)
+        records = [
+            h.record for h in trace.hits.values()
+            if str(h.record.package.id) == package_id and (publisher is None or h.record.fingerprint == publisher)
+        ]
+        return sorted(records, key=lambda r: r.package.version, reverse=True)
+
+    async def get_package(self, package_id: str, publisher: str | None = None,
+                          version: str | None = None) -> SignedRecord | None:
+        """The newest version (or the one asked for); without `publisher`, any publisher's newest."""
+        for record in await self.list_versions(package_id, publisher):
+            if version is None or str(record.package.version) == version:
+                return record
+        return None
+
+    async def exists(self, package_id: str) -> bool:
+        if any(str(r.package.id) == package_id for r in self._known_records()):
+            return True
+        return bool(await self.list_versions(package_id))
+
+    async def metadata(self, package_id: str) -> PackageMetadata | None:
+        record = await self.get_package(package_id)
+        return record.package.metadata if record is not None else None
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running else "stopped" if self._stopped else "new"
+        return f"<MarketplaceNode {self._node_id.hex()[:12] if self._node_id else '?'} {state}>"
+
+
+__all__ = ["MarketplaceNode", "NodeError", "PublishReport", "SearchHandle", "lookup_keyword"]

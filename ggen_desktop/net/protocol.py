@@ -1,0 +1,414 @@
+"""The hardened UDP transport and the marketplace RPCs, on top of kademlia's protocol.
+
+rpcudp trusts the network: it unpacks any datagram inside a task (a malformed
+one raises there), matches a response by message id alone (any host that
+guesses an id can answer for another), gives every request one fixed 5 s
+timeout, sends no reply when a handler raises, and turns any misspelt
+attribute into a remote call. `MarketProtocol` keeps the wire format (so plain
+kademlia nodes still join and route) but replaces that machinery:
+
+- every datagram is parsed and shape-checked synchronously; bad ones are
+  dropped and counted (`stats`);
+- a response is accepted only from the address its request went to;
+- `request()` gives each call its own timeout, and only known RPC names can be
+  sent (no `__getattr__` magic);
+- handler errors are caught and counted; our own RPCs answer with an error
+  marker so the caller does not wait for its timeout;
+- every answer is bounded in size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import umsgpack
+from kademlia.node import Node
+from kademlia.protocol import KademliaProtocol
+
+from ggen_desktop.core.query import Query, QueryError
+from ggen_desktop.core.reputation import ReputationBook
+from ggen_desktop.net.storage import RecordStorage, StorageRefused
+
+if TYPE_CHECKING:
+    from ggen_desktop.net.announce import Announcer
+
+log = logging.getLogger(__name__)
+
+REQUEST = b"\x00"
+RESPONSE = b"\x01"
+MSG_ID_BYTES = 20
+HEADER_BYTES = 1 + MSG_ID_BYTES
+MAX_REQUEST_PAYLOAD = 8192  # rpcudp's own limit for a request's name and arguments
+MAX_ANSWER_BYTES = 48 * 1024  # well under UDP's 65,507-byte datagram limit
+MAX_DATAGRAM = 65_507
+DEFAULT_RPC_TIMEOUT = 2.0
+ERROR_KEY = "error"
+MAX_HANDOVER = 512  # records handed to one new neighbour (§2.5)
+HANDOVER_BATCH = 8
+RECEIVE_BUFFER = 1 << 20
+STAT_NAMES = (
+    "datagrams_in", "bytes_in", "requests", "responses", "requests_out", "bytes_out", "timeouts",
+    "dropped_malformed", "dropped_oversized", "dropped_unknown_rpc", "dropped_spoofed", "dropped_unexpected",
+    "handler_errors", "answers_too_large", "records_refused", "records_invalid",
+    "announcements_received", "announcements_repeated",
+)
+
+Result = tuple[bool, Any]
+"""What a request resolves to, as in rpcudp: (answered, payload)."""
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == 20
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# name → (argument checks, is it one of ours). The standard four (plus stun) keep
+# plain kademlia nodes working; ours answer an error marker when they fail.
+_ARG_CHECKS: dict[str, tuple[tuple[Callable[[object], bool], ...], bool]] = {
+    "stun": ((), False),
+    "ping": ((_is_id,), False),
+    "store": ((_is_id, _is_id, lambda v: True), False),
+    "find_node": ((_is_id, _is_id), False),
+    "find_value": ((_is_id, _is_id), False),
+    "search": ((_is_id, _is_id, lambda v: isinstance(v, dict), lambda v: _is_int(v) and 0 <= v < 10_000), True),
+    "announce": (
+        (_is_id, lambda v: isinstance(v, bytes) and 8 <= len(v) <= 32, lambda v: _is_int(v) and 0 <= v <= 16,
+         lambda v: isinstance(v, bytes)),
+        True,
+    ),
+}
+OUR_RPCS = frozenset(name for name, (_, ours) in _ARG_CHECKS.items() if ours)
+
+
+def parse_contacts(value: object, limit: int = 64) -> list[Node]:
+    """Contacts from an untrusted answer; malformed entries are skipped, never fatal."""
+    if not isinstance(value, list):
+        return []
+    nodes = []
+    for item in value[:limit]:
+        if (
+            isinstance(item, list) and len(item) == 3 and _is_id(item[0]) and isinstance(item[1], str)
+            and 0 < len(item[1]) <= 255 and _is_int(item[2]) and 0 < item[2] < 65536
+        ):
+            nodes.append(Node(item[0], item[1], item[2]))
+    return nodes
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[Result]
+    timer: asyncio.TimerHandle
+    address: tuple[str, int]
+    name: str
+    sent_at: float
+
+
+class MarketProtocol(KademliaProtocol):
+    """kademlia's protocol with a checked transport, per-request timeouts and our RPCs."""
+
+    def __init__(self, source_node: Node, storage: RecordStorage, ksize: int, reputation: ReputationBook) -> None:
+        super().__init__(source_node, storage, ksize)
+        self.storage: RecordStorage = storage
+        self.reputation = reputation
+        self.announcer: Announcer | None = None
+        self.stats: Counter[str] = Counter()
+        self._pending: dict[bytes, _Pending] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    # -- receiving -----------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        """Parse and check synchronously, so nothing malformed ever reaches a task."""
+        self.stats["datagrams_in"] += 1
+        self.stats["bytes_in"] += len(data)
+        kind = data[:1]
+        if len(data) < HEADER_BYTES + 1 or kind not in (REQUEST, RESPONSE):
+            self._drop("dropped_malformed", addr, "short or unknown datagram")
+            return
+        if (kind == REQUEST and len(data) > HEADER_BYTES + MAX_REQUEST_PAYLOAD) or len(data) > MAX_DATAGRAM:
+            self._drop("dropped_oversized", addr, f"{len(data)}-byte datagram")
+            return
+        try:
+            payload = umsgpack.unpackb(data[HEADER_BYTES:])
+        except Exception:  # umsgpack raises many types on hostile input
+            self._drop("dropped_malformed", addr, "not msgpack")
+            return
+        msg_id = data[1:HEADER_BYTES]
+        if kind == REQUEST:
+            self._accept_checked_request(msg_id, payload, addr)
+        else:
+            self._accept_checked_response(msg_id, payload, addr)
+
+    async def _solve_datagram(self, datagram: bytes, address: tuple[str, int]) -> None:
+        """rpcudp's entry point, kept for anything that calls it directly."""
+        self.datagram_received(datagram, address)
+
+    def _drop(self, counter: str, addr: object, why: str) -> None:
+        self.stats[counter] += 1
+        log.debug("dropping datagram from %s: %s", addr, why)
+
+    def _accept_checked_response(self, msg_id: bytes, payload: Any, addr: tuple[str, int]) -> None:
+        pending = self._pending.get(msg_id)
+        if pending is None:
+            self._drop("dropped_unexpected", addr, "response to no outstanding request")
+            return
+        if (addr[0], addr[1]) != pending.address:
+            # Not popped: the real peer's answer may still arrive.
+            self._drop("dropped_spoofed", addr, f"response for a request sent to {pending.address}")
+            return
+        del self._pending[msg_id]
+        pending.timer.cancel()
+        self.stats["responses"] += 1
+        if not pending.future.done():
+            pending.future.set_result((True, payload))
+
+    def _accept_checked_request(self, msg_id: bytes, payload: Any, addr: tuple[str, int]) -> None:
+        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)
+                and isinstance(payload[1], list)):
+            self._drop("dropped_malformed", addr, "request is not [name, args]")
+            return
+        name, args = payload
+        spec = _ARG_CHECKS.get(name)
+        if spec is None:
+            self._drop("dropped_unknown_rpc", addr, f"unknown rpc {name[:40]!r}")
+            return
+        checks, ours = spec
+        if len(args) != len(checks) or not all(check(arg) for check, arg in zip(checks, args)):
+            self.stats["dropped_malformed"] += 1
+            if ours:
+                self._reply(msg_id, {ERROR_KEY: "malformed arguments"}, addr)
+            return
+        self.stats["requests"] += 1
+        task = asyncio.ensure_future(self._serve(msg_id, name, args, ours, addr))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _serve(self, msg_id: bytes, name: str, args: list[Any], ours: bool, addr: tuple[str, int]) -> None:
+        handler = getattr(self, f"rpc_{name}")
+        try:
+            answer = handler(addr, *args)
+            if asyncio.iscoroutine(answer):
+                answer = await answer
+        except Exception:
+            self.stats["handler_errors"] += 1
+            log.exception("rpc_%s from %s failed", name, addr)
+            if ours:
+                self._reply(msg_id, {ERROR_KEY: "internal error"}, addr)
+            return
+        self._reply(msg_id, answer, addr, ours)
+
+    def _reply(self, msg_id: bytes, answer: Any, addr: tuple[str, int], ours: bool = True) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        data = RESPONSE + msg_id + umsgpack.packb(answer)
+        if len(data) > MAX_ANSWER_BYTES:
+            self.stats["answers_too_large"] += 1
+            log.error("answer of %d bytes to %s is over the cap; not sent", len(data), addr)
+            if not ours:
+                return
+            data = RESPONSE + msg_id + umsgpack.packb({ERROR_KEY: "answer too large"})
+        self.stats["bytes_out"] += len(data)
+        self.transport.sendto(data, addr)
+
+    # -- sending -------------------------------------------------------------
+
+    def request(self, address: tuple[str, int], name: str, args: list[Any], timeout: float = DEFAULT_RPC_TIMEOUT
+                ) -> asyncio.Future[Result]:
+        """Send one RPC; the future resolves to (True, answer) or (False, None) after `timeout` s.
+
+        Cancelling the future forgets the request, so a late answer is dropped.
+        """
+        if name not in _ARG_CHECKS:
+            raise ValueError(f"'{name}' is not an RPC of this protocol")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        if self.transport is None or self.transport.is_closing():
+            future.set_result((False, None))
+            return future
+        payload = umsgpack.packb([name, list(args)])
+        if len(payload) > MAX_REQUEST_PAYLOAD:
+            raise ValueError(f"rpc {name} arguments are {len(payload)} bytes; the cap is {MAX_REQUEST_PAYLOAD}")
+        msg_id = os.urandom(MSG_ID_BYTES)
+        timer = loop.call_later(timeout, self._expire, msg_id)
+        self._pending[msg_id] = _Pending(future, timer, (address[0], address[1]), name, time.monotonic())
+        future.add_done_callback(lambda f: self._forget(msg_id) if f.cancelled() else None)
+        data = REQUEST + msg_id + payload
+        self.stats["requests_out"] += 1
+        self.stats["bytes_out"] += len(data)
+        self.transport.sendto(data, address)
+        return future
+
+    def _expire(self, msg_id: bytes) -> None:
+        pending = self._pending.pop(msg_id, None)
+        if pending is None:
+            return
+        self.stats["timeouts"] += 1
+        if not pending.future.done():
+            pending.future.set_result((False, None))
+
+    def _forget(self, msg_id: bytes) -> None:
+        pending = self._pending.pop(msg_id, None)
+        if pending is not None:
+            pending.timer.cancel()
+
+    def __getattr__(self, name: str) -> Any:
+        """rpcudp turns unknown attributes into remote calls; here a typo is an AttributeError."""
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for msg_id in list(self._pending):
+            pending = self._pending.pop(msg_id)
+            pending.timer.cancel()
+            if not pending.future.done():
+                pending.future.set_result((False, None))
+        for task in list(self._handlers):
+            task.cancel()
+
+    def transport_stats(self) -> dict[str, int]:
+        """Every counter (zeros included, so a panel can lay them out before traffic arrives)."""
+        stats = {name: 0 for name in STAT_NAMES}
+        stats.update(self.stats)
+        stats["outstanding"] = len(self._pending)
+        return stats
+
+    # The standard RPCs, as explicit methods (kademlia's call_* use these names).
+    def ping(self, address: tuple[str, int], nodeid: bytes) -> asyncio.Future[Result]:
+        return self.request(address, "ping", [nodeid])
+
+    def store(self, address: tuple[str, int], nodeid: bytes, key: bytes, value: bytes) -> asyncio.Future[Result]:
+        return self.request(address, "store", [nodeid, key, value])
+
+    def find_node(self, address: tuple[str, int], nodeid: bytes, key: bytes) -> asyncio.Future[Result]:
+        return self.request(address, "find_node", [nodeid, key])
+
+    def find_value(self, address: tuple[str, int], nodeid: bytes, key: bytes) -> asyncio.Future[Result]:
+        return self.request(address, "find_value", [nodeid, key])
+
+    # -- calls with reputation and answer checks -----------------------------
+
+    def timeout_for(self, node: Node) -> float:
+        return self.reputation.timeout_for(node.id.hex(), DEFAULT_RPC_TIMEOUT)
+
+    async def _call(self, node: Node, name: str, args: list[Any]) -> Result:
+        started = time.monotonic()
+        result = await self.request((node.ip, node.port), name, args, self.timeout_for(node))
+        peer = node.id.hex()
+        if result[0]:
+            self.reputation.record_success(peer, (time.monotonic() - started) * 1000.0, host=node.ip, port=node.port)
+        else:
+            self.reputation.record_timeout(peer, host=node.ip, port=node.port)
+        return result
+
+    async def call_find_node(self, node_to_ask: Node, node_to_find: Node) -> Result:
+        ok, answer = await self._call(node_to_ask, "find_node", [self.source_node.id, node_to_find.id])
+        if ok:
+            answer = [tuple(n) for n in parse_contacts(answer)]
+        return self.handle_call_response((ok, answer), node_to_ask)
+
+    async def call_find_value(self, node_to_ask: Node, node_to_find: Node) -> Result:
+        ok, answer = await self._call(node_to_ask, "find_value", [self.source_node.id, node_to_find.id])
+        if ok:
+            if isinstance(answer, dict) and isinstance(answer.get("value"), (bytes, str, int, float)):
+                answer = {"value": answer["value"]}
+            else:
+                answer = [tuple(n) for n in parse_contacts(answer)]
+        return self.handle_call_response((ok, answer), node_to_ask)
+
+    async def call_ping(self, node_to_ask: Node) -> Result:
+        ok, answer = await self._call(node_to_ask, "ping", [self.source_node.id])
+        if ok and not _is_id(answer):
+            ok, answer = False, None
+        return self.handle_call_response((ok, answer), node_to_ask)
+
+    async def call_store(self, node_to_ask: Node, key: bytes, value: bytes) -> Result:
+        ok, answer = await self._call(node_to_ask, "store", [self.source_node.id, key, value])
+        return self.handle_call_response((ok, answer is True if ok else None), node_to_ask)
+
+    def welcome_if_new(self, node: Node) -> None:
+        """kademlia's version, with its double hashing fixed (our storage keys are digests already)
+        and the hand-over paced: per §2.5 of the paper a new node closer to a key than we are gets
+        the values we hold for it, but a burst of hundreds of stores would overflow its socket."""
+        if node.id == self.source_node.id or not self.router.is_new_node(node):
+            return
+        handover: list[tuple[bytes, bytes]] = []
+        for key in {key for key, _ in self.storage}:
+            keynode = Node(key)
+            neighbors = self.router.find_neighbors(keynode)
+            if neighbors:
+                new_node_close = node.distance_to(keynode) < neighbors[-1].distance_to(keynode)
+                this_closest = self.source_node.distance_to(keynode) < neighbors[0].distance_to(keynode)
+            if not neighbors or (new_node_close and this_closest):
+                handover.extend((key, record.encoded) for record in self.storage.records(key))
+        if handover:
+            self._spawn(self._hand_over(node, handover[:MAX_HANDOVER]))
+        self.router.add_contact(node)
+
+    async def _hand_over(self, node: Node, items: list[tuple[bytes, bytes]]) -> None:
+        """Store records on a new neighbour a few at a time."""
+        for start in range(0, len(items), HANDOVER_BATCH):
+            batch = items[start : start + HANDOVER_BATCH]
+            results = await asyncio.gather(*(self.request((node.ip, node.port), "store",
+                                                          [self.source_node.id, key, value]) for key, value in batch))
+            if not any(ok for ok, _ in results):
+                return  # it went away; the publishers' republish covers the rest
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:  # bursts of answers (a lookup, a hand-over) must not overflow the default buffer
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            except OSError:
+                log.debug("could not enlarge the receive buffer")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    # -- RPC handlers --------------------------------------------------------
+
+    def rpc_store(self, sender: tuple[str, int], nodeid: bytes, key: bytes, value: Any) -> bool:
+        """Store only a verified record that belongs under `key`; a bad one counts against the sender."""
+        self.welcome_if_new(Node(nodeid, sender[0], sender[1]))
+        try:
+            self.storage.add(key, value, sender=nodeid.hex())
+        except StorageRefused as exc:
+            self.stats["records_refused"] += 1
+            if exc.invalid:
+                self.stats["records_invalid"] += 1
+                self.reputation.record_invalid(nodeid.hex(), host=sender[0], port=sender[1])
+            log.info("refused a store from %s: %s", sender, exc)
+            return False
+        return True
+
+    def rpc_search(self, sender: tuple[str, int], nodeid: bytes, key: bytes, query: dict[str, Any], page: int
+                   ) -> dict[str, Any]:
+        """One step of a keyword lookup: matching records held under `key` (paged) and closer contacts."""
+        source = Node(nodeid, sender[0], sender[1])
+        self.welcome_if_new(source)
+        try:
+            parsed = Query.from_dict(query)
+        except QueryError as exc:
+            return {ERROR_KEY: str(exc)}
+        records, next_page = self.storage.search(key, parsed, page)
+        neighbors = self.router.find_neighbors(Node(key), exclude=source)
+        return {"records": records, "next": next_page, "nodes": [list(n) for n in neighbors]}
+
+    def rpc_announce(self, sender: tuple[str, int], nodeid: bytes, msg_id: bytes, hops: int, record: bytes) -> bool:
+        """A neighbour's gossip about a new record; verified and passed on by the announcer."""
+        self.welcome_if_new(Node(nodeid, sender[0], sender[1]))
+        if self.announcer is None:
+            return False
+        return self.announcer.receive(nodeid.hex(), sender, msg_id, hops, record)

@@ -1,0 +1,59 @@
+"""Fixtures for the network tests: real nodes on loopback UDP, signed sample packages."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ggen_desktop.core.package import Package, PackageId, PackageMetadata, Version
+from ggen_desktop.core.query import QueryConfig
+from ggen_desktop.core.record import SignedRecord, sign
+from ggen_desktop.net.node import MarketplaceNode
+
+FAST = QueryConfig(default_timeout=3.0, grace_period=0.5)
+
+
+def make_package(pid: str, title: str, version: str = "1.0.0", tags: tuple[str, ...] = (),
+                 categories: tuple[str, ...] = ("Utility",), description: str = "") -> Package:
+    return Package(
+        id=PackageId.parse(pid),
+        version=Version(version),
+        metadata=PackageMetadata(title=title, description=description, tags=tags, categories=categories),
+        content_hash="sha256:" + hashlib.sha256(f"{pid}@{version}".encode()).hexdigest(),
+        created_at=1_700_000_000,
+    )
+
+
+def make_record(pid: str, title: str, key: Ed25519PrivateKey | None = None, **kwargs: object) -> SignedRecord:
+    return sign(make_package(pid, title, **kwargs), key or Ed25519PrivateKey.generate())  # type: ignore[arg-type]
+
+
+Network = Callable[..., Awaitable[list[MarketplaceNode]]]
+
+
+@pytest_asyncio.fixture
+async def network() -> AsyncIterator[Network]:
+    """`await network(n, ksize=…)` starts n nodes, each bootstrapping from the first ones; all stopped after."""
+    started: list[MarketplaceNode] = []
+
+    async def build(count: int, ksize: int = 20, config: QueryConfig = FAST) -> list[MarketplaceNode]:
+        nodes: list[MarketplaceNode] = []
+        for index in range(count):
+            node = MarketplaceNode(query_config=config, ksize=ksize)
+            started.append(node)
+            await node.start(0, [n.address for n in nodes[:3]])
+            nodes.append(node)
+        return nodes
+
+    yield build
+    for node in started:
+        await node.stop()
+
+
+@pytest.fixture
+def publisher() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()

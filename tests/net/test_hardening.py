@@ -1,0 +1,174 @@
+"""Hostile input on the wire: every bad datagram is dropped and counted, and the node keeps answering."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+import umsgpack
+
+from ggen_desktop.core.query import Query
+from ggen_desktop.net.node import MarketplaceNode
+from ggen_desktop.net.storage import keyword_key, package_key
+from tests.net.conftest import FAST, Network, make_record
+
+REQ, RESP = b"\x00", b"\x01"
+
+
+class RawPeer:
+    """A bare UDP socket that speaks the wire format by hand."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.id = os.urandom(20)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.sock.getsockname()
+
+    def send(self, data: bytes, to: tuple[str, int]) -> None:
+        self.sock.sendto(data, to)
+
+    def request(self, to: tuple[str, int], name: str, args: list[object]) -> bytes:
+        msg_id = os.urandom(20)
+        self.send(REQ + msg_id + umsgpack.packb([name, args]), to)
+        return msg_id
+
+    async def receive(self, timeout: float = 1.0) -> tuple[bytes, object]:
+        data = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(self.sock, 65535), timeout)
+        return data[:21], umsgpack.unpackb(data[21:])
+
+    async def call(self, to: tuple[str, int], name: str, args: list[object], timeout: float = 1.0) -> object:
+        msg_id = self.request(to, name, args)
+        header, payload = await self.receive(timeout)
+        assert header == RESP + msg_id
+        return payload
+
+
+@pytest_asyncio.fixture
+async def node() -> AsyncIterator[MarketplaceNode]:
+    node = MarketplaceNode(query_config=FAST)
+    await node.start()
+    yield node
+    await node.stop()
+
+
+@pytest.fixture
+def raw() -> RawPeer:
+    peer = RawPeer()
+    yield peer
+    peer.sock.close()
+
+
+@pytest.mark.asyncio
+async def test_malformed_and_oversized_datagrams_are_dropped_and_counted(node: MarketplaceNode, raw: RawPeer) -> None:
+    to = node.address
+    raw.send(b"\x00short", to)  # too short
+    raw.send(b"\x07" + os.urandom(40), to)  # unknown kind
+    raw.send(REQ + os.urandom(20) + b"\xc1\xc1", to)  # not msgpack
+    raw.send(REQ + os.urandom(20) + umsgpack.packb({"not": "a list"}), to)  # wrong shape
+    raw.send(REQ + os.urandom(20) + umsgpack.packb(["ping", [b"short id"]]), to)  # bad argument
+    raw.send(REQ + os.urandom(20) + umsgpack.packb(["ping", [raw.id]]) + b"x" * 9000, to)  # over 8 KiB
+    raw.request(to, "shutdown", [raw.id])  # no such RPC
+    raw.request(to, "__init__", [])  # not an RPC either
+    assert await raw.call(to, "ping", [raw.id]) == node.node_id  # still answering
+    stats = node.transport_stats()
+    assert stats["dropped_malformed"] == 5
+    assert stats["dropped_oversized"] == 1
+    assert stats["dropped_unknown_rpc"] == 2
+    assert stats["handler_errors"] == 0
+
+
+@pytest.mark.asyncio
+async def test_our_rpcs_answer_an_error_marker_instead_of_silence(node: MarketplaceNode, raw: RawPeer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    bad_query = await raw.call(node.address, "search", [raw.id, package_key("a/b"), {"limit": "lots"}, 0])
+    assert "error" in bad_query  # type: ignore[operator]
+
+    def explode(*args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(node.storage, "search", explode)
+    crashed = await raw.call(node.address, "search", [raw.id, package_key("a/b"), {}, 0])
+    assert crashed == {"error": "internal error"}
+    assert node.transport_stats()["handler_errors"] == 1
+    assert await raw.call(node.address, "ping", [raw.id]) == node.node_id
+
+
+@pytest.mark.asyncio
+async def test_forged_tampered_misfiled_and_list_values_are_refused(node: MarketplaceNode, raw: RawPeer,
+                                                                   publisher) -> None:
+    record = make_record("acme/cli", "CLI tool", publisher)
+    key = package_key("acme/cli")
+    tampered = record.encoded.replace(b"CLI tool", b"CLI fool")
+    forged = make_record("acme/cli", "CLI tool", publisher).encoded  # valid, but re-signed below
+    forged = forged[: forged.index(b'"signature":"') + 13] + b"A" * 86 + forged[forged.index(b'"signature":"') + 99:]
+    oversized = b"{" + b" " * 5000 + b"}"
+    for value in ([1, 2, 3], "text", tampered, forged, oversized):
+        assert await raw.call(node.address, "store", [raw.id, key, value]) is False
+    assert await raw.call(node.address, "store", [raw.id, keyword_key("database"), record.encoded]) is False
+    assert len(node.storage) == 0
+    stats = node.reputation.peers[raw.id.hex()]
+    assert stats.invalid_records == 6 and stats.is_avoided()
+    assert await raw.call(node.address, "store", [raw.id, key, record.encoded]) is True
+    assert node.storage.records(key) == [record]
+
+
+@pytest.mark.asyncio
+async def test_a_response_from_another_address_is_refused(node: MarketplaceNode, raw: RawPeer) -> None:
+    spoofer = RawPeer()
+    try:
+        future = node.protocol.request(raw.address, "ping", [node.node_id], timeout=2.0)
+        header, _ = await raw.receive()
+        msg_id = header[1:]
+        spoofer.send(RESP + msg_id + umsgpack.packb(b"S" * 20), node.address)
+        await asyncio.sleep(0.05)
+        assert not future.done()
+        assert node.transport_stats()["dropped_spoofed"] == 1
+        raw.send(RESP + msg_id + umsgpack.packb(raw.id), node.address)
+        assert await asyncio.wait_for(future, 1) == (True, raw.id)
+        raw.send(RESP + msg_id + umsgpack.packb(raw.id), node.address)  # a replay
+        await asyncio.sleep(0.05)
+        assert node.transport_stats()["dropped_unexpected"] == 1
+    finally:
+        spoofer.sock.close()
+
+
+@pytest.mark.asyncio
+async def test_per_request_timeout_and_no_remote_call_by_typo(node: MarketplaceNode, raw: RawPeer) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await node.protocol.request(raw.address, "ping", [node.node_id], timeout=0.2) == (False, None)
+    assert loop.time() - started < 0.5
+    assert node.transport_stats()["timeouts"] == 1
+    with pytest.raises(AttributeError):
+        node.protocol.pnig  # noqa: B018  (rpcudp would have sent this to the network)
+    with pytest.raises(ValueError, match="not an RPC"):
+        node.protocol.request(raw.address, "pnig", [])
+
+
+@pytest.mark.asyncio
+async def test_a_lying_peer_loses_reputation_and_its_records_are_dropped(network: Network, publisher) -> None:
+    honest, liar, searcher = await network(3)
+    good = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    await honest.publish(good)
+    fake = make_record("evil/widget", "Widget", publisher, tags=("widget",)).encoded.replace(b"Widget", b"Wodget", 1)
+
+    def lie(sender: object, nodeid: bytes, key: bytes, query: dict, page: int) -> dict:
+        return {"records": [fake, b"garbage"], "next": None, "nodes": []}
+
+    liar.protocol.rpc_search = lie  # type: ignore[method-assign]
+    searcher.storage._data.clear()
+    searcher._discovered.clear()
+    trace = await searcher.search(Query(text="widget")).wait()
+    assert list(trace.hits) == [good.identity]
+    stats = searcher.reputation.peers[liar.node_id_hex]
+    assert stats.invalid_records == 2 and stats.is_avoided()
+    assert searcher.reputation.score(liar.node_id_hex) < searcher.reputation.score(honest.node_id_hex)
+    assert trace.peers[liar.node_id_hex].error == "2 invalid records"

@@ -1,0 +1,130 @@
+"""The headless CLI end to end: separate processes, real UDP on loopback, each with its own data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = """\
+[package]
+id = "acme/quantum-widget"
+version = "1.2.0"
+title = "Quantum widget generator"
+description = "Generates quantum widgets"
+tags = ["quantum", "widget"]
+categories = ["Utility"]
+content_hash = "sha256:{}"
+""".format("ab" * 32)
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "GGEN_DESKTOP_LOG_DIR": str(tmp_path / "logs"),
+        "GGEN_DESKTOP_CONFIG_DIR": str(tmp_path / "config"),
+        "PYTHONPATH": str(ROOT),
+    })
+    return env
+
+
+def cli(tmp_path: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ggen_desktop", *args], env=_env(tmp_path), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start_node(tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ggen_desktop", "node", "--port", "0", "--interface", "127.0.0.1",
+         "--data-dir", str(tmp_path / name), *extra],
+        env=_env(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.match(r"listening on (\S+):(\d+) node ([0-9a-f]{40})", line)
+    assert match, f"no ready line: {line!r} {process.stderr.read() if process.poll() is not None else ''}"
+    return process, f"127.0.0.1:{match.group(2)}"
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[list[tuple[subprocess.Popen[str], str]]]:
+    first = start_node(tmp_path, "node1")
+    second = start_node(tmp_path, "node2", "--bootstrap", first[1])
+    yield [first, second]
+    for process, _ in (first, second):
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_publish_through_one_node_search_through_another(tmp_path: Path, nodes: list) -> None:
+    (first, first_addr), (second, second_addr) = nodes
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "ggen-package.toml").write_text(MANIFEST)
+    key_file = tmp_path / "publisher.key"
+
+    published = cli(tmp_path, "publish", str(tmp_path / "pkg"), "--bootstrap", first_addr,
+                    "--data-dir", str(tmp_path / "publisher"), "--key-file", str(key_file), "--interface", "127.0.0.1")
+    assert published.returncode == 0, published.stderr
+    assert "created a new publisher key" in published.stderr
+    assert key_file.stat().st_mode & 0o077 == 0
+    replicas = int(re.search(r"(\d+) replicas acknowledged", published.stdout).group(1))
+    assert replicas >= 2
+
+    found = cli(tmp_path, "search", "quantum", "--bootstrap", second_addr, "--data-dir", str(tmp_path / "searcher"),
+                "--json", "--timeout", "3", "--interface", "127.0.0.1")
+    assert found.returncode == 0, found.stderr
+    results = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [(r["id"], r["version"]) for r in results] == [("acme/quantum-widget", "1.2.0")]
+    assert "1 result from" in found.stderr
+
+    plain = cli(tmp_path, "search", "quantum", "--bootstrap", second_addr, "--data-dir", str(tmp_path / "searcher"),
+                "--timeout", "3", "--interface", "127.0.0.1")
+    assert "acme/quantum-widget 1.2.0" in plain.stdout and "finished" in plain.stdout.splitlines()[-1]
+
+    # a data folder held by a running node: the search says so and still works in memory
+    locked = cli(tmp_path, "search", "quantum", "--bootstrap", first_addr, "--data-dir", str(tmp_path / "node2"),
+                 "--timeout", "3", "--interface", "127.0.0.1")
+    assert locked.returncode == 0 and "in use" in locked.stderr and "acme/quantum-widget" in locked.stdout
+
+    for process in (first, second):
+        process.send_signal(signal.SIGTERM)
+    for process in (first, second):
+        assert process.wait(timeout=10) == 0
+    assert (tmp_path / "logs" / "node.log").read_text()
+
+
+def test_failures_are_one_clear_sentence(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "ggen-package.toml").write_text(MANIFEST)
+    no_key = cli(tmp_path, "publish", str(tmp_path / "pkg"), "--bootstrap", "127.0.0.1:9",
+                 "--data-dir", str(tmp_path / "d1"))
+    assert no_key.returncode != 0
+    assert "keyring" in no_key.stderr and "Traceback" not in no_key.stderr
+    assert len(no_key.stderr.strip().splitlines()) == 1
+
+    bad_manifest = tmp_path / "bad.toml"
+    bad_manifest.write_text('id = "Not Valid"\n')
+    bad = cli(tmp_path, "publish", str(bad_manifest), "--bootstrap", "127.0.0.1:9", "--key-file",
+              str(tmp_path / "k"), "--data-dir", str(tmp_path / "d2"))
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "bad.toml" in bad.stderr
+
+    started = time.monotonic()
+    unreachable = cli(tmp_path, "search", "rust", "--bootstrap", "127.0.0.1:9", "--data-dir", str(tmp_path / "d3"),
+                      "--interface", "127.0.0.1")
+    assert unreachable.returncode != 0 and "no reachable bootstrap peer" in unreachable.stderr.lower()
+    assert "Traceback" not in unreachable.stderr and time.monotonic() - started < 10
+
+    no_bootstrap = cli(tmp_path, "search", "rust", "--data-dir", str(tmp_path / "d4"))
+    assert no_bootstrap.returncode != 0 and "--bootstrap" in no_bootstrap.stderr
