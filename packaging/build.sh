@@ -99,14 +99,11 @@ pip_q "pyinstaller==$PYINSTALLER_VERSION" "$WORK/src"
 pip_q --no-deps --force-reinstall "$WORK/src"
 
 # --- 4. Icon and desktop entry ------------------------------------------------------
-# Prefer the app's own icon and desktop entry (resources/), so the menu, the
-# window and the installed app agree; packaging/linux/ holds hand-made
-# fallbacks. The entry must launch what the .deb puts on PATH and name the
-# icon the .deb installs.
+# The app's own icon and desktop entry (resources/), so the menu, the window
+# and the installed app agree. The entry must launch what the .deb puts on
+# PATH and name the icon the .deb installs.
 ICON_SVG="$REPO/resources/$APP.svg"
-[[ -f "$ICON_SVG" ]] || ICON_SVG="$PKG/linux/$APP.svg"
 DESKTOP_FILE="$REPO/resources/$APP.desktop"
-[[ -f "$DESKTOP_FILE" ]] || DESKTOP_FILE="$PKG/linux/$APP.desktop"
 step "icon and desktop entry ($ICON_SVG, $DESKTOP_FILE)"
 (cd "$WORK" && "$VPY" "$PKG/linux/render_icon.py" "$ICON_SVG" "$WORK/$APP-256.png" 256)
 desktop-file-validate "$DESKTOP_FILE"
