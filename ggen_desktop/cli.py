@@ -96,7 +96,7 @@ def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> 
             return asyncio.run(command(args))
         except expected as exc:
             message = str(exc) or type(exc).__name__
-            print(f"ggen-desktop: error: {message[0].upper() + message[1:]}", file=sys.stderr)
+            print(f"ggen-desktop: error: {message}", file=sys.stderr)
             return EXIT_FAILURE
         except KeyboardInterrupt:
             return 130
