@@ -25,6 +25,12 @@ from ggen_desktop.net.storage import record_keys
 log = logging.getLogger(__name__)
 
 BOOTSTRAP_COUNT = 3
+# Replicas per key in the demo. Kademlia's usual k=20 would put every record on
+# nearly all of two dozen nodes (and, through §2.5's hand-over, on the app's own
+# node too), so a search would be answered from local replicas alone. A few
+# replicas per key keep the demo what a large network is: records on a few
+# peers each, found by asking them.
+DEMO_KSIZE = 4
 
 
 def demo_node_id(index: int) -> bytes:
@@ -35,7 +41,8 @@ def demo_node_id(index: int) -> bytes:
 class DemoNetwork:
     """`size` loopback nodes holding a sample catalogue; started and stopped by the app."""
 
-    def __init__(self, size: int = 24, catalogue: list[tuple[str, Package]] | None = None, *, ksize: int = 20) -> None:
+    def __init__(self, size: int = 24, catalogue: list[tuple[str, Package]] | None = None, *,
+                 ksize: int = DEMO_KSIZE) -> None:
         if size < 1:
             raise ValueError("a demo network needs at least one node")
         self.size = size

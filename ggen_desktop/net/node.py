@@ -431,15 +431,18 @@ class MarketplaceNode:
             self.database.upsert_discovered(record, peer_id)
 
     def _known_records(self) -> list[SignedRecord]:
+        """My packages, then discovered records (announced to me or found by my searches)."""
         seen: dict[tuple[str, str, str], SignedRecord] = {}
-        for record in [m.record for m in self._mine.values()] + list(self._discovered.values()) + list(
-            self.storage.all_records()
-        ):
+        for record in [m.record for m in self._mine.values()] + list(self._discovered.values()):
             seen.setdefault(record.identity, record)
         return list(seen.values())
 
     def local_search(self, query: Query) -> list[SignedRecord]:
-        """My packages, then discovered records, then what this node stores; matching the query."""
+        """My packages and discovered records matching the query: what a search shows first.
+
+        Records this node merely holds as a DHT replica for others are not local
+        knowledge; a lookup counts them as this node's own answer for its key.
+        """
         return [r for r in self._known_records() if matches_query(r.package, query)]
 
     def my_packages(self) -> list[MyPackage]:
@@ -540,6 +543,14 @@ class MarketplaceNode:
                     return
             word = lookup_keyword(trace.query)
             if word is not None and self.is_running:
+                # This node may be one of the k closest to the key (§2.3): its replicas are its answer.
+                for record in self.storage.records(keyword_key(word)):
+                    if matches_query(record.package, trace.query):
+                        handle.emit(trace.add(record, self.node_id_hex))
+                        if trace.result_count >= config.max_results:
+                            handle.finish(QueryStatus.FINISHED)
+                            return
+
                 def merge(node: Node, records: list[SignedRecord]) -> bool:
                     if handle.done:
                         return True
