@@ -1,1 +1,1 @@
-"""Qt front end: windows, panels, table models and dialogs over the node's async API."""
+"""The Qt front end: windows, panels, table models and dialogs over the node's async API."""

@@ -1,0 +1,78 @@
+"""Everything about the selected result: metadata, publisher key, signature status, hash, sources."""
+
+from __future__ import annotations
+
+import base64
+import html
+
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QTextBrowser, QWidget
+
+from ggen_desktop.core.search import SearchHit
+
+
+class DetailsPane(QTextBrowser):
+    """Rich text, selectable and copyable, so keys and hashes can be pasted elsewhere."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailsPane")
+        self.setAccessibleName("Details of the selected package")
+        self.setOpenExternalLinks(True)
+        self._shown: tuple[SearchHit | None, int] = (None, 1)
+        self.show_hit(None, 1)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # link colours are taken from the palette when the HTML is laid out: redo it on a theme switch
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.show_hit(*self._shown)
+
+    def show_hit(self, hit: SearchHit | None, publishers_of_name: int) -> None:
+        self._shown = (hit, publishers_of_name)
+        if hit is None:
+            self.setHtml("<p><i>Select a result to see its details.</i></p>")
+            return
+        record = hit.record
+        package = record.package
+        meta = package.metadata
+        e = html.escape
+
+        def row(label: str, value: str) -> str:
+            return f"<tr><th align='left' valign='top'>{e(label)}</th><td>{value}</td></tr>"
+
+        def link(url: str) -> str:
+            return f"<a href='{e(url)}'>{e(url)}</a>" if url else "–"
+
+        warning = ""
+        if publishers_of_name > 1:
+            warning = (
+                f"<p><b>⚠ {publishers_of_name} publishers use the name {e(str(package.id))}.</b> "
+                "They are different packages: compare the publisher keys.</p>"
+            )
+        deps = ", ".join(f"{d.id} {d.requirement}" for d in package.dependencies) or "none"
+        rows = [
+            row("Version", e(str(package.version))),
+            row("Description", e(meta.description) or "–"),
+            row("Categories", e(", ".join(meta.categories)) or "–"),
+            row("Tags", e(", ".join(meta.tags)) or "–"),
+            row("License", e(meta.license) or "–"),
+            row("Authors", e(", ".join(meta.authors)) or "–"),
+            row("Homepage", link(meta.homepage)),
+            row("Repository", link(meta.repository)),
+            row("Documentation", link(meta.documentation)),
+            row("Dependencies", e(deps)),
+            row("Content hash", f"<code>{e(package.content_hash)}</code>"),
+            row("Publisher", f"fingerprint <code>{e(record.fingerprint)}</code>"),
+            row("Publisher key", f"<code>{e(base64.b64encode(record.publisher).decode())}</code><br>"
+                f"<code>{e(record.publisher.hex())}</code>"),
+            row("Signature", "✓ verified (Ed25519; the node verifies every record before showing it)"),
+            row(f"Returned by {len(hit.sources)} peer{'s' if len(hit.sources) != 1 else ''}",
+                "<br>".join(f"<code>{e(s)}</code>" for s in sorted(hit.sources))),
+            row("First seen", f"{hit.first_seen_ms:.0f} ms after the query started"),
+        ]
+        long = f"<p>{e(meta.long_description)}</p>" if meta.long_description else ""
+        self.setHtml(
+            f"<h3>{e(meta.title)}</h3><p><code>{e(str(package.id))}</code></p>{warning}"
+            f"<table cellspacing='4'>{''.join(rows)}</table>{long}"
+        )

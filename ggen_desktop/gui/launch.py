@@ -1,0 +1,190 @@
+"""Start the GUI: check for a display, show the window, then start the engine inside qasync's loop.
+
+Order matters for a fast, honest start: the window is shown first (only Qt
+and our GUI modules are imported by then), the engine is imported and
+started after the first expose, and shutdown runs in the main coroutine
+after the window closes, where it can still await the node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import os
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ggen_desktop.app import App
+    from ggen_desktop.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+EXIT_AFTER_SHOWN_ENV = "GGEN_DESKTOP_EXIT_AFTER_SHOWN"
+SELF_CHECK_TERM = "rust"
+SELF_CHECK_TIMEOUT_S = 60.0
+NO_DISPLAY_MESSAGE = (
+    "ggen-desktop: no display found (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, "
+    "set QT_QPA_PLATFORM=offscreen for a window without a screen, or use `ggen-desktop node` for a headless node."
+)
+
+
+def display_problem(environ: dict[str, str] | os._Environ[str] = os.environ, platform: str = sys.platform) -> str | None:
+    """The no-display sentence on Linux without a display or platform override, else None.
+
+    Without this check Qt prints a page about xcb plugins and aborts.
+    """
+    if not platform.startswith("linux"):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"):
+        return None
+    return NO_DISPLAY_MESSAGE
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Entry point for `ggen-desktop` with no subcommand; returns the process exit code."""
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+    from qasync import run as run_in_qt_loop  # type: ignore[import-untyped]  # after PySide6: binds to it
+
+    from ggen_desktop import __version__
+
+    qInstallMessageHandler(_qt_message)
+    existing = QApplication.instance()
+    qapp = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    qapp.setApplicationName("ggen-desktop")
+    qapp.setApplicationDisplayName("ggen Desktop")
+    qapp.setApplicationVersion(__version__)
+    qapp.setDesktopFileName("ggen-desktop")
+    qapp.setQuitOnLastWindowClosed(False)  # the main coroutine ends the loop after an async shutdown
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return int(run_in_qt_loop(main(args)))
+
+
+# Harmless notices of the offscreen platform (used by --self-check and CI), not worth a line each.
+_QUIET_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message(mode: object, context: object, message: str) -> None:
+    """Qt's own warnings go through logging like ours, minus known offscreen noise."""
+    if message not in _QUIET_QT_MESSAGES:
+        logging.getLogger("qt").warning("%s", message)
+
+
+async def main(args: argparse.Namespace) -> int:
+    """The whole GUI session as one coroutine: show, start, run until closed, shut down."""
+    from ggen_desktop.gui.main_window import MainWindow, wait_for
+    from ggen_desktop.store.paths import config_dir
+
+    config = config_dir()
+    window = MainWindow(config)
+    # Ctrl+C in the terminal or a service manager's SIGTERM: close the window, so the node still
+    # shuts down and saves (Python runs the handler at the next bytecode, at latest on the poll tick).
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: window.close())
+    shown = wait_for(window.shown)
+    closed = wait_for(window.closed)
+    window.show()
+    await shown
+    if os.environ.get(EXIT_AFTER_SHOWN_ENV):
+        print(f"ggen-desktop window shown at {time.time():.6f}", flush=True)
+        window.close()
+        return 0
+    code = 0
+    try:
+        app = create_app(args, window)
+        if app is None:
+            if args.self_check:
+                print(f"self-check failed: {window.statusBar().currentMessage()}", flush=True)
+                return 1
+            await closed
+            return 1
+        window.attach(app)
+        # Once joined, move start-up objects out of the collector's sight: later gen-2 passes only
+        # walk what searches create, which keeps GC pauses short while results stream.
+        window.ready.connect(gc.freeze)
+        window.tasks.spawn(window.start_engine(), "joining the network")
+        if args.self_check:
+            code = await self_check(window)
+            window.close()
+        else:
+            await closed
+    finally:
+        await window.shutdown()
+    return code
+
+
+def create_app(args: argparse.Namespace, window: MainWindow) -> App | None:
+    """Build the engine; a locked data folder or unreadable store is shown as a dialog, not a traceback."""
+    from ggen_desktop.app import App
+    from ggen_desktop.net.node import NodeError
+    from ggen_desktop.store.errors import StoreError
+
+    try:
+        return App(data_dir=args.data_dir, port=args.port, bootstrap=args.bootstrap)
+    except StoreError as exc:
+        window.show_error("Cannot open the data folder", str(exc), serious=True)
+        window.network_label.setText("Not connected: the data folder is not available")
+        window.join_progress.hide()
+        return None
+    except NodeError as exc:  # e.g. a bootstrap peer that is not HOST:PORT
+        window.show_error("Cannot start the node", str(exc), serious=True)
+        window.network_label.setText("Not connected: fix the bootstrap peers in Settings or on the command line")
+        window.join_progress.hide()
+        return None
+
+
+async def self_check(window: MainWindow) -> int:
+    """Join, search for a term the sample catalogue surely has, and report one line."""
+    from ggen_desktop import __version__
+    from ggen_desktop.core.search import QueryStatus, QueryTrace
+    from ggen_desktop.gui.main_window import wait_for
+
+    started = time.monotonic()
+
+    def left() -> float:
+        return max(0.1, SELF_CHECK_TIMEOUT_S - (time.monotonic() - started))
+
+    async def first_of(signal: object, what: str) -> object | None:
+        """The signal's value, or None after printing why not (a GUI task failed, or time ran out)."""
+        wanted, failed = wait_for(signal), wait_for(window.tasks.failed)
+        done, _ = await asyncio.wait({wanted, failed}, timeout=left(), return_when=asyncio.FIRST_COMPLETED)
+        if failed in done:
+            task, message = failed.result()
+            print(f"self-check failed: {task}: {message}", flush=True)
+        elif wanted not in done:
+            print(f"self-check failed: {what} within {SELF_CHECK_TIMEOUT_S:.0f} s", flush=True)
+        else:
+            return wanted.result()
+        return None
+
+    if not window.is_ready and await first_of(window.ready, "the network did not join") is None:
+        return 1
+    # listening before the search starts, so even an instant answer is not missed
+    finished = asyncio.ensure_future(first_of(window.session.finished, f"the search for '{SELF_CHECK_TERM}' did not finish"))
+    await asyncio.sleep(0)
+    window.search_field.setText(SELF_CHECK_TERM)
+    window.search()
+    trace = await finished
+    if trace is None:
+        return 1
+    assert isinstance(trace, QueryTrace)
+    rows = window.results_model.rowCount()
+    if trace.status is QueryStatus.FAILED or rows == 0:
+        print(f"self-check failed: search for '{SELF_CHECK_TERM}' returned nothing ({trace.summary()})", flush=True)
+        return 1
+    results, peers = trace.result_count, trace.answering_peers
+    print(
+        f"self-check ok: ggen-desktop {__version__}, {results} result{'s' if results != 1 else ''} from "
+        f"{peers} peer{'s' if peers != 1 else ''} in {trace.duration_ms:.0f} ms",
+        flush=True,
+    )
+    return 0

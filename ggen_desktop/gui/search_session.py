@@ -1,0 +1,107 @@
+"""Runs one search at a time against the node and streams its events into the results model.
+
+Tribler's rule: every event carries its query id and anything not for the
+current query is dropped, so a slow peer's answer to an old query can never
+appear under a new one. Events are coalesced by the rate limiter, so the
+model sees one batch per interval instead of one update per answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from PySide6.QtCore import QObject, Signal
+
+from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
+from ggen_desktop.gui.rate_limiter import BatchRateLimiter
+from ggen_desktop.gui.results_model import ResultsModel
+from ggen_desktop.gui.tasks import TaskGroup
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+log = logging.getLogger(__name__)
+
+
+class Handle(Protocol):
+    """What `MarketplaceNode.search` returns (structural, so benchmarks can feed a synthetic source)."""
+
+    query_id: str
+    trace: QueryTrace
+
+    def __aiter__(self) -> AsyncIterator[SearchEvent]: ...
+    def cancel(self) -> None: ...
+    async def wait(self) -> QueryTrace: ...
+
+
+class Searcher(Protocol):
+    def search(self, query: Query, config: QueryConfig | None = None) -> Handle: ...
+
+
+class SearchSession(QObject):
+    """Signals: `started(trace)`, `progressed(trace)` after each applied batch, `finished(trace)`."""
+
+    started = Signal(object)
+    progressed = Signal(object)
+    finished = Signal(object)
+
+    def __init__(self, model: ResultsModel, tasks: TaskGroup, interval_ms: int = 50, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.tasks = tasks
+        self.handle: Handle | None = None
+        self.last_query: Query | None = None
+        self._limiter: BatchRateLimiter = BatchRateLimiter(self._apply, interval_ms, parent=self)
+
+    @property
+    def query_id(self) -> str | None:
+        return self.handle.query_id if self.handle is not None else None
+
+    @property
+    def trace(self) -> QueryTrace | None:
+        return self.handle.trace if self.handle is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and self.handle.trace.status is QueryStatus.RUNNING
+
+    def start(self, searcher: Searcher, query: Query) -> Handle:
+        """Cancel whatever runs, empty the table, and stream the new query into it."""
+        self.cancel()
+        handle = searcher.search(query)
+        self.handle = handle
+        self.last_query = query
+        self._limiter.discard()
+        self.model.reset(handle.query_id)
+        self.tasks.spawn(self._consume(handle), f"search “{query.text}”")
+        self.started.emit(handle.trace)
+        return handle
+
+    def cancel(self) -> None:
+        """Stop the running query; rows already shown stay, nothing arrives after this call."""
+        handle = self.handle
+        if handle is None or handle.trace.status is not QueryStatus.RUNNING:
+            return
+        self._limiter.flush_all()
+        self.model.query_id = None  # later batches of this query are now stale
+        handle.cancel()
+
+    async def _consume(self, handle: Handle) -> None:
+        async for event in handle:
+            if event.query_id != self.model.query_id:
+                continue  # stale: an old query's answer, or this one after cancel
+            self._limiter.push(event)
+        trace = await handle.wait()
+        while handle is self.handle and self._limiter.pending:
+            self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
+            await asyncio.sleep(0)
+        if handle is self.handle:
+            self.finished.emit(trace)
+
+    def _apply(self, events: list[SearchEvent]) -> None:
+        self.model.add_events(events)
+        if self.handle is not None:
+            self.progressed.emit(self.handle.trace)

@@ -1,0 +1,89 @@
+"""The settings dialog: query settings (apply at once) and network settings (apply on restart).
+
+Every value goes through `core.settings.Settings.set`, so the dialog and the
+settings file share one set of rules and one set of messages.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ggen_desktop.core.settings import Settings, SettingsError
+from ggen_desktop.gui.resources import child, load_ui
+
+NEEDS_RESTART = ("listen_port", "bootstrap_peers")
+
+
+class SettingsDialog(QDialog):
+    """On accept, `result_settings` holds the validated Settings; the window applies and saves them."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("ggen Desktop settings")
+        self.original = settings
+        self.result_settings: Settings | None = None
+        self.form = load_ui("settings.ui", self)
+        form = self.form
+        self.timeout: QDoubleSpinBox = child(form, QDoubleSpinBox, "default_timeoutField")
+        self.max_results: QSpinBox = child(form, QSpinBox, "max_resultsField")
+        self.fan_out: QSpinBox = child(form, QSpinBox, "fan_outField")
+        self.adaptive: QCheckBox = child(form, QCheckBox, "adaptive_timeoutField")
+        self.port: QSpinBox = child(form, QSpinBox, "listen_portField")
+        self.bootstrap: QPlainTextEdit = child(form, QPlainTextEdit, "bootstrap_peersField")
+        self.error_label: QLabel = child(form, QLabel, "errorLabel")
+        self.error_label.setStyleSheet("font-weight: bold;")
+        self.timeout.setValue(float(settings.get("default_timeout")))
+        self.max_results.setValue(settings.get("max_results"))
+        self.fan_out.setValue(settings.get("fan_out"))
+        self.adaptive.setChecked(settings.get("adaptive_timeout"))
+        self.port.setValue(settings.get("listen_port"))
+        self.bootstrap.setPlainText("\n".join(settings.get("bootstrap_peers")))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.buttons = buttons
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form)
+        layout.addWidget(buttons)
+
+    def values(self) -> dict[str, object]:
+        peers = [line.strip() for line in self.bootstrap.toPlainText().splitlines() if line.strip()]
+        return {
+            "default_timeout": round(self.timeout.value(), 1),
+            "max_results": self.max_results.value(),
+            "fan_out": self.fan_out.value(),
+            "adaptive_timeout": self.adaptive.isChecked(),
+            "listen_port": self.port.value(),
+            "bootstrap_peers": peers,
+        }
+
+    def build(self) -> Settings:
+        """Validated Settings from the form; raises SettingsError naming the bad setting."""
+        settings = Settings(self.original.as_dict())
+        for name, value in self.values().items():
+            settings.set(name, value)
+        return settings
+
+    def restart_needed(self, settings: Settings) -> list[str]:
+        """Changed settings that only take effect when the node starts again."""
+        return [name for name in NEEDS_RESTART if settings.get(name) != self.original.get(name)]
+
+    def accept(self) -> None:
+        try:
+            settings = self.build()
+        except SettingsError as exc:
+            self.error_label.setText(f"⚠ {exc}")
+            return
+        self.result_settings = settings
+        super().accept()

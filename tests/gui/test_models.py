@@ -1,0 +1,146 @@
+"""Every table model passes pytest-qt's qtmodeltester with data in it, and updates the way the views need."""
+
+from __future__ import annotations
+
+import time
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from ggen_desktop.core.query import Query
+from ggen_desktop.core.reputation import PeerStats
+from ggen_desktop.core.search import QueryTrace, SearchEvent
+from ggen_desktop.gui.list_models import ContactsModel, MyPackagesModel
+from ggen_desktop.gui.peers_model import PeersModel
+from ggen_desktop.gui.rate_limiter import BatchRateLimiter
+from ggen_desktop.gui.results_model import SORT_ROLE, ResultsModel
+from ggen_desktop.gui.trace_model import TraceModel
+from tests.helpers.packages import make_record
+
+KEY_A = Ed25519PrivateKey.generate()
+KEY_B = Ed25519PrivateKey.generate()
+
+
+def events(trace: QueryTrace, count: int, source: str = "peer-1", key: Ed25519PrivateKey = KEY_A) -> list[SearchEvent]:
+    out = []
+    for i in range(count):
+        event = trace.add(make_record(key, id=f"acme/tool-{i}", version=f"1.{i}.0"), source)
+        assert event is not None
+        out.append(event)
+    return out
+
+
+def test_results_model_passes_modeltester_while_filling(qtmodeltester: ModelTester) -> None:
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    qtmodeltester.check(model, force_py=True)  # checks every later signal too
+    model.add_events(events(trace, 30))
+    model.add_events([e for e in (trace.add(make_record(KEY_A, id="acme/tool-3", version="1.3.0"), "peer-2"),) if e])
+    assert model.rowCount() == 30
+    qtmodeltester.check(model, force_py=True)
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.setSortRole(SORT_ROLE)
+    proxy.sort(ResultsModel.Columns.VERSION, Qt.SortOrder.DescendingOrder)
+    qtmodeltester.check(proxy, force_py=True)
+    assert proxy.index(0, ResultsModel.Columns.VERSION).data() == "1.29.0"  # semver order, not text order
+
+
+def test_one_insert_per_batch_and_sources_update_in_place(qtbot: QtBot) -> None:
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    inserts: list[tuple[int, int]] = []
+    changes: list[tuple[int, int, int]] = []
+    model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
+    model.dataChanged.connect(lambda tl, br, _roles=(): changes.append((tl.row(), br.row(), tl.column())))
+    model.add_events(events(trace, 50))
+    assert inserts == [(0, 49)]
+    more = trace.add(make_record(KEY_A, id="acme/tool-7", version="1.7.0"), "peer-2")
+    assert more is not None and not more.is_new
+    model.add_events([more])
+    assert inserts == [(0, 49)]
+    assert changes == [(7, 7, ResultsModel.Columns.SOURCES)]
+    assert model.index(7, ResultsModel.Columns.SOURCES).data() == "2"
+
+
+def test_stale_events_are_dropped() -> None:
+    old, new = QueryTrace(Query(text="a")), QueryTrace(Query(text="b"))
+    model = ResultsModel()
+    model.reset(new.query_id)
+    assert model.add_events(events(old, 5)) == 0
+    assert model.rowCount() == 0
+
+
+def test_same_name_from_two_publishers_is_two_marked_rows() -> None:
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    model.add_events(events(trace, 1, key=KEY_A) + events(trace, 1, key=KEY_B))
+    assert model.rowCount() == 2
+    name = ResultsModel.Columns.NAME
+    for row in range(2):
+        assert model.index(row, name).data() == "acme/tool-0"
+        assert "2 publishers use this name" in model.index(row, name).data(Qt.ItemDataRole.ToolTipRole)
+        assert model.index(row, name).data(Qt.ItemDataRole.DecorationRole) is not None
+    publishers = {model.index(r, ResultsModel.Columns.PUBLISHER).data() for r in range(2)}
+    assert len(publishers) == 2 and all(p.endswith("✓") for p in publishers)
+
+
+def test_peers_model_updates_in_place(qtmodeltester: ModelTester) -> None:
+    model = PeersModel()
+    peers = [PeerStats(f"{i:040x}", "127.0.0.1", 4000 + i, successes=i, avg_rtt_ms=1.0 + i, last_seen=time.time())
+             for i in range(6)]
+    model.update(peers)
+    qtmodeltester.check(model, force_py=True)
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda tl, br, _roles=(): changed.append((tl.row(), br.row())))
+    peers[2] = PeerStats(peers[2].peer_id, "127.0.0.1", 4002, successes=9, blocked=True)
+    model.update(peers)
+    assert changed == [(2, 2)] and not resets
+    assert model.index(2, PeersModel.Columns.STATE).data() == "blocked"
+    assert model.index(2, PeersModel.Columns.SUCCESSES).data() == "9"
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_trace_contacts_and_my_packages_models(qtmodeltester: ModelTester) -> None:
+    trace = QueryTrace(Query(text="x"))
+    from ggen_desktop.core.search import PeerTrace
+
+    trace.peers["a" * 40] = PeerTrace("a" * 40, "127.0.0.1:1", 0.0, answered_at_ms=3.5, results=4)
+    model = TraceModel()
+    model.show_trace(trace)
+    qtmodeltester.check(model, force_py=True)
+    trace.peers["b" * 40] = PeerTrace("b" * 40, "127.0.0.1:2", 1.0, timed_out=True)
+    model.refresh()
+    assert model.rowCount() == 2 and model.index(1, TraceModel.Columns.STATE).data() == "timed out"
+    contacts = ContactsModel()
+    contacts.set_rows([("ab" * 20, "127.0.0.1:4000"), ("cd" * 20, "127.0.0.1:4001")])
+    qtmodeltester.check(contacts, force_py=True)
+    mine = MyPackagesModel()
+    mine.set_rows([("acme/tool", "1.0.0", "2026-01-01 10:00", "–", "8")])
+    qtmodeltester.check(mine, force_py=True)
+
+
+def test_rate_limiter_coalesces_a_burst_in_bounded_slices(qtbot: QtBot) -> None:
+    batches: list[list[int]] = []
+    limiter = BatchRateLimiter(batches.append, interval_ms=50, max_batch=256)
+    for i in range(500):
+        limiter.push(i)
+    qtbot.waitUntil(lambda: sum(map(len, batches)) == 500, timeout=2000)
+    assert [len(b) for b in batches] == [256, 244]
+    assert [i for b in batches for i in b] == list(range(500))
+    limiter.push(1)
+    limiter.push(2)
+    limiter.discard()
+    qtbot.wait(120)
+    assert len(batches) == 2
+    for i in range(600):
+        limiter.push(i)
+    limiter.flush_all()
+    assert [len(b) for b in batches[2:]] == [256, 256, 88] and limiter.pending == 0

@@ -1,0 +1,136 @@
+"""Searching from the window against a real loopback demo network."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from pytestqt.qtbot import QtBot
+
+from ggen_desktop.core.query import QueryConfig
+from ggen_desktop.core.search import QueryStatus
+from ggen_desktop.gui.main_window import MainWindow
+from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
+
+
+def search(qtbot: QtBot, window: MainWindow, text: str, timeout_ms: int = 20000) -> object:
+    window.search_field.setText(text)
+    with qtbot.waitSignal(window.session.finished, timeout=timeout_ms) as blocker:
+        qtbot.keyClick(window.search_field, Qt.Key.Key_Return)
+    return blocker.args[0]
+
+
+def test_results_stream_in_batches_before_the_query_ends(qtbot: QtBot, window: MainWindow) -> None:
+    assert window.app is not None and window.app.is_demo
+    assert "Demo network" in window.network_label.text() and "--bootstrap" in window.network_label.text()
+    window.app.node.query_config = QueryConfig(max_results=200, default_timeout=5.0)
+    model = window.results_model
+    inserts: list[tuple[int, int, QueryStatus]] = []
+    model.rowsInserted.connect(
+        lambda _parent, first, last: inserts.append((first, last, window.session.trace.status))  # type: ignore[union-attr]
+    )
+    trace = search(qtbot, window, "rust")
+    assert trace.status is QueryStatus.FINISHED
+    assert model.rowCount() == trace.result_count > 10
+    # rows arrived while the query was still running, in batches (far fewer inserts than rows),
+    # appended in arrival order with no gaps
+    assert inserts[0][2] is QueryStatus.RUNNING
+    assert len(inserts) < model.rowCount()
+    assert [first for first, _, _ in inserts] == [0] + [last + 1 for _, last, _ in inserts[:-1]]
+    arrivals = [model.hit(r).first_seen_ms for r in range(model.rowCount())]
+    assert arrivals == sorted(arrivals)
+    # every row matches, and the status line is the trace's summary
+    assert all("rust" in (model.hit(r).record.package.metadata.title + model.hit(r).record.package.metadata.description
+                          + str(model.hit(r).record.package.id)).lower() for r in range(model.rowCount()))
+    assert window.search_status.text() == trace.summary()
+    assert f"{trace.result_count} results from {trace.answering_peers} peers" in window.search_status.text()
+    assert window.search_status.text().endswith(": finished")
+    assert not window.busy.isVisible() and not window.cancel_button.isEnabled()
+
+
+def test_details_pane_shows_the_selected_result(qtbot: QtBot, window: MainWindow) -> None:
+    search(qtbot, window, "rust")
+    view = window.results_view
+    view.selectRow(0)
+    hit = view.selected_hit()
+    assert hit is not None
+    text = window.details.toPlainText()
+    assert str(hit.record.package.id) in text
+    assert hit.record.package.content_hash in text
+    assert hit.record.fingerprint in text
+    assert hit.record.publisher.hex() in text
+    assert "verified" in text
+    assert all(source in text for source in hit.sources)
+
+
+def test_cancel_stops_the_query_and_no_late_rows_arrive(qtbot: QtBot, window: MainWindow) -> None:
+    assert window.app is not None
+    # a long timeout, so the query would still be running when we cancel
+    window.app.node.query_config = QueryConfig(max_results=500, default_timeout=20.0, fan_out=1)
+    window.search_field.setText("a")
+    window.search()
+    assert window.cancel_button.isEnabled() and window.busy.isVisible()
+    with qtbot.waitSignal(window.session.finished, timeout=10000) as blocker:
+        qtbot.keyClick(window.results_view, Qt.Key.Key_Escape)  # Esc is the window's cancel shortcut
+    trace = blocker.args[0]
+    assert trace.status is QueryStatus.CANCELLED
+    rows = window.results_model.rowCount()
+    qtbot.wait(700)
+    assert window.results_model.rowCount() == rows
+    assert window.search_status.text().endswith(": cancelled")
+    assert not window.cancel_button.isEnabled()
+
+
+def test_a_second_query_never_shows_the_first_querys_results(qtbot: QtBot, window: MainWindow) -> None:
+    assert window.app is not None
+    window.app.node.query_config = QueryConfig(max_results=500, default_timeout=5.0)
+    window.search_field.setText("a")
+    window.search()  # broad query, left running
+    first_id = window.session.query_id
+    trace = search(qtbot, window, "postgres")
+    assert trace.query_id != first_id
+    qtbot.wait(500)  # late answers to the first query would arrive now
+    model = window.results_model
+    assert model.rowCount() == trace.result_count > 0
+    for row in range(model.rowCount()):
+        meta = model.hit(row).record.package.metadata
+        assert "postgres" in (meta.title + meta.description + str(model.hit(row).record.package.id)).lower()
+
+
+def test_sorted_view_keeps_the_selection_while_rows_stream_in(qtbot: QtBot, window: MainWindow) -> None:
+    assert window.app is not None
+    window.app.node.query_config = QueryConfig(max_results=500, default_timeout=5.0)
+    search(qtbot, window, "rust")
+    view = window.results_view
+    view.sortByColumn(ResultsModel.Columns.NAME, Qt.SortOrder.DescendingOrder)
+    view.selectRow(3)
+    chosen = view.selected_hit()
+    assert chosen is not None
+    # a new, broader query keeps the sort; select a row mid-stream and keep it across later batches
+    window.search_field.setText("a")
+    window.search()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 5, timeout=10000)
+    proxy_index = view.model().index(2, 0)
+    view.selectionModel().select(proxy_index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                 | QItemSelectionModel.SelectionFlag.Rows)
+    picked = proxy_index.data(HIT_ROLE)
+    rows_then = window.results_model.rowCount()
+    qtbot.waitUntil(lambda: not window.session.running, timeout=20000)
+    assert window.results_model.rowCount() >= rows_then
+    assert view.selected_hit() is picked
+    names = [view.model().index(r, 0).data() for r in range(view.model().rowCount())]
+    assert names == sorted(names, reverse=True)
+    assert view.horizontalHeader().sortIndicatorSection() == ResultsModel.Columns.NAME
+    assert view.model().rowCount(QModelIndex()) == window.results_model.rowCount()
+
+
+def test_category_and_tag_filters_narrow_the_search(qtbot: QtBot, window: MainWindow) -> None:
+    assert window.app is not None
+    window.app.node.query_config = QueryConfig(max_results=500, default_timeout=5.0)
+    window.category_box.setCurrentIndex(window.category_box.findData("Database"))
+    window.tags_field.setText("sql")
+    trace = search(qtbot, window, "rust")
+    model = window.results_model
+    assert trace.query.categories == ("Database",) and trace.query.tags == ("sql",)
+    assert model.rowCount() > 0
+    for row in range(model.rowCount()):
+        meta = model.hit(row).record.package.metadata
+        assert "Database" in meta.categories and "sql" in meta.tags
