@@ -16,13 +16,17 @@ import os
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
     from ggen_desktop.app import App
     from ggen_desktop.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EXIT_AFTER_SHOWN_ENV = "GGEN_DESKTOP_EXIT_AFTER_SHOWN"
 SELF_CHECK_TERM = "rust"
@@ -53,7 +57,6 @@ def run_gui(args: argparse.Namespace) -> int:
         return 2
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
-    from qasync import run as run_in_qt_loop  # type: ignore[import-untyped]  # after PySide6: binds to it
 
     from ggen_desktop import __version__
 
@@ -66,7 +69,36 @@ def run_gui(args: argparse.Namespace) -> int:
     qapp.setDesktopFileName("ggen-desktop")
     qapp.setQuitOnLastWindowClosed(False)  # the main coroutine ends the loop after an async shutdown
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return int(run_in_qt_loop(main(args)))
+    return int(run_until_done(qapp, main(args)))
+
+
+def run_until_done(qapp: QApplication, coro: Coroutine[Any, Any, T]) -> T:
+    """Run the main coroutine in qasync's loop until it has returned, whoever quits Qt first.
+
+    `qasync.run` gives up with "Event loop stopped before Future completed" when
+    `QApplication.quit()` comes from outside the window (a session logout, a
+    platform quit): the async shutdown would never run and the node would not
+    save. Here the loop is simply run again until the coroutine, which the
+    window's close has woken, finishes its shutdown.
+    """
+    from qasync import QEventLoop  # type: ignore[import-untyped]  # after PySide6: binds to it
+
+    loop = QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    task = loop.create_task(coro)
+    task.add_done_callback(lambda _: loop.stop())
+    try:
+        # run_forever, not run_until_complete: the latter processes Qt events once more after the
+        # loop stopped, which would step the coroutine with no running asyncio loop
+        while not task.done():
+            loop.run_forever()
+            if not task.done():
+                log.info("the Qt event loop was quit from outside; finishing the shutdown")
+        return task.result()
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 # Harmless notices of the offscreen platform (used by --self-check and CI), not worth a line each.
@@ -81,11 +113,16 @@ def _qt_message(mode: object, context: object, message: str) -> None:
 
 async def main(args: argparse.Namespace) -> int:
     """The whole GUI session as one coroutine: show, start, run until closed, shut down."""
+    from PySide6.QtWidgets import QApplication
+
     from ggen_desktop.gui.main_window import MainWindow, wait_for
     from ggen_desktop.store.paths import config_dir
 
     config = config_dir()
     window = MainWindow(config)
+    # A quit from outside the window (logout, `QApplication.quit()`) closes it too, which wakes
+    # this coroutine for the shutdown below; `run_until_done` keeps the loop running for it.
+    QApplication.instance().aboutToQuit.connect(window.close)  # type: ignore[union-attr]
     # Ctrl+C in the terminal or a service manager's SIGTERM: close the window, so the node still
     # shuts down and saves (Python runs the handler at the next bytecode, at latest on the poll tick).
     for number in (signal.SIGINT, signal.SIGTERM):

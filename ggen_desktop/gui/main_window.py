@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -26,6 +28,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -44,7 +48,7 @@ from ggen_desktop.gui.publish_panel import PublishPanel
 from ggen_desktop.gui.resources import APP_ICON, icon
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.results_view import ResultsView
-from ggen_desktop.gui.search_session import SearchSession
+from ggen_desktop.gui.search_session import SearchSession, search_summary
 from ggen_desktop.gui.tasks import TaskGroup
 
 if TYPE_CHECKING:
@@ -55,10 +59,12 @@ log = logging.getLogger(__name__)
 POLL_MS = 500
 WINDOW_SETTINGS_FILE = "window.ini"
 ANY_CATEGORY = "Any category"
-DEMO_HINT = (
-    "Demo network: 24 local peers with sample packages. To join a real network add peers in "
-    "Settings → Bootstrap peers, or start with --bootstrap HOST:PORT."
-)
+DEMO_HINT = "Demo network: {peers} local peers with sample packages. To join a real one: Settings → Bootstrap peers"
+DEMO_TIP = "The demo network runs on this computer only. To join a real network, add one or more of its peers " \
+    "(HOST:PORT) in File → Settings → Bootstrap peers and restart, or start with --bootstrap HOST:PORT."
+DOCK_WIDTH = 390  # first run: room for the docks' tables, the rest for the results
+# Join progress as one bar across the start-up stages: (first %, share %) of each stage's span.
+STAGE_SPAN = {"Starting demo network": (0, 85), "Joining": (85, 15)}
 
 
 class MainWindow(QMainWindow):
@@ -121,7 +127,14 @@ class MainWindow(QMainWindow):
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"{name}Dock")
-            dock.setWidget(widget)
+            if name == "publish":  # a long form: it scrolls in a short dock instead of squeezing its rows together
+                scroller = QScrollArea()
+                scroller.setWidgetResizable(True)
+                scroller.setFrameShape(QFrame.Shape.NoFrame)
+                scroller.setWidget(widget)
+                dock.setWidget(scroller)
+            else:
+                dock.setWidget(widget)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             dock.visibilityChanged.connect(self._dock_shown)
             self.docks[name] = dock
@@ -146,22 +159,28 @@ class MainWindow(QMainWindow):
         self.search_field.setObjectName("searchField")
         self.search_field.setPlaceholderText("Search packages (Enter to search, Esc to cancel)")
         self.search_field.setAccessibleName("Search text")
+        self.search_field.setToolTip("Words to look for in names, titles, descriptions and tags (Ctrl+L)")
         self.search_field.setClearButtonEnabled(True)
         self.search_field.returnPressed.connect(self.search)
         self.category_box = QComboBox()
         self.category_box.setAccessibleName("Category filter")
+        self.category_box.setToolTip("Only packages in this category")
+        self.category_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.category_box.addItem(ANY_CATEGORY, "")
         for category in Category:
             self.category_box.addItem(category.value, category.value)
         self.tags_field = QLineEdit()
         self.tags_field.setAccessibleName("Tag filter")
-        self.tags_field.setPlaceholderText("tags, comma separated")
+        self.tags_field.setPlaceholderText("tags: cli, rust")
+        self.tags_field.setToolTip("Only packages with all of these tags (comma separated)")
         self.tags_field.returnPressed.connect(self.search)
         self.search_button = QPushButton(icon("search"), "Search")
         self.search_button.setAccessibleName("Search")
+        self.search_button.setToolTip("Ask the network (Enter, F5)")
         self.search_button.clicked.connect(self.search)
         self.cancel_button = QPushButton(icon("cancel"), "Cancel")
         self.cancel_button.setAccessibleName("Cancel search")
+        self.cancel_button.setToolTip("Stop asking peers; results so far stay (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_search)
         self.busy = QProgressBar()
@@ -172,9 +191,9 @@ class MainWindow(QMainWindow):
         self.busy.setTextVisible(False)
         self.busy.setVisible(False)
         bar = QHBoxLayout()
-        bar.addWidget(self.search_field, 4)
-        bar.addWidget(self.category_box, 1)
-        bar.addWidget(self.tags_field, 2)
+        bar.addWidget(self.search_field, 3)
+        bar.addWidget(self.category_box)
+        bar.addWidget(self.tags_field, 1)
         bar.addWidget(self.search_button)
         bar.addWidget(self.cancel_button)
         bar.addWidget(self.busy)
@@ -184,18 +203,22 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         self.network_label = QLabel("Starting the node…")
         self.network_label.setAccessibleName("Network status")
+        # a long status must not set the window's minimum width: it is cut instead, and the tooltip has it all
+        self.network_label.setMinimumWidth(1)
+        self.network_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.search_status = QLabel("")
         self.search_status.setObjectName("searchStatus")
         self.search_status.setAccessibleName("Search status")
         self.join_progress = QProgressBar()
         self.join_progress.setAccessibleName("Joining the network")
         self.join_progress.setMaximumWidth(180)
-        self.join_progress.setRange(0, 0)
+        self.join_progress.setRange(0, 0)  # busy until the engine reports its first stage
+        self.join_progress.setFormat("%p%")
         status.addWidget(self.network_label, 1)
         status.addPermanentWidget(self.search_status)
         status.addPermanentWidget(self.join_progress)
 
-    def _action(self, menu: QMenu, text: str, slot: Callable[[], object], shortcuts: list[QKeySequence | str],
+    def _action(self, menu: QMenu, text: str, slot: Callable[..., object], shortcuts: list[QKeySequence | str],
                 tip: str = "") -> QAction:
         action = QAction(text, self)
         action.setShortcuts([QKeySequence(s) if isinstance(s, str) else s for s in shortcuts])
@@ -212,19 +235,29 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         self.publish_action = self._action(file_menu, "&Publish a package…", self.show_publish,
                                            ["Ctrl+Shift+P"], "Open the publish panel")
+        # Ctrl+, first: the menu shows the first shortcut, and the platform's Preferences key may be empty
         self.settings_action = self._action(file_menu, "&Settings…", self.show_settings,
-                                            [QKeySequence(QKeySequence.StandardKey.Preferences), "Ctrl+,"])
+                                            ["Ctrl+,", QKeySequence(QKeySequence.StandardKey.Preferences)],
+                                            "Search timeouts, listening port, bootstrap peers")
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, ["Ctrl+Q"], "Shut the node down and quit")
         search_menu = bar.addMenu("&Search")
-        self.focus_action = self._action(search_menu, "&Focus search field", self.focus_search, ["Ctrl+L", "Ctrl+F"])
-        self.again_action = self._action(search_menu, "Search &again", self.search, ["F5", "Ctrl+R"])
-        self.cancel_action = self._action(search_menu, "&Cancel search", self.cancel_search, ["Esc"])
+        self.focus_action = self._action(search_menu, "&Focus search field", self.focus_search, ["Ctrl+L", "Ctrl+F"],
+                                         "Type a new search")
+        self.again_action = self._action(search_menu, "Search &again", self.search, ["F5", "Ctrl+R"],
+                                         "Run the search in the fields again")
+        self.cancel_action = self._action(search_menu, "&Cancel search", self.cancel_search, ["Esc"],
+                                          "Stop asking peers; results so far stay")
         view_menu = bar.addMenu("&View")
-        for dock in self.docks.values():
-            view_menu.addAction(dock.toggleViewAction())
+        for number, dock in enumerate(self.docks.values(), start=1):
+            action = self._action(view_menu, dock.windowTitle(), partial(self.toggle_dock, dock),
+                                  [f"Alt+{number}"], f"Bring the {dock.windowTitle()} panel to the front, or hide it")
+            action.setCheckable(True)
+            action.setChecked(not dock.isHidden())
+            dock.toggleViewAction().toggled.connect(action.setChecked)  # also closed by its title bar button
         help_menu = bar.addMenu("&Help")
-        self._action(help_menu, f"&About ggen-desktop {__version__}", self.show_about, [])
+        self.about_action = self._action(help_menu, f"&About ggen-desktop {__version__}", self.show_about, ["F1"],
+                                         "Version, data and settings folders")
 
     # -- engine --------------------------------------------------------------------
     def attach(self, app: App) -> None:
@@ -235,9 +268,20 @@ class MainWindow(QMainWindow):
             self.show_error("Some settings were reset", problem, serious=False)
 
     def on_progress(self, label: str, done: int, total: int) -> None:
-        self.network_label.setText(f"{label}… ({done}/{total})" if total else f"{label}…")
-        self.join_progress.setRange(0, max(total, 0))
-        self.join_progress.setValue(done)
+        """One determinate bar over all start-up stages, so it never runs backwards between them."""
+        demo = self.app is not None and self.app.is_demo
+        if label == "Joining":
+            text = "Joining the demo network…" if demo else "Joining the network through the bootstrap peers…"
+        else:
+            text = f"{label}… ({done}/{total})" if total else f"{label}…"
+        self.network_label.setText(text)
+        self.network_label.setToolTip(text)
+        first, share = STAGE_SPAN.get(label, (0, 100)) if demo else (0, 100)
+        if not demo and total <= 1 and done < total:
+            self.join_progress.setRange(0, 0)  # one step of unknown length (real peers): busy, not a stuck 0 %
+        else:
+            self.join_progress.setRange(0, 100)
+            self.join_progress.setValue(first + (share * done // total if total > 0 else 0))
 
     async def start_engine(self) -> None:
         """Start and join; on failure say so in the window (the task group reports the exception)."""
@@ -262,10 +306,12 @@ class MainWindow(QMainWindow):
         node = self.app.node
         contacts = len(node.contacts())
         if self.app.is_demo:
-            self.network_label.setText(DEMO_HINT)
+            text = DEMO_HINT.format(peers=self.app.demo.size if self.app.demo is not None else contacts)
         else:
-            self.network_label.setText(f"Connected: {contacts} peers in the routing table")
-        self.network_label.setToolTip(f"This node: {node.node_id_hex[:16]} on {node.address[0]}:{node.address[1]}")
+            text = f"Connected: {contacts} peers in the routing table"
+        self.network_label.setText(text)
+        tip = DEMO_TIP if self.app.is_demo else text
+        self.network_label.setToolTip(f"{tip}\nThis node: {node.node_id_hex[:16]} on {node.address[0]}:{node.address[1]}")
 
     async def shutdown(self) -> None:
         """Cancel GUI tasks, then stop the node (which saves its state). Safe to call twice."""
@@ -306,7 +352,9 @@ class MainWindow(QMainWindow):
         if self._pending_query is not None:
             self._pending_query = None
             self.search_status.setText("Search cancelled")
-        self.session.cancel()
+        if self.session.running:
+            self.session.cancel()
+            self._search_finished(self.session.trace)  # type: ignore[arg-type]  # say so now, not after the task ends
 
     def focus_search(self) -> None:
         self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -315,17 +363,20 @@ class MainWindow(QMainWindow):
     def _search_started(self, trace: QueryTrace) -> None:
         self.busy.setVisible(True)
         self.cancel_button.setEnabled(True)
-        self.search_status.setText(trace.summary())
+        self.search_status.setText(search_summary(trace))
         self.metrics_panel.show_trace(trace)
         self.details.show_hit(None, 1)
 
     def _search_progressed(self, trace: QueryTrace) -> None:
-        self.search_status.setText(trace.summary())
+        """After each applied batch (at most every 50 ms): the status line, and the trace if it is in view."""
+        self.search_status.setText(search_summary(trace))
+        if in_view(self.metrics_panel):
+            self.metrics_panel.show_trace(trace)
 
     def _search_finished(self, trace: QueryTrace) -> None:
         self.busy.setVisible(False)
         self.cancel_button.setEnabled(False)
-        self.search_status.setText(trace.summary())
+        self.search_status.setText(search_summary(trace))
         self.poll()
         if trace.status is QueryStatus.FAILED:
             self.show_error("Search failed", trace.error or "unknown error", serious=False)
@@ -339,21 +390,21 @@ class MainWindow(QMainWindow):
     def poll(self) -> None:
         """Refresh the docks from cheap snapshots; hidden panels (closed or behind a tab) are skipped."""
         if self.session.running:
-            self.search_status.setText(self.session.trace.summary())  # type: ignore[union-attr]
+            self.search_status.setText(search_summary(self.session.trace))  # type: ignore[arg-type]
         hit = self.results_view.selected_hit()
         if hit is not None and len(hit.sources) != self._detail_sources:
             self._show_selected()
         if self.app is None or not self.is_ready:
             return
         node = self.app.node
-        if self.metrics_panel.isVisible():
+        if in_view(self.metrics_panel):
             self.metrics_panel.show_metrics(node.metrics.snapshot())
             self.metrics_panel.show_trace(self.session.trace)
-        if self.peers_panel.isVisible():
+        if in_view(self.peers_panel):
             self.peers_panel.show_peers(node.reputation.snapshot())
-        if self.node_panel.isVisible():
+        if in_view(self.node_panel):
             self.node_panel.show_info(self.node_info())
-        if self.publish_panel.isVisible():
+        if in_view(self.publish_panel):
             self.publish_panel.refresh_my_packages()
 
     def _dock_shown(self, visible: bool) -> None:
@@ -373,6 +424,19 @@ class MainWindow(QMainWindow):
             contacts=tuple((peer, f"{host}:{port}") for peer, host, port in node.contacts()),
             transport=dict(transport()) if callable(transport) else {},
         )
+
+    def toggle_dock(self, dock: QDockWidget, _checked: bool = False) -> None:
+        """A panel behind a tab comes to the front; only the one in front is hidden.
+
+        Qt's own toggle action would hide a tabbed panel the user asked to see.
+        """
+        if dock.isHidden():
+            dock.show()
+            dock.raise_()
+        elif in_view(dock):
+            dock.hide()
+        else:
+            dock.raise_()
 
     def _set_blocked(self, peer_id: str, blocked: bool) -> None:
         if self.app is None:
@@ -438,6 +502,7 @@ class MainWindow(QMainWindow):
     def restore_layout(self) -> None:
         """Geometry, dock layout, splitter and column widths/sort order from the last session."""
         store = self.window_settings()
+        restored = set()
         for key, restore in (
             ("geometry", self.restoreGeometry),
             ("state", self.restoreState),
@@ -446,8 +511,11 @@ class MainWindow(QMainWindow):
             ("peers_header", self.peers_panel.view.horizontalHeader().restoreState),
         ):
             value = store.value(key)
-            if isinstance(value, QByteArray) and not value.isEmpty():
-                restore(value)
+            if isinstance(value, QByteArray) and not value.isEmpty() and restore(value):
+                restored.add(key)
+        self._first_run_docks = "state" not in restored  # sized on first show, once the layout exists
+        self.results_view.auto_fit = "results_header" not in restored
+        self.peers_panel.columns_sized = "peers_header" in restored
 
     def save_layout(self) -> None:
         store = self.window_settings()
@@ -461,6 +529,9 @@ class MainWindow(QMainWindow):
     # -- Qt events -------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self._first_run_docks:  # first run: docks narrow enough that the result columns fit beside them
+            self._first_run_docks = False
+            self.resizeDocks([self.docks["metrics"]], [DOCK_WIDTH], Qt.Orientation.Horizontal)
         handle = self.windowHandle()
         if handle is not None and not self._shown_once:
             handle.installEventFilter(self)
@@ -476,6 +547,11 @@ class MainWindow(QMainWindow):
         self.save_layout()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def in_view(widget: QWidget) -> bool:
+    """Shown and not covered: a dock behind another's tab still says isVisible(), but has no visible region."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
 
 
 def wait_for(signal: Any) -> asyncio.Future[Any]:

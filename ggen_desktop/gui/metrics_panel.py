@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QFormLayout,
-    QHeaderView,
     QLabel,
     QTableView,
     QVBoxLayout,
@@ -14,6 +13,8 @@ from PySide6.QtWidgets import (
 from ggen_desktop.core.metrics import MetricsSnapshot
 from ggen_desktop.core.search import QueryTrace
 from ggen_desktop.gui.duration_chart import DurationChart
+from ggen_desktop.gui.search_session import peer_counts
+from ggen_desktop.gui.table_model import make_compact
 from ggen_desktop.gui.trace_model import TraceModel
 
 
@@ -46,15 +47,23 @@ class MetricsPanel(QWidget):
             self.labels[key] = label
             form.addRow(title + ":", label)
         self.chart = DurationChart()
-        self.trace_title = QLabel("Trace: no query yet")
+        self.trace_title = QLabel("Trace: no query yet. Search, and each peer asked appears here.")
         self.trace_title.setWordWrap(True)
         self.trace_model = TraceModel(self)
         self.trace_view = QTableView()
         self.trace_view.setModel(self.trace_model)
         self.trace_view.setAccessibleName("Query trace per peer")
-        self.trace_view.verticalHeader().hide()
-        self.trace_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.trace_view.horizontalHeader().setStretchLastSection(True)
+        self.trace_view.setToolTip("Every peer the last query asked: its state, how many results it sent, "
+                                   "and how long it took to answer")
+        make_compact(self.trace_view)
+        header = self.trace_view.horizontalHeader()
+        header.setStretchLastSection(True)
+        # widths from the font, not from measuring rows: right from the first row, and no jumping as rows come
+        for column, sample in ((TraceModel.Columns.PEER, "0123456789ab"), (TraceModel.Columns.STATE, "timed out"),
+                               (TraceModel.Columns.RESULTS, "Results")):
+            header.resizeSection(column, self.fontMetrics().horizontalAdvance(sample) + 18)
+        # the address is in the Peer column's tooltip (and in Peer reputation): the dock is narrow
+        self.trace_view.setColumnHidden(TraceModel.Columns.ADDRESS, True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.chart)
@@ -81,9 +90,7 @@ class MetricsPanel(QWidget):
     def show_trace(self, trace: QueryTrace | None) -> None:
         self.trace_model.show_trace(trace)
         if trace is not None:
-            asked = len(trace.peers)
-            answered = trace.answering_peers
-            timed_out = sum(1 for p in trace.peers.values() if p.timed_out)
+            asked, answered, timed_out, _ = peer_counts(trace)
             text = (
                 f"Trace of “{trace.query.text or '(any)'}”: {asked} peers asked, {answered} answered, "
                 f"{timed_out} timed out — {trace.status.value}"

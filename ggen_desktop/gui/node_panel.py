@@ -9,12 +9,15 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from ggen_desktop.gui.list_models import ContactsModel
+from ggen_desktop.gui.list_models import ContactsModel, CountersModel, RowsModel
+from ggen_desktop.gui.table_model import make_compact
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,20 @@ class NodeInfo:
 
 
 class NodePanel(QWidget):
+    """Plain fields above two tables (contacts, transport counters) in a splitter the user can move."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.labels: dict[str, QLabel] = {}
         form = QFormLayout()
-        for key, title in (("node_id", "Node id"), ("address", "Listening on"), ("network", "Network"),
-                           ("bootstrap", "Bootstrap peers"), ("contacts", "Routing table"),
-                           ("transport", "Transport")):
+        # a 64-digit id cannot wrap: a read-only field scrolls and copies instead of widening the dock
+        self.node_id_field = QLineEdit("–")
+        self.node_id_field.setReadOnly(True)
+        self.node_id_field.setAccessibleName("Node id")
+        self.node_id_field.setToolTip("This node's Kademlia id (160 bits, hex); select to copy")
+        form.addRow("Node id:", self.node_id_field)
+        self.labels: dict[str, QLabel] = {}
+        for key, title in (("address", "Listening on"), ("network", "Network"), ("bootstrap", "Bootstrap peers"),
+                           ("contacts", "Routing table")):
             label = QLabel("–")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -44,28 +54,41 @@ class NodePanel(QWidget):
             self.labels[key] = label
             form.addRow(title + ":", label)
         self.contacts_model = ContactsModel(self)
-        self.contacts_view = QTableView()
-        self.contacts_view.setAccessibleName("Routing table contacts")
-        self.contacts_view.setModel(self.contacts_model)
-        self.contacts_view.verticalHeader().hide()
-        self.contacts_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.contacts_view = self._table(self.contacts_model, "Routing table contacts")
+        self.counters_model = CountersModel(self)
+        self.counters_view = self._table(self.counters_model, "Transport counters")
+        self.tables = QSplitter(Qt.Orientation.Vertical)
+        self.tables.addWidget(self.contacts_view)
+        self.tables.addWidget(self.counters_view)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.contacts_view, 1)
+        layout.addWidget(self.tables, 1)
         self.show_info(NodeInfo())
 
+    @staticmethod
+    def _table(model: RowsModel, name: str) -> QTableView:
+        view = QTableView()
+        view.setAccessibleName(name)
+        view.setModel(model)
+        make_compact(view)
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        return view
+
     def show_info(self, info: NodeInfo) -> None:
-        items = [f"{k.replace('_', ' ')}: {v}" for k, v in sorted(info.transport.items())]
-        transport = "\n".join(" · ".join(items[i:i + 2]) for i in range(0, len(items), 2))
+        node_id = info.node_id or "–"
+        if self.node_id_field.text() != node_id:
+            self.node_id_field.setText(node_id)
+            self.node_id_field.setCursorPosition(0)
         texts = {
-            "node_id": info.node_id or "–",
             "address": info.address,
             "network": info.network,
             "bootstrap": ", ".join(info.bootstrap) or "none",
             "contacts": f"{len(info.contacts)} contacts",
-            "transport": transport or "–",
         }
         for key, text in texts.items():
             if self.labels[key].text() != text:
                 self.labels[key].setText(text)
         self.contacts_model.set_rows([(peer, address) for peer, address in info.contacts])
+        self.counters_model.set_counters(info.transport)

@@ -11,20 +11,19 @@ from dataclasses import astuple
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QObject, Qt
 
 from ggen_desktop.core.reputation import PeerStats
-from ggen_desktop.gui.results_model import SORT_ROLE
+from ggen_desktop.gui.table_model import (
+    DISPLAY,
+    RIGHT_ALIGNED,
+    SORT_ROLE,
+    ColumnTableModel,
+)
 
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()  # the invalid index: parent of every row in a flat table
 PEER_ID_ROLE = Qt.ItemDataRole.UserRole + 3
+TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
 
 
 def ago(timestamp: float, now: float | None = None) -> str:
@@ -39,24 +38,26 @@ def ago(timestamp: float, now: float | None = None) -> str:
     return f"{seconds // 3600} h ago"
 
 
-class PeersModel(QAbstractTableModel):
+class PeersModel(ColumnTableModel[PeerStats]):
     class Columns(IntEnum):
+        # what decides trust first, so a narrow dock shows it without scrolling sideways
         PEER = 0
-        ADDRESS = 1
-        SCORE = 2
-        SUCCESSES = 3
-        FAILURES = 4
-        TIMEOUTS = 5
-        INVALID = 6
-        RTT = 7
-        LAST_SEEN = 8
-        STATE = 9
+        SCORE = 1
+        STATE = 2
+        RTT = 3
+        LAST_SEEN = 4
+        SUCCESSES = 5
+        FAILURES = 6
+        TIMEOUTS = 7
+        INVALID = 8
+        ADDRESS = 9
 
-    HEADERS = ("Peer", "Address", "Score", "OK", "Failed", "Timeouts", "Invalid", "RTT (ms)", "Last seen", "State")
+    HEADERS = ("Peer", "Score", "State", "RTT (ms)", "Last seen", "OK", "Failed", "Timeouts", "Invalid", "Address")
+    NUMERIC = frozenset((Columns.SCORE, Columns.RTT, Columns.SUCCESSES, Columns.FAILURES, Columns.TIMEOUTS,
+                         Columns.INVALID))
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._peers: list[PeerStats] = []
         self._row_of: dict[str, int] = {}
 
     def update(self, snapshot: list[PeerStats]) -> None:
@@ -67,52 +68,33 @@ class PeersModel(QAbstractTableModel):
             row = self._row_of.get(stats.peer_id)
             if row is None:
                 new.append(stats)
-            elif astuple(self._peers[row]) != astuple(stats):
-                self._peers[row] = stats
+            elif astuple(self._rows[row]) != astuple(stats):
+                self._rows[row] = stats
                 changed.append(row)
         if changed:
-            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(self.Columns) - 1))
-        elif self._peers:
+            self.rows_changed(min(changed), max(changed))
+        else:
             # "last seen" is relative to now: refresh that column even when nothing else moved
             column = self.Columns.LAST_SEEN
-            self.dataChanged.emit(self.index(0, column), self.index(len(self._peers) - 1, column))
-        if new:
-            first = len(self._peers)
-            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            for offset, stats in enumerate(new):
-                self._row_of[stats.peer_id] = first + offset
-            self._peers.extend(new)
-            self.endInsertRows()
+            self.rows_changed(0, len(self._rows) - 1, column, column)
+        for offset, stats in enumerate(new):
+            self._row_of[stats.peer_id] = len(self._rows) + offset
+        self.append_rows(new)
 
     def peer(self, row: int) -> PeerStats:
-        return self._peers[row]
+        return self.row_item(row)
 
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._peers)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self.Columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._peers):
-            return None
-        stats = self._peers[index.row()]
-        column = self.Columns(index.column())
-        if role == PEER_ID_ROLE:
-            return stats.peer_id
+    def cell(self, item: PeerStats, column: int, role: int) -> Any:
+        if role == DISPLAY:
+            return self._display(item, self.Columns(column))
         if role == SORT_ROLE:
-            return self._sort_key(stats, column)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(stats, column)
-        if role == Qt.ItemDataRole.ToolTipRole and column == self.Columns.PEER:
-            return stats.peer_id
-        if role == Qt.ItemDataRole.TextAlignmentRole and column >= self.Columns.SCORE and column != self.Columns.STATE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return self._sort_key(item, self.Columns(column))
+        if role == PEER_ID_ROLE:
+            return item.peer_id
+        if role == TOOLTIP and column == self.Columns.PEER:
+            return item.peer_id
+        if role == ALIGNMENT and column in self.NUMERIC:
+            return RIGHT_ALIGNED
         return None
 
     def _state(self, stats: PeerStats) -> str:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from ggen_desktop.core.reputation import PeerStats
 from ggen_desktop.gui.peers_model import PeersModel
-from ggen_desktop.gui.results_model import SORT_ROLE
+from ggen_desktop.gui.table_model import SORT_ROLE, make_compact
 
 
 class PeersPanel(QWidget):
@@ -36,15 +36,12 @@ class PeersPanel(QWidget):
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(PeersModel.Columns.SCORE, Qt.SortOrder.DescendingOrder)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        make_compact(self.view)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.verticalHeader().hide()
+        self.view.setToolTip("Peers this node has talked to, best first; right-click a peer to block or unblock it")
         header = self.view.horizontalHeader()
-        header.setDefaultSectionSize(62)
-        for column, width in ((PeersModel.Columns.PEER, 105), (PeersModel.Columns.ADDRESS, 125),
-                              (PeersModel.Columns.LAST_SEEN, 80)):
-            header.resizeSection(column, width)
         header.setStretchLastSection(True)
+        self.columns_sized = False  # sized to the first peers shown, unless the saved layout had widths
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().selectionChanged.connect(self._update_button)
@@ -52,6 +49,7 @@ class PeersPanel(QWidget):
         self.summary = QLabel("No peers yet")
         self.block_button = QPushButton("Block")
         self.block_button.setAccessibleName("Block or unblock the selected peer")
+        self.block_button.setToolTip("A blocked peer is not asked in searches until you unblock it")
         self.block_button.setEnabled(False)
         self.block_button.clicked.connect(self._toggle_selected)
         bar = QHBoxLayout()
@@ -63,6 +61,9 @@ class PeersPanel(QWidget):
 
     def show_peers(self, snapshot: list[PeerStats]) -> None:
         self.model.update(snapshot)
+        if not self.columns_sized and snapshot:
+            self.view.resizeColumnsToContents()  # once: later widths are the user's
+            self.columns_sized = True
         blocked = sum(1 for p in snapshot if p.blocked)
         text = f"{len(snapshot)} peers known, {blocked} blocked"
         if self.summary.text() != text:

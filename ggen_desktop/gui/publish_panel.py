@@ -38,6 +38,7 @@ from ggen_desktop.core.package import (
 )
 from ggen_desktop.gui.list_models import MyPackagesModel
 from ggen_desktop.gui.resources import child, load_ui
+from ggen_desktop.gui.table_model import make_compact
 from ggen_desktop.gui.tasks import TaskGroup
 
 if TYPE_CHECKING:
@@ -104,8 +105,9 @@ class PublishPanel(QWidget):
         self.my_packages = MyPackagesModel(self)
         view: QTableView = child(form, QTableView, "myPackagesView")
         view.setModel(self.my_packages)
-        view.verticalHeader().hide()
+        make_compact(view)
         view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        view.horizontalHeader().setStretchLastSection(True)
         self.my_packages_view = view
         self.publish_button.clicked.connect(self.publish)
         child(form, QPushButton, "chooseArchiveButton").clicked.connect(self._choose_archive)

@@ -10,34 +10,32 @@ from __future__ import annotations
 
 import logging
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QObject, Qt
 
 from ggen_desktop.core.search import SearchEvent, SearchHit
 from ggen_desktop.gui.resources import icon
+from ggen_desktop.gui.table_model import (
+    DISPLAY,
+    RIGHT_ALIGNED,
+    SORT_ROLE,
+    ColumnTableModel,
+    Index,
+)
 
 log = logging.getLogger(__name__)
 
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()  # the invalid index: parent of every row in a flat table
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+__all__ = ["HIT_ROLE", "SORT_ROLE", "ResultsModel"]
+
 HIT_ROLE = Qt.ItemDataRole.UserRole + 2
 # plain ints: comparing them is several times cheaper than comparing enum members in data()
-DISPLAY = Qt.ItemDataRole.DisplayRole.value
 DECORATION = Qt.ItemDataRole.DecorationRole.value
 TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
-RIGHT_ALIGNED = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
 
 
-class ResultsModel(QAbstractTableModel):
+class ResultsModel(ColumnTableModel[SearchHit]):
     """Thin, typed table over SearchHits; the owner feeds it whole batches of SearchEvents."""
 
     class Columns(IntEnum):
@@ -50,21 +48,11 @@ class ResultsModel(QAbstractTableModel):
         SOURCES = 6
         ARRIVAL = 7
 
-    HEADERS: ClassVar[dict[Columns, str]] = {
-        Columns.NAME: "Name",
-        Columns.VERSION: "Version",
-        Columns.TITLE: "Title",
-        Columns.PUBLISHER: "Publisher",
-        Columns.CATEGORIES: "Categories",
-        Columns.TAGS: "Tags",
-        Columns.SOURCES: "Sources",
-        Columns.ARRIVAL: "Arrived (ms)",
-    }
+    HEADERS = ("Name", "Version", "Title", "Publisher", "Categories", "Tags", "Sources", "Arrival (ms)")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.query_id: str | None = None
-        self._hits: list[SearchHit] = []
         # per-row caches filled on first use (only visible rows are ever displayed; keys only when sorted);
         # the Sources column is always live
         self._text: list[tuple[str, ...] | None] = []
@@ -77,7 +65,7 @@ class ResultsModel(QAbstractTableModel):
         """Empty the table for a new query; later batches for any other query id are dropped."""
         self.beginResetModel()
         self.query_id = query_id
-        self._hits.clear()
+        self._rows.clear()
         self._text.clear()
         self._keys.clear()
         self._row_of.clear()
@@ -111,39 +99,25 @@ class ResultsModel(QAbstractTableModel):
             if len(keys) > 1:
                 conflicted.add(name)
         if new:
-            first = len(self._hits)
-            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            first = len(self._rows)
             for offset, hit in enumerate(new):
                 self._row_of[hit.identity] = first + offset
-            self._hits.extend(new)
-            self._text.extend([None] * len(new))
+            self._text.extend([None] * len(new))  # caches grow first: the view reads rows on insert
             self._keys.extend([None] * len(new))
-            self.endInsertRows()
+            self.append_rows(new)
         if changed_rows:
-            column = self.Columns.SOURCES
-            self.dataChanged.emit(self.index(min(changed_rows), column), self.index(max(changed_rows), column))
+            self.rows_changed(min(changed_rows), max(changed_rows), SOURCES_COLUMN, SOURCES_COLUMN)
         if conflicted:
-            rows = [r for r, h in enumerate(self._hits) if h.identity[0] in conflicted]
-            self.dataChanged.emit(self.index(min(rows), self.Columns.NAME), self.index(max(rows), self.Columns.NAME))
+            rows = [r for r, h in enumerate(self._rows) if h.identity[0] in conflicted]
+            self.rows_changed(min(rows), max(rows), NAME_COLUMN, NAME_COLUMN)
         return len(new)
 
     # -- reading -----------------------------------------------------------------
     def hit(self, row: int) -> SearchHit:
-        return self._hits[row]
+        return self._rows[row]
 
     def publishers_of(self, name: str) -> int:
         return len(self._publishers.get(name, ()))
-
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._hits)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else COLUMN_COUNT
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.Columns):
-            return self.HEADERS[self.Columns(section)]
-        return None
 
     def data(self, index: Index, role: int = DISPLAY) -> Any:
         # Hot path: a repaint asks ~8 roles for every visible cell, so display text and sort keys
@@ -151,36 +125,36 @@ class ResultsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row, column = index.row(), index.column()
-        if row >= len(self._hits):
+        if row >= len(self._rows):
             return None
         if role == DISPLAY:
             if column == SOURCES_COLUMN:
-                return str(len(self._hits[row].sources))
+                return str(len(self._rows[row].sources))
             text = self._text[row]
             if text is None:
-                text = self._text[row] = tuple(self._display(self._hits[row], c) for c in self.Columns)
+                text = self._text[row] = tuple(self._display(self._rows[row], c) for c in self.Columns)
             return text[column]
         if role == SORT_ROLE:
             return self.sort_key(row, column)
         if role == DECORATION:
-            if column == NAME_COLUMN and self.publishers_of(self._hits[row].identity[0]) > 1:
+            if column == NAME_COLUMN and self.publishers_of(self._rows[row].identity[0]) > 1:
                 return icon("warning")
             return None
         if role == ALIGNMENT:
             return RIGHT_ALIGNED if column in NUMERIC_COLUMNS else None
         if role == HIT_ROLE:
-            return self._hits[row]
+            return self._rows[row]
         if role == TOOLTIP:
-            return self._tooltip(self._hits[row], self.Columns(column))
+            return self._tooltip(self._rows[row], self.Columns(column))
         return None
 
     def sort_key(self, row: int, column: int) -> Any:
         """The cached sort key of one cell (the proxy's lessThan calls this directly: it is hot)."""
         if column == SOURCES_COLUMN:
-            return len(self._hits[row].sources)
+            return len(self._rows[row].sources)
         keys = self._keys[row]
         if keys is None:
-            keys = self._keys[row] = tuple(self._sort_key(self._hits[row], c) for c in self.Columns)
+            keys = self._keys[row] = tuple(self._sort_key(self._rows[row], c) for c in self.Columns)
         return keys[column]
 
     def _tooltip(self, hit: SearchHit, column: Columns) -> str:
@@ -230,4 +204,3 @@ class ResultsModel(QAbstractTableModel):
 NAME_COLUMN = ResultsModel.Columns.NAME.value
 SOURCES_COLUMN = ResultsModel.Columns.SOURCES.value
 NUMERIC_COLUMNS = frozenset((SOURCES_COLUMN, ResultsModel.Columns.ARRIVAL.value))
-COLUMN_COUNT = len(ResultsModel.Columns)

@@ -9,20 +9,25 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from ggen_desktop.core.search import SearchHit
 from ggen_desktop.gui.results_model import HIT_ROLE, SORT_ROLE, ResultsModel
+from ggen_desktop.gui.table_model import make_compact
 
-COLUMN_WIDTHS = {
-    ResultsModel.Columns.NAME: 190,
-    ResultsModel.Columns.VERSION: 70,
-    ResultsModel.Columns.TITLE: 230,
+# Preset widths. The short columns keep theirs; the text columns share what the window leaves them.
+FIXED_WIDTHS = {
+    ResultsModel.Columns.VERSION: 80,
     ResultsModel.Columns.PUBLISHER: 90,
-    ResultsModel.Columns.CATEGORIES: 105,
+    ResultsModel.Columns.SOURCES: 65,
+    ResultsModel.Columns.ARRIVAL: 90,
+}
+FLEXIBLE_WIDTHS = {
+    ResultsModel.Columns.NAME: 225,
+    ResultsModel.Columns.TITLE: 225,
+    ResultsModel.Columns.CATEGORIES: 95,
     ResultsModel.Columns.TAGS: 125,
-    ResultsModel.Columns.SOURCES: 60,
-    ResultsModel.Columns.ARRIVAL: 85,
 }
 
 
@@ -45,7 +50,14 @@ class ResultsProxy(QSortFilterProxyModel):
 
 
 class ResultsView(QTableView):
-    """Fixed row heights and preset column widths: no per-row measuring, so 10,000 rows stay cheap."""
+    """Fixed row heights and preset column widths: no per-row measuring, so 10,000 rows stay cheap.
+
+    Until the user resizes a column (or a saved layout is restored), the preset
+    widths are scaled to the visible width, so Sources and Arrival are on
+    screen without scrolling sideways in a narrow window.
+    """
+
+    MIN_SCALE, MAX_SCALE = 0.6, 1.8
 
     def __init__(self, model: ResultsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,26 +66,49 @@ class ResultsView(QTableView):
         self.results_model = model
         self.proxy = ResultsProxy(model, self)
         self.setModel(self.proxy)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        make_compact(self)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAlternatingRowColors(True)
-        self.setWordWrap(False)
-        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        vertical = self.verticalHeader()
-        vertical.hide()
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         header.setSectionsMovable(True)
-        for column, width in COLUMN_WIDTHS.items():
-            header.resizeSection(column, width)
+        self.auto_fit = True
+        self._fitting = False
+        self.fit_columns()
+        header.sectionResized.connect(self._section_resized)
         # -1: no sort column, so rows stay in arrival order and never jump while results stream;
         # clicking a header a third time returns to arrival order.
         header.setSortIndicatorClearable(True)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(True)
+
+    def fit_columns(self) -> None:
+        """Scale the text columns to the room left (within limits); the last column takes any rest."""
+        room = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width()
+        room -= sum(FIXED_WIDTHS.values())
+        flexible = sum(FLEXIBLE_WIDTHS.values())
+        scale = min(self.MAX_SCALE, max(self.MIN_SCALE, room / flexible)) if room > 0 else self.MIN_SCALE
+        self._fitting = True
+        try:
+            header = self.horizontalHeader()
+            for column, preset in FIXED_WIDTHS.items():
+                header.resizeSection(column, preset)
+            for column, preset in FLEXIBLE_WIDTHS.items():
+                header.resizeSection(column, int(preset * scale))
+        finally:
+            self._fitting = False
+
+    def _section_resized(self, index: int, _old: int, _new: int) -> None:
+        header = self.horizontalHeader()
+        stretched = index == header.logicalIndex(header.count() - 1)  # the header fills it, not the user
+        if not self._fitting and not stretched and self.isVisible():
+            self.auto_fit = False  # the user's widths win from now on (and are saved with the layout)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.auto_fit:
+            self.fit_columns()
 
     def selected_hit(self) -> SearchHit | None:
         rows = self.selectionModel().selectedRows()

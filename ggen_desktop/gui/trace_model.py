@@ -5,22 +5,17 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QObject, Qt
 
 from ggen_desktop.core.search import PeerTrace, QueryTrace
+from ggen_desktop.gui.table_model import DISPLAY, RIGHT_ALIGNED, ColumnTableModel
 
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()  # the invalid index: parent of every row in a flat table
+ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
+TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 
 
-class TraceModel(QAbstractTableModel):
-    """Rows follow `QueryTrace.peers` (insertion ordered); polling appends and updates in place."""
+class TraceModel(ColumnTableModel[PeerTrace]):
+    """Rows follow `QueryTrace.peers` (insertion ordered); refreshing appends and updates in place."""
 
     class Columns(IntEnum):
         PEER = 0
@@ -30,59 +25,43 @@ class TraceModel(QAbstractTableModel):
         ANSWER_MS = 4
 
     HEADERS = ("Peer", "Address", "State", "Results", "Answer (ms)")
+    NUMERIC = frozenset((Columns.RESULTS, Columns.ANSWER_MS))
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.trace: QueryTrace | None = None
-        self._rows: list[PeerTrace] = []
 
     def show_trace(self, trace: QueryTrace | None) -> None:
         if trace is not self.trace:
-            self.beginResetModel()
             self.trace = trace
-            self._rows = list(trace.peers.values()) if trace else []
-            self.endResetModel()
-            return
-        self.refresh()
+            self.replace_rows(list(trace.peers.values()) if trace else [])
+        else:
+            self.refresh()
 
     def refresh(self) -> None:
+        """Peers' states change in place (one span); peers asked since the last refresh are appended."""
         if self.trace is None:
             return
-        if self._rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self.Columns) - 1))
+        self.rows_changed(0, len(self._rows) - 1)
         peers = list(self.trace.peers.values())
-        if len(peers) > len(self._rows):
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, len(peers) - 1)
-            self._rows = peers
-            self.endInsertRows()
+        self.append_rows(peers[len(self._rows):])
 
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self.Columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows) or role != Qt.ItemDataRole.DisplayRole:
+    def cell(self, item: PeerTrace, column: int, role: int) -> Any:
+        if role == ALIGNMENT:
+            return RIGHT_ALIGNED if column in self.NUMERIC else None
+        if role == TOOLTIP and column == self.Columns.PEER:
+            return f"{item.peer_id}\n{item.address}"
+        if role != DISPLAY:
             return None
-        peer = self._rows[index.row()]
-        match self.Columns(index.column()):
+        match column:
             case self.Columns.PEER:
-                return peer.peer_id[:12]
+                return item.peer_id[:12]
             case self.Columns.ADDRESS:
-                return peer.address
+                return item.address
             case self.Columns.STATE:
-                return peer.error or peer.state
+                return item.error or item.state
             case self.Columns.RESULTS:
-                return str(peer.results)
+                return str(item.results)
             case self.Columns.ANSWER_MS:
-                if peer.answered_at_ms is None:
-                    return "–"
-                return f"{peer.answered_at_ms - peer.asked_at_ms:.1f}"
+                return "–" if item.answered_at_ms is None else f"{item.answered_at_ms - item.asked_at_ms:.1f}"
         return None

@@ -35,6 +35,8 @@ def dark_palette() -> QPalette:
                          (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.Mid, "#555555"),
                          (QPalette.ColorRole.Link, "#7fb0ff"), (QPalette.ColorRole.PlaceholderText, "#8a8a8a")):
         palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7a7a"))  # greyed out, as a dark theme does
     return palette
 
 
@@ -46,11 +48,18 @@ def save(widget: QWidget, path: Path) -> None:
 async def shoot(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(Path(tmp) / "config")
-        window.resize(1400, 860)
+        window = MainWindow(Path(tmp) / "config")  # at its first-run size, as a new user sees it
         window.show()
         app = App(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config")
         window.attach(app)
+        report = window.on_progress
+
+        def on_progress(label: str, done: int, total: int) -> None:
+            report(label, done, total)
+            if done == total // 2 and label.startswith("Starting demo"):
+                save(window, out / "main-window-joining.png")
+
+        window.on_progress = on_progress  # type: ignore[method-assign]
         ready = wait_for(window.ready)
         window.tasks.spawn(window.start_engine(), "joining the network")
         await ready

@@ -25,6 +25,6 @@ print(sys.getrefcount(None) - before)
 
 
 def test_void_qt_calls_do_not_leak_references_to_none() -> None:
-    done = subprocess.run([sys.executable, "-c", REPRODUCTION], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", REPRODUCTION], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
     assert abs(int(done.stdout.strip())) < 1000

@@ -76,3 +76,42 @@ def test_sigterm_closes_the_window_and_shuts_down_cleanly(tmp_path: Path) -> Non
     assert process.returncode == 0, stderr
     assert (tmp_path / "config" / "window.ini").exists()
     assert "Traceback" not in stderr
+
+
+QUIT_FROM_OUTSIDE = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from ggen_desktop.gui import main_window
+
+joined = main_window.MainWindow.start_engine
+
+async def join_then_logout(self):
+    await joined(self)
+    self.search_field.setText("rust")
+    self.search()  # a search in flight, as a user logging out might leave one
+    QTimer.singleShot(50, QApplication.quit)  # like a session logout: the app quits, not the window
+
+main_window.MainWindow.start_engine = join_then_logout
+from ggen_desktop.cli import main
+sys.exit(main([]))
+"""
+
+
+def test_app_quit_from_outside_still_shuts_the_node_down(tmp_path: Path) -> None:
+    """`QApplication.quit()` (logout, a platform quit) must still run the async shutdown: node stop saves state."""
+    from ggen_desktop.store.database import Database
+
+    base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    base.update(QT_QPA_PLATFORM="offscreen", GGEN_DESKTOP_DATA_DIR=str(tmp_path / "data"),
+                GGEN_DESKTOP_CONFIG_DIR=str(tmp_path / "config"))
+    result = subprocess.run([sys.executable, "-c", QUIT_FROM_OUTSIDE], env=base, capture_output=True, text=True,
+                            check=False, timeout=60, cwd=Path(__file__).parents[2])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Event loop stopped" not in result.stderr, result.stderr
+    assert (tmp_path / "config" / "window.ini").exists()  # the window saved its layout
+    database = Database(tmp_path / "data")  # opens only if the old process released its lock
+    try:
+        assert database.load_node_id() is not None and database.load_peers()  # saved by the node's stop
+    finally:
+        database.close()

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.reputation import PeerStats
 from ggen_desktop.core.search import QueryTrace, SearchEvent
-from ggen_desktop.gui.list_models import ContactsModel, MyPackagesModel
+from ggen_desktop.gui.list_models import ContactsModel, CountersModel, MyPackagesModel
 from ggen_desktop.gui.peers_model import PeersModel
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
 from ggen_desktop.gui.results_model import SORT_ROLE, ResultsModel
@@ -125,6 +125,12 @@ def test_trace_contacts_and_my_packages_models(qtmodeltester: ModelTester) -> No
     mine = MyPackagesModel()
     mine.set_rows([("acme/tool", "1.0.0", "2026-01-01 10:00", "–", "8")])
     qtmodeltester.check(mine, force_py=True)
+    counters = CountersModel()
+    counters.set_counters({"datagrams_in": 1491, "timeouts": 0})
+    qtmodeltester.check(counters, force_py=True)
+    assert [counters.row(r) for r in range(2)] == [("Datagrams in", "1,491"), ("Timeouts", "0")]
+    assert counters.headerData(1, Qt.Orientation.Horizontal) == "Value"
+    assert counters.headerData(2, Qt.Orientation.Horizontal) is None  # past the last column
 
 
 def test_rate_limiter_coalesces_a_burst_in_bounded_slices(qtbot: QtBot) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
 from ggen_desktop.core.query import QueryConfig
-from ggen_desktop.core.search import QueryStatus
+from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus
 from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
+from ggen_desktop.gui.search_session import search_summary
 
 
 def search(qtbot: QtBot, window: MainWindow, text: str, timeout_ms: int = 20000) -> object:
@@ -20,7 +23,8 @@ def search(qtbot: QtBot, window: MainWindow, text: str, timeout_ms: int = 20000)
 
 def test_results_stream_in_batches_before_the_query_ends(qtbot: QtBot, window: MainWindow) -> None:
     assert window.app is not None and window.app.is_demo
-    assert "Demo network" in window.network_label.text() and "--bootstrap" in window.network_label.text()
+    assert "Demo network" in window.network_label.text() and "Bootstrap peers" in window.network_label.text()
+    assert "--bootstrap HOST:PORT" in window.network_label.toolTip()
     window.app.node.query_config = QueryConfig(max_results=200, default_timeout=5.0)
     model = window.results_model
     inserts: list[tuple[int, int, QueryStatus]] = []
@@ -37,11 +41,15 @@ def test_results_stream_in_batches_before_the_query_ends(qtbot: QtBot, window: M
     assert [first for first, _, _ in inserts] == [0] + [last + 1 for _, last, _ in inserts[:-1]]
     arrivals = [model.hit(r).first_seen_ms for r in range(model.rowCount())]
     assert arrivals == sorted(arrivals)
-    # every row matches, and the status line is the trace's summary
+    # every row matches, and the status line counts the peers whose answers held results
     assert all("rust" in (model.hit(r).record.package.metadata.title + model.hit(r).record.package.metadata.description
                           + str(model.hit(r).record.package.id)).lower() for r in range(model.rowCount()))
-    assert window.search_status.text() == trace.summary()
-    assert f"{trace.result_count} results from {trace.answering_peers} peers" in window.search_status.text()
+    sources = set().union(*(model.hit(r).sources for r in range(model.rowCount()))) - {LOCAL_SOURCE, window.app.node.node_id_hex}
+    assert sources == {peer for peer, t in trace.peers.items() if t.results} and len(sources) > 1
+    assert len(sources) < trace.answering_peers  # most peers hold no replica: they answer with nothing
+    assert window.search_status.text() == search_summary(trace)
+    assert re.fullmatch(rf"{trace.result_count} results from {len(sources)} peers in \d+ ms: finished",
+                        window.search_status.text()), window.search_status.text()
     assert window.search_status.text().endswith(": finished")
     assert not window.busy.isVisible() and not window.cancel_button.isEnabled()
 
