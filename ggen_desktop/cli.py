@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "without it the app runs its built-in demo network")
     parser.add_argument("--port", type=int, default=None, help="UDP port to listen on (default: settings, else any)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder for the database (default: platform data dir)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log everything, including the DHT library's per-peer messages")
     parser.add_argument("--self-check", action="store_true",
                         help="open the window offscreen-capable, join the network, search, and exit 0 if results came back")
     parser.set_defaults(handler=None)
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--bootstrap", metavar="HOST:PORT", action="append", default=argparse.SUPPRESS,
                         help="a peer of the network to join (repeatable)")
     common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="folder for the database")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log everything, including the DHT library's per-peer messages")
     common.add_argument("--interface", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -105,25 +109,19 @@ def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> 
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    """stderr for warnings (for `node`, info), plus a file in the platform log folder for `node`."""
-    root = logging.getLogger()
-    is_node = args.command == "node"
-    root.setLevel(logging.INFO if is_node else logging.WARNING)
-    stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    stderr.setLevel(logging.INFO if is_node else logging.ERROR)
-    root.addHandler(stderr)
-    logging.getLogger("kademlia").setLevel(logging.ERROR)  # its per-timeout warnings are noise here
-    if is_node:
-        from ggen_desktop.store import paths
+    """Errors only for one-shot commands (their failure is the one sentence); `node` logs info, also to
+    a file in the platform log folder; `-v` logs everything."""
+    from ggen_desktop.logging_setup import configure_logging
+    from ggen_desktop.store import paths
 
+    is_node = args.command == "node"
+    log_file = None
+    if is_node:
         try:
-            handler = logging.FileHandler(paths.log_dir() / "node.log", encoding="utf-8")
+            log_file = paths.log_dir() / "node.log"
         except OSError as exc:
             log.warning("not logging to a file: %s", exc)
-        else:
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-            root.addHandler(handler)
+    configure_logging(args.verbose, level=logging.INFO if is_node else logging.ERROR, log_file=log_file)
 
 
 def _bootstrap(args: argparse.Namespace) -> list[str]:
@@ -216,6 +214,7 @@ async def cmd_search(args: argparse.Namespace) -> int:
     config = QueryConfig(default_timeout=args.timeout, max_results=args.limit)
     node, stop = await _client_node(args, "search")
     try:
+        node.remember_query(query)
         handle = node.search(query, config)
         async for event in handle:
             if not event.is_new:

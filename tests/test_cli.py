@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import re
 import signal
@@ -13,6 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ggen_desktop.logging_setup import configure_logging
+from ggen_desktop.store.database import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = """\
@@ -88,6 +93,8 @@ def test_publish_through_one_node_search_through_another(tmp_path: Path, nodes: 
     results = [json.loads(line) for line in found.stdout.splitlines()]
     assert [(r["id"], r["version"]) for r in results] == [("acme/quantum-widget", "1.2.0")]
     assert "1 result from" in found.stderr
+    with Database(tmp_path / "searcher") as searcher_db:
+        assert [q.text for q in searcher_db.recent_queries()] == ["quantum"]
 
     plain = cli(tmp_path, "search", "quantum", "--bootstrap", second_addr, "--data-dir", str(tmp_path / "searcher"),
                 "--timeout", "3", "--interface", "127.0.0.1")
@@ -128,3 +135,29 @@ def test_failures_are_one_clear_sentence(tmp_path: Path) -> None:
 
     no_bootstrap = cli(tmp_path, "search", "rust", "--data-dir", str(tmp_path / "d4"))
     assert no_bootstrap.returncode != 0 and "--bootstrap" in no_bootstrap.stderr
+
+
+def test_library_chatter_is_hidden_unless_verbose() -> None:
+    """A peer going away is normal: kademlia's per-peer warnings stay out of the user's terminal."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers), logging.getLogger("kademlia").level)
+    try:
+        for verbose in (False, True):
+            out = io.StringIO()
+            configure_logging(verbose, stream=out)
+            configure_logging(verbose, stream=out)  # a second call replaces its handler, never doubles it
+            logging.getLogger("kademlia.protocol").warning("no response from peer, removing from router")
+            logging.getLogger("rpcudp.protocol").warning("did not receive reply")
+            logging.getLogger("ggen_desktop.net.node").warning("ours")
+            logging.getLogger("kademlia.network").error("library error")
+            lines = out.getvalue().splitlines()
+            assert sum("ours" in line for line in lines) == 1 and any("library error" in line for line in lines)
+            assert any("removing from router" in line for line in lines) is verbose
+            assert any("did not receive reply" in line for line in lines) is verbose
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[1]:
+                root.removeHandler(handler)
+        root.setLevel(saved[0])
+        logging.getLogger("kademlia").setLevel(saved[2])
+        logging.getLogger("rpcudp").setLevel(logging.NOTSET)

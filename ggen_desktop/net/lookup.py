@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -27,13 +28,25 @@ from dataclasses import dataclass
 from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, matches_query
-from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
+from ggen_desktop.core.record import (
+    MAX_RECORD_BYTES,
+    RecordError,
+    SignedRecord,
+    decode_and_verify,
+)
 from ggen_desktop.core.search import PeerTrace, QueryTrace
 from ggen_desktop.net.protocol import ERROR_KEY, MarketProtocol, Result, parse_contacts
+from ggen_desktop.net.storage import (
+    MAX_PER_KEY,
+    PAGE_BYTES,
+    PAGE_RECORDS,
+    RECORD_OVERHEAD,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_PAGES_PER_PEER = 16
+# Enough pages to read a full key (MAX_PER_KEY records of up to MAX_RECORD_BYTES each) from one peer.
+MAX_PAGES_PER_PEER = math.ceil(MAX_PER_KEY * (MAX_RECORD_BYTES + RECORD_OVERHEAD) / PAGE_BYTES) + 1
 UNKNOWN_PEER_STALL_S = 0.5  # a peer never measured counts as stalled after this long
 MIN_STALL_S = 0.05
 
@@ -41,9 +54,10 @@ MIN_STALL_S = 0.05
 @dataclass
 class _Request:
     node: Node
-    page: int
+    page: int  # the index of the first matching record asked for (storage pages by record index)
     sent_at: float
     stall_at: float
+    pages_read: int = 0  # pages of this peer already read before this one
 
 
 class StreamingLookup:
@@ -80,7 +94,7 @@ class StreamingLookup:
         self.answered: set[bytes] = set()
         self.failed: set[bytes] = set()
         self.stalled: set[bytes] = set()
-        self._pages: deque[tuple[Node, int]] = deque()
+        self._pages: deque[tuple[Node, int, int]] = deque()
         self._stopped = False
         self._add_candidates(protocol.router.find_neighbors(self.target, k=ksize))
 
@@ -105,7 +119,7 @@ class StreamingLookup:
         window = self._window()
         return bool(window) and all(n.id in self.answered for n in window)
 
-    def _next(self) -> tuple[Node, int] | None:
+    def _next(self) -> tuple[Node, int, int] | None:
         if self._pages:
             return self._pages.popleft()
         unasked = [n for n in self._window() if n.id not in self.asked]
@@ -121,7 +135,7 @@ class StreamingLookup:
             return None
         best = ranked[0]
         node = next(n for n in nearest if n.id.hex() == best)
-        return node, 0
+        return node, 0, 0
 
     def _timeouts(self, node: Node) -> tuple[float, float]:
         """(timeout, stall-after) for one request to `node`."""
@@ -137,7 +151,7 @@ class StreamingLookup:
             stall = UNKNOWN_PEER_STALL_S
         return timeout, min(stall, timeout)
 
-    def _send(self, node: Node, page: int) -> tuple[asyncio.Future[Result], _Request]:
+    def _send(self, node: Node, page: int, pages_read: int) -> tuple[asyncio.Future[Result], _Request]:
         timeout, stall = self._timeouts(node)
         self.asked.add(node.id)
         peer = node.id.hex()
@@ -147,7 +161,7 @@ class StreamingLookup:
             (node.ip, node.port), "search", [self.me, self.key, self.query_dict, page], timeout
         )
         now = time.monotonic()
-        return future, _Request(node, page, now, now + stall)
+        return future, _Request(node, page, now, now + stall, pages_read)
 
     async def run(self) -> None:
         """Ask until converged, exhausted or stopped; cancelling drops every request in flight."""
@@ -164,7 +178,7 @@ class StreamingLookup:
                     future, request = self._send(*nxt)
                     pending[future] = request
                     active += 1
-                if not pending or self._converged(sum(1 for r in pending.values() if r.page)):
+                if not pending or self._converged(sum(1 for r in pending.values() if r.pages_read)):
                     self._give_up_on_stalled(pending.values())
                     return
                 stalls = [r.stall_at for r in pending.values() if r.stall_at > now]
@@ -203,7 +217,7 @@ class StreamingLookup:
             return
         valid: list[SignedRecord] = []
         invalid = 0
-        for data in answer["records"][:64]:
+        for data in answer["records"][:PAGE_RECORDS]:
             try:
                 record = decode_and_verify(data)
             except RecordError:
@@ -224,7 +238,8 @@ class StreamingLookup:
         self.protocol.welcome_if_new(node)
         self._add_candidates(parse_contacts(answer.get("nodes")))
         next_page = answer.get("next")
-        if isinstance(next_page, int) and next_page > request.page and request.page < MAX_PAGES_PER_PEER:
-            self._pages.append((node, next_page))
+        pages_read = request.pages_read + 1
+        if isinstance(next_page, int) and next_page > request.page and pages_read < MAX_PAGES_PER_PEER:
+            self._pages.append((node, min(next_page, request.page + PAGE_RECORDS), pages_read))
         if valid and self.on_records(node, valid):
             self._stopped = True

@@ -14,7 +14,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,8 +32,15 @@ from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace, Sear
 from ggen_desktop.net.announce import Announcer
 from ggen_desktop.net.lookup import StreamingLookup
 from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, MarketProtocol
-from ggen_desktop.net.storage import RecordStorage, StorageRefused, keyword_key, package_key, record_keys
-from ggen_desktop.store.rows import Contact, MyPackage
+from ggen_desktop.net.storage import (
+    RecordStorage,
+    StorageRefused,
+    keyword_key,
+    package_key,
+    record_keys,
+)
+from ggen_desktop.store.errors import StoreError
+from ggen_desktop.store.rows import Contact, MyPackage, RecentQuery
 
 if TYPE_CHECKING:
     from ggen_desktop.store.database import Database
@@ -46,6 +53,9 @@ REPUTATION_SAVE_DELAY_S = 2.0  # debounce: many updates per search, one write
 MAX_DISCOVERED = 5000
 MAX_SAVED_CONTACTS = 200
 REGISTRY_QUERY_LIMIT = 500
+
+Merge = Callable[[Node, list[SignedRecord]], bool]
+"""Receives each peer's verified, matching records; returns True to end the lookup early."""
 
 
 class NodeError(Exception):
@@ -189,9 +199,14 @@ class MarketplaceNode:
         ksize: int = 20,
         alpha: int = 3,
         remember_contacts: bool = True,
+        republish_interval: float = REPUBLISH_INTERVAL_S,
+        republish_check: float = REPUBLISH_CHECK_S,
     ) -> None:
-        """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network)."""
+        """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network).
+        My packages are stored again every `republish_interval` s, checked every `republish_check` s."""
         self.database = database
+        self.republish_interval = republish_interval
+        self.republish_check = republish_check
         self.remember_contacts = remember_contacts
         self.query_config = query_config
         self.ksize = ksize
@@ -286,7 +301,7 @@ class MarketplaceNode:
             await self.stop()
             raise
         await self._join()
-        self._every(REPUBLISH_CHECK_S, self._republish_due)
+        self._every(self.republish_check, self._republish_due)
         self._spawn(self._republish_due())
 
     async def _resolve(self, peer: tuple[str, int]) -> tuple[str, int]:
@@ -335,10 +350,14 @@ class MarketplaceNode:
         if self._announcer is not None:
             self._announcer.close()
         if self._server is not None:
-            self._save_contacts()
-            self._save_state()
-            self._server.stop()
-            await asyncio.sleep(0)  # let the transport deliver connection_lost
+            try:
+                self._save_contacts()
+                self._save_state()
+            except StoreError as exc:  # e.g. a full disk: still close the socket
+                log.warning("state not saved at shutdown: %s", exc)
+            finally:
+                self._server.stop()
+                await asyncio.sleep(0)  # let the transport deliver connection_lost
 
     def _every(self, interval: float, job: object) -> None:
         loop = asyncio.get_running_loop()
@@ -415,7 +434,11 @@ class MarketplaceNode:
         if self.database is None or not self._dirty_peers:
             return
         dirty, self._dirty_peers = self._dirty_peers, set()
-        self.database.save_peers({p: self.reputation.peers[p].to_dict() for p in dirty if p in self.reputation.peers})
+        try:
+            self.database.save_peers({p: self.reputation.peers[p].to_dict() for p in dirty if p in self.reputation.peers})
+        except StoreError as exc:
+            self._dirty_peers |= dirty  # tried again on the next change, and at stop
+            log.warning("peer reputation not saved: %s", exc)
 
     # -- records I know of -------------------------------------------------------
 
@@ -423,12 +446,17 @@ class MarketplaceNode:
         """A verified record from an announcement or a search answer: remember it."""
         if record.identity in self._mine:
             return
-        self._discovered[record.identity] = record
+        known = self._discovered.get(record.identity)
+        if known is None or record.package.updated_at >= known.package.updated_at:  # no roll-back by replay
+            self._discovered[record.identity] = record
         self._discovered.move_to_end(record.identity)
         while len(self._discovered) > MAX_DISCOVERED:
             self._discovered.popitem(last=False)
         if self.database is not None:
-            self.database.upsert_discovered(record, peer_id)
+            try:
+                self.database.upsert_discovered(record, peer_id)
+            except StoreError as exc:  # a full disk must not fail the search that found it
+                log.warning("discovered record not saved: %s", exc)
 
     def _known_records(self) -> list[SignedRecord]:
         """My packages, then discovered records (announced to me or found by my searches)."""
@@ -451,22 +479,34 @@ class MarketplaceNode:
     # -- publishing ----------------------------------------------------------------
 
     async def publish(self, record: SignedRecord) -> PublishReport:
-        """Store a signed record on the k closest nodes of its package key and of each keyword."""
+        """Store a signed record on the k closest nodes of its package key and of each keyword.
+
+        The record is saved among my packages before anything goes on the wire, so a crash (or a
+        network where nobody answers) leaves it to be republished on the next start or check.
+        Raises StoreError (nothing changed) when it cannot be saved, e.g. on a full disk, and
+        NodeError when no peer acknowledged any copy.
+        """
         try:
             record = decode_and_verify(record.encoded)
         except RecordError as exc:
             raise NodeError(f"the record cannot be published: {exc}") from None
         now = time.time()
         old = self._mine.get(record.identity)
-        self._mine[record.identity] = MyPackage(record, old.published_at if old else now, now, 0)
         if self.database is not None:
             if old is None:
                 self.database.add_my_package(record, published_at=now)
             else:
                 self.database.update_my_package(record)
+        self._mine[record.identity] = (MyPackage(record, now) if old is None
+                                       else MyPackage(record, old.published_at, old.last_republished_at, old.replicas))
+        had_peers = bool(self.contacts())  # dead ones leave the routing table during the store
         report = await self._store_everywhere(record)
         if self._announcer is not None:
             self._announcer.announce(record)
+        if report.replicas == 0 and report.keyword_replicas == 0:
+            why = "every neighbour failed to answer" if had_peers else "this node knows no peers"
+            raise NodeError(f"no peer stored {record.package.id} {record.package.version} ({why}); it is kept "
+                            "among my packages and published again when peers answer")
         return report
 
     async def _store_everywhere(self, record: SignedRecord) -> PublishReport:
@@ -477,7 +517,10 @@ class MarketplaceNode:
         if mine is not None:
             self._mine[record.identity] = MyPackage(record, mine.published_at, now, acks[0])
             if self.database is not None:
-                self.database.mark_republished(record.identity, replicas=acks[0], at=now)
+                try:
+                    self.database.mark_republished(record.identity, replicas=acks[0], at=now)
+                except StoreError as exc:  # the copies are out; only the bookkeeping is lost
+                    log.warning("publish of %s not noted: %s", record.package.id, exc)
         log.info("published %s %s: %d replicas, %d keyword acks over %d keys",
                  record.package.id, record.package.version, acks[0], sum(acks[1:]), len(keys))
         return PublishReport(record, acks[0], len(keys), sum(acks[1:]))
@@ -498,12 +541,18 @@ class MarketplaceNode:
         results = await asyncio.gather(*(server.protocol.call_store(n, key, record.encoded) for n in nodes))
         return sum(1 for ok, stored in results if ok and stored)
 
+    def _republish_is_due(self, mine: MyPackage, now: float) -> bool:
+        """Due after the interval, and at once when no peer ever acknowledged it (a crash mid-publish,
+        or no peer answering then)."""
+        if mine.last_republished_at is None or mine.replicas == 0:
+            return True
+        return now - mine.last_republished_at >= self.republish_interval
+
     async def _republish_due(self) -> None:
         """The original publisher's periodic republish (§2.5), which kademlia does not implement."""
         now = time.time()
         for mine in list(self._mine.values()):
-            last = mine.last_republished_at or mine.published_at
-            if now - last >= REPUBLISH_INTERVAL_S:
+            if self._republish_is_due(mine, now) and mine.record.identity in self._mine:
                 await self._store_everywhere(mine.record)
 
     def delete(self, package_id: str, version: str | None = None) -> int:
@@ -562,18 +611,12 @@ class MarketplaceNode:
                             return True
                     return False
 
-                lookup = StreamingLookup(
-                    self.protocol, keyword_key(word), trace.query, trace, merge,
-                    fan_out=config.fan_out, request_timeout=min(config.default_timeout, DEFAULT_RPC_TIMEOUT * 2),
-                    adaptive_timeout=config.adaptive_timeout, ksize=self.ksize,
-                )
-                remaining = config.default_timeout - trace.elapsed_ms() / 1000.0
-                await asyncio.wait_for(lookup.run(), max(remaining, 0.0))
+                await self._lookup(keyword_key(word), trace, merge, config)
                 if trace.peers and not trace.answering_peers:
                     handle.finish(QueryStatus.TIMED_OUT)  # everyone asked timed out: what we have is partial
                     return
             handle.finish(QueryStatus.FINISHED)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             handle.finish(QueryStatus.TIMED_OUT)
         except asyncio.CancelledError:
             handle.finish(QueryStatus.CANCELLED)
@@ -581,6 +624,34 @@ class MarketplaceNode:
         except Exception as exc:
             log.exception("search %s failed", handle.query_id)
             handle.finish(QueryStatus.FAILED, str(exc))
+
+    async def _lookup(self, key: bytes, trace: QueryTrace, merge: Merge, config: QueryConfig) -> None:
+        """A streaming lookup toward `key` for `trace.query`, ended by the query's overall timeout
+        (asyncio.TimeoutError); each request's own timeout is bounded well below it."""
+        lookup = StreamingLookup(
+            self.protocol, key, trace.query, trace, merge, fan_out=config.fan_out,
+            request_timeout=min(config.default_timeout, DEFAULT_RPC_TIMEOUT * 2),
+            adaptive_timeout=config.adaptive_timeout, ksize=self.ksize,
+        )
+        remaining = config.default_timeout - trace.elapsed_ms() / 1000.0
+        await asyncio.wait_for(lookup.run(), max(remaining, 0.0))
+
+    # -- recent queries ----------------------------------------------------------------
+
+    def remember_query(self, query: Query) -> None:
+        """Keep a search among the recent ones (the one place GUI and CLI record them); without a
+        database, or when it cannot be written, nothing is kept and the search is not affected."""
+        if self.database is None or not (query.text or query.categories or query.tags):
+            return
+        try:
+            self.database.add_recent_query(query.text, {"categories": list(query.categories),
+                                                        "tags": list(query.tags)})
+        except StoreError as exc:
+            log.warning("recent query not saved: %s", exc)
+
+    def recent_queries(self) -> list[RecentQuery]:
+        """Recent searches, newest first (empty without a database)."""
+        return self.database.recent_queries() if self.database is not None else []
 
     # -- registry operations (the seed's Registry trait) -----------------------------
 
@@ -590,9 +661,8 @@ class MarketplaceNode:
             PackageId.parse(package_id)
         except PackageError as exc:
             raise NodeError(f"'{package_id}' is not a package id: {exc.rule}") from None
-        query = Query(text=package_id, limit=REGISTRY_QUERY_LIMIT)
-        trace = QueryTrace(query)
-        for record in self.local_search(query):
+        trace = QueryTrace(Query(text=package_id, limit=REGISTRY_QUERY_LIMIT))
+        for record in self.local_search(trace.query):
             trace.add(record, LOCAL_SOURCE)
         if self.is_running:
             def merge(node: Node, records: list[SignedRecord]) -> bool:
@@ -600,15 +670,9 @@ class MarketplaceNode:
                     trace.add(record, node.id.hex())
                 return False
 
-            config = self.query_config
-            lookup = StreamingLookup(
-                self.protocol, package_key(package_id), query, trace, merge, fan_out=config.fan_out,
-                request_timeout=min(config.default_timeout, DEFAULT_RPC_TIMEOUT * 2),
-                adaptive_timeout=config.adaptive_timeout, ksize=self.ksize,
-            )
             try:
-                await asyncio.wait_for(lookup.run(), config.default_timeout)
-            except asyncio.TimeoutError:
+                await self._lookup(package_key(package_id), trace, merge, self.query_config)
+            except TimeoutError:
                 log.info("list_versions(%s) timed out; returning what arrived", package_id)
         records = [
             h.record for h in trace.hits.values()

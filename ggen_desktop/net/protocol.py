@@ -53,12 +53,13 @@ DEFAULT_RPC_TIMEOUT = 2.0
 ERROR_KEY = "error"
 MAX_HANDOVER = 512  # records handed to one new neighbour (§2.5)
 HANDOVER_BATCH = 8
+MAX_HANDOVERS = 4  # new neighbours being handed records at once; more wait for their publishers' republish
 RECEIVE_BUFFER = 1 << 20
 STAT_NAMES = (
     "datagrams_in", "bytes_in", "requests", "responses", "requests_out", "bytes_out", "timeouts",
     "dropped_malformed", "dropped_oversized", "dropped_unknown_rpc", "dropped_spoofed", "dropped_unexpected",
     "handler_errors", "answers_too_large", "records_refused", "records_invalid",
-    "announcements_received", "announcements_repeated",
+    "announcements_received", "announcements_repeated", "handover_records", "handovers_skipped",
 )
 
 Result = tuple[bool, Any]
@@ -125,6 +126,7 @@ class MarketProtocol(KademliaProtocol):
         self.stats: Counter[str] = Counter()
         self._pending: dict[bytes, _Pending] = {}
         self._handlers: set[asyncio.Task[None]] = set()
+        self._handovers: set[asyncio.Task[None]] = set()
 
     # -- receiving -----------------------------------------------------------
 
@@ -341,6 +343,10 @@ class MarketProtocol(KademliaProtocol):
         the values we hold for it, but a burst of hundreds of stores would overflow its socket."""
         if node.id == self.source_node.id or not self.router.is_new_node(node):
             return
+        if len(self._handovers) >= MAX_HANDOVERS:  # a join wave would otherwise send k × 512 stores at once
+            self.stats["handovers_skipped"] += 1
+            self.router.add_contact(node)
+            return
         handover: list[tuple[bytes, bytes]] = []
         for key in {key for key, _ in self.storage}:
             keynode = Node(key)
@@ -351,7 +357,9 @@ class MarketProtocol(KademliaProtocol):
             if not neighbors or (new_node_close and this_closest):
                 handover.extend((key, record.encoded) for record in self.storage.records(key))
         if handover:
-            self._spawn(self._hand_over(node, handover[:MAX_HANDOVER]))
+            task = self._spawn(self._hand_over(node, handover[:MAX_HANDOVER]))
+            self._handovers.add(task)
+            task.add_done_callback(self._handovers.discard)
         self.router.add_contact(node)
 
     async def _hand_over(self, node: Node, items: list[tuple[bytes, bytes]]) -> None:
@@ -360,6 +368,7 @@ class MarketProtocol(KademliaProtocol):
             batch = items[start : start + HANDOVER_BATCH]
             results = await asyncio.gather(*(self.request((node.ip, node.port), "store",
                                                           [self.source_node.id, key, value]) for key, value in batch))
+            self.stats["handover_records"] += len(batch)
             if not any(ok for ok, _ in results):
                 return  # it went away; the publishers' republish covers the rest
 
@@ -372,10 +381,11 @@ class MarketProtocol(KademliaProtocol):
             except OSError:
                 log.debug("could not enlarge the receive buffer")
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
+        return task
 
     # -- RPC handlers --------------------------------------------------------
 

@@ -29,6 +29,8 @@ MAX_PER_KEY = 256  # the busiest keyword of the sample catalogue (a category) ho
 MAX_PER_PEER = 2048
 MAX_TOTAL = 50_000
 PAGE_BYTES = 40 * 1024  # one answer page; with the envelope it stays under the 48 KiB answer cap
+PAGE_RECORDS = 64  # records in one answer page, whatever their size (a searcher reads no more)
+RECORD_OVERHEAD = 8  # msgpack's bin header and list slot per record, generously
 LOCAL_SENDER = "local"
 
 
@@ -123,7 +125,11 @@ class RecordStorage(IStorage):
         now = self._clock()
         old = entries.get(record.identity)
         if old is not None:
-            # The same identity again (a republish): refresh it; counts do not change.
+            if record.package.updated_at < old.record.package.updated_at:
+                # An older signed copy replayed by a peer must not roll metadata back; it is genuine,
+                # so not held against the sender, but it does not refresh the entry either.
+                return old.record
+            # The same identity again (a republish, or re-signed metadata): refresh it; counts do not change.
             if old.sender != sender:
                 self._count(old.sender, -1)
                 self._count(sender, +1)
@@ -166,10 +172,10 @@ class RecordStorage(IStorage):
         index = max(page, 0)
         while index < len(matching):
             encoded = matching[index].encoded
-            if out and size + len(encoded) + 8 > page_bytes:
+            if out and (size + len(encoded) + RECORD_OVERHEAD > page_bytes or len(out) >= PAGE_RECORDS):
                 return out, index
             out.append(encoded)
-            size += len(encoded) + 8
+            size += len(encoded) + RECORD_OVERHEAD
             index += 1
         return out, None
 

@@ -33,6 +33,8 @@ from ggen_desktop.store.schema import migrate
 log = logging.getLogger(__name__)
 
 MAX_RECENT_QUERIES = 50
+MAX_DISCOVERED_RECORDS = 5000  # the least recently seen go first; as many as the node keeps in memory
+MAX_SOURCES_PER_RECORD = 32  # the peers remembered per discovered record, most recent kept
 _NODE_ID_KEY = "node_id"
 
 Identity = tuple[str, str, str]
@@ -87,6 +89,8 @@ class Database:
         except BaseException:
             self._lock.release()
             raise
+        self.max_discovered = MAX_DISCOVERED_RECORDS
+        self.max_sources_per_record = MAX_SOURCES_PER_RECORD
         log.info("opened database %s", self.path)
 
     def _connect(self) -> sqlite3.Connection:
@@ -262,6 +266,24 @@ class Database:
                 "DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
                 (name, version, fingerprint, peer_id, at, at),
             )
+            self._bound_discovered(conn, record.identity, new_record=current is None)
+
+    def _bound_discovered(self, conn: sqlite3.Connection, identity: Identity, *, new_record: bool) -> None:
+        """Peers decide how many records and sources reach us: keep the newest few, drop the rest."""
+        conn.execute(
+            "DELETE FROM discovered_sources WHERE name = ? AND version = ? AND fingerprint = ? AND peer_id NOT IN "
+            "(SELECT peer_id FROM discovered_sources WHERE name = ? AND version = ? AND fingerprint = ? "
+            "ORDER BY last_seen DESC, peer_id LIMIT ?)",
+            (*identity, *identity, self.max_sources_per_record),
+        )
+        if new_record:
+            (count,) = conn.execute("SELECT count(*) FROM discovered_records").fetchone()
+            if count > self.max_discovered:
+                conn.execute(
+                    "DELETE FROM discovered_records WHERE rowid IN "
+                    "(SELECT rowid FROM discovered_records ORDER BY last_seen, rowid LIMIT ?)",
+                    (count - self.max_discovered,),
+                )
 
     def discovered_records(self) -> list[DiscoveredRecord]:
         """Every discovered record that still verifies, by name, version and publisher."""

@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 import umsgpack
+from kademlia.network import Server
+from kademlia.node import Node
 
-from ggen_desktop.core.query import Query
+from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.net.node import MarketplaceNode
-from ggen_desktop.net.storage import keyword_key, package_key
-from tests.net.conftest import FAST, Network, make_record
+from ggen_desktop.net.protocol import MAX_ANSWER_BYTES, MAX_HANDOVERS
+from ggen_desktop.net.storage import MAX_PER_KEY, keyword_key, package_key
+from tests.net.conftest import FAST, Network, big_record, make_record
 
 REQ, RESP = b"\x00", b"\x01"
 
@@ -172,3 +175,72 @@ async def test_a_lying_peer_loses_reputation_and_its_records_are_dropped(network
     assert stats.invalid_records == 2 and stats.is_avoided()
     assert searcher.reputation.score(liar.node_id_hex) < searcher.reputation.score(honest.node_id_hex)
     assert trace.peers[liar.node_id_hex].error == "2 invalid records"
+
+
+@pytest.mark.asyncio
+async def test_a_plain_kademlia_node_is_refused_bad_values_and_can_use_find_value(node: MarketplaceNode,
+                                                                                 publisher) -> None:
+    record = make_record("acme/cli", "CLI tool", publisher)
+    node.storage.add(package_key("acme/cli"), record.encoded)
+    plain = Server()
+    await plain.listen(0, "127.0.0.1")
+    try:
+        await plain.bootstrap([node.address])
+        for value in (42, b"x" * 6000, [1, 2], {"a": 1}):  # 6000 bytes: under rpcudp's 8 KiB, over the record cap
+            assert await plain.protocol.store(node.address, plain.node.id, package_key("acme/cli"), value) == (True, False)
+        stats = node.transport_stats()
+        assert stats["records_invalid"] == 4 and stats["handler_errors"] == 0
+        # kademlia's own get digests the key it is given: "pkg:acme/cli" is our package key
+        assert await plain.get("pkg:acme/cli") == record.encoded
+        assert node.storage.records(package_key("acme/cli")) == [record]
+    finally:
+        plain.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_full_key_is_answered_in_bounded_pages_and_found_whole(network: Network, raw: RawPeer,
+                                                                       publisher) -> None:
+    holder, searcher = await network(2)
+    key = keyword_key("widget")
+    records = [big_record(f"acme/t{i}", publisher) for i in range(MAX_PER_KEY)]
+    for record in records:
+        holder.storage.put(key, record)
+    page: int | None = 0
+    pages = 0
+    while page is not None:
+        msg_id = raw.request(holder.address, "search", [raw.id, key, Query(tags=("widget",)).to_dict(), page])
+        data = b""
+        while data[:21] != RESP + msg_id:  # the holder may also hand records over to this new contact
+            data = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(raw.sock, 65535), 1)
+        assert len(data) < MAX_ANSWER_BYTES
+        page = umsgpack.unpackb(data[21:])["next"]
+        pages += 1
+    assert pages > 16  # more than the old per-peer page limit
+    trace = await searcher.search(Query(tags=("widget",), limit=500),
+                                  QueryConfig(default_timeout=5, max_results=500)).wait()
+    assert {h.record.identity for h in trace.hits.values()} == {r.identity for r in records}
+    assert holder.transport_stats()["answers_too_large"] == 0
+
+
+@pytest.mark.asyncio
+async def test_hand_over_to_new_neighbours_is_paced_and_bounded(node: MarketplaceNode, publisher) -> None:
+    """§2.5 hands a new close node the values it should hold; a wave of joins must not become a flood."""
+    records = [make_record(f"acme/t{i}", "Tool", publisher) for i in range(40)]
+    for record in records:
+        node.storage.add(package_key(str(record.package.id)), record.encoded)
+    router = node.protocol.router
+    newcomers = [MarketplaceNode(query_config=FAST) for _ in range(MAX_HANDOVERS + 3)]
+    try:
+        for newcomer in newcomers:
+            await newcomer.start()
+        for newcomer in newcomers:
+            for contact in [n for b in router.buckets for n in b.get_nodes()]:
+                router.remove_contact(contact)  # each one is then owed every record
+            node.protocol.welcome_if_new(Node(newcomer.node_id, *newcomer.address))
+        assert len(node.protocol._handovers) == MAX_HANDOVERS
+        await asyncio.gather(*node.protocol._handovers)
+        assert [len(n.storage) for n in newcomers] == [40] * MAX_HANDOVERS + [0] * 3
+        assert node.transport_stats()["handovers_skipped"] == 3
+    finally:
+        for newcomer in newcomers:
+            await newcomer.stop()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from ggen_desktop.core.query import Query
+from ggen_desktop.net import node as node_module
 from ggen_desktop.net.node import MarketplaceNode
+from ggen_desktop.net.storage import package_key
 from ggen_desktop.store.database import Database
-from tests.net.conftest import FAST, Network, make_record
+from ggen_desktop.store.errors import StoreError
+from tests.net.conftest import FAST, Network, big_record, make_record
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.asyncio
@@ -41,3 +50,128 @@ async def test_restart_keeps_id_contacts_reputation_and_my_packages(network: Net
     finally:
         await again.stop()
         database.close()
+
+
+# Starts a node on the data folder, joins the test's peer, adds a contact that never answers (so the
+# publish is still waiting for acks), starts publishing, says so, and waits to be killed.
+PUBLISHER = textwrap.dedent(
+    """
+    import asyncio, socket, sys, os
+    from pathlib import Path
+    from kademlia.node import Node
+    from ggen_desktop.core.record import decode_and_verify
+    from ggen_desktop.net.node import MarketplaceNode
+    from ggen_desktop.store.database import Database
+
+    async def main():
+        node = MarketplaceNode(Database(sys.argv[1]))
+        await node.start(0, [("127.0.0.1", int(sys.argv[2]))])
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        node.protocol.router.add_contact(Node(os.urandom(20), *silent.getsockname()))
+        task = asyncio.ensure_future(node.publish(decode_and_verify(Path(sys.argv[3]).read_bytes())))
+        await asyncio.sleep(0.2)
+        print("publishing", flush=True)
+        await task
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.asyncio
+async def test_a_publish_killed_before_its_acks_is_republished_on_the_next_start(network: Network, tmp_path: Path,
+                                                                                publisher) -> None:
+    (peer,) = await network(1)
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    (tmp_path / "record").write_bytes(record.encoded)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PUBLISHER, str(tmp_path / "data"), str(peer.address[1]), str(tmp_path / "record"),
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert process.stdout is not None
+    assert await asyncio.wait_for(process.stdout.readline(), 20) == b"publishing\n"
+    process.kill()  # SIGKILL: no shutdown, no acks recorded
+    await process.wait()
+    forget(peer)  # whatever reached it before the kill is gone: only a republish brings it back
+
+    database = Database(tmp_path / "data")
+    try:
+        assert [(m.record, m.last_republished_at) for m in database.my_packages()] == [(record, None)]
+        node = MarketplaceNode(database, FAST)
+        await node.start(0, [peer.address])
+        try:
+            for _ in range(40):
+                if record in peer.storage.records(package_key("acme/widget")):
+                    break
+                await asyncio.sleep(0.05)
+            assert record in peer.storage.records(package_key("acme/widget"))
+            assert node.my_packages()[0].replicas == 1
+        finally:
+            await node.stop()
+    finally:
+        database.close()
+
+
+@pytest.mark.asyncio
+async def test_a_full_disk_during_publish_is_a_store_error_and_changes_nothing(network: Network, tmp_path: Path,
+                                                                              publisher) -> None:
+    (peer,) = await network(1)
+    database = Database(tmp_path)
+    node = MarketplaceNode(database, FAST)
+    await node.start(0, [peer.address])
+    try:
+        first = await node.publish(big_record("acme/gadget", publisher))
+        assert database._conn is not None
+        pages = database._conn.execute("PRAGMA page_count").fetchone()[0]
+        database._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk full"
+        with pytest.raises(StoreError, match="is full.*previous data is unchanged"):
+            await node.publish(big_record("acme/widget", publisher))  # needs a new page: there is none
+        assert [m.record for m in node.my_packages()] == [m.record for m in database.my_packages()] == [first.record]
+        assert peer.storage.records(package_key("acme/widget")) == []  # nothing went out unsaved
+    finally:
+        await node.stop()  # saving state may fail too: the socket is closed all the same
+        database.close()
+
+
+@pytest.mark.asyncio
+async def test_reputation_writes_are_debounced_and_flushed_on_stop(network: Network, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node_module, "REPUTATION_SAVE_DELAY_S", 0.2)
+    peers = await network(2)
+    database = Database(tmp_path)
+    writes: list[int] = []
+    save_peers = database.save_peers
+    monkeypatch.setattr(database, "save_peers", lambda peers, **kw: (writes.append(len(peers)), save_peers(peers, **kw)))
+    node = MarketplaceNode(database, FAST)
+    await node.start(0, [peers[0].address])
+    for _ in range(20):
+        node.reputation.record_success(peers[1].node_id_hex, 1.0)
+    assert writes == []  # not one write per update
+    await asyncio.sleep(0.3)
+    assert len(writes) == 1 and set(database.load_peers()) >= {p.node_id_hex for p in peers}
+    node.reputation.record_timeout(peers[1].node_id_hex)
+    await node.stop()  # before the delay: stop writes it
+    assert database.load_peers()[peers[1].node_id_hex]["timeouts"] == 1
+    database.close()
+
+
+@pytest.mark.asyncio
+async def test_recent_queries_have_one_home_on_the_node(tmp_path: Path) -> None:
+    database = Database(tmp_path)
+    node = MarketplaceNode(database, FAST)
+    node.remember_query(Query(text="rust cli", tags=("cli",)))
+    node.remember_query(Query(text="  "))  # nothing to remember
+    node.remember_query(Query(text="widget"))
+    assert [(q.text, q.filters) for q in node.recent_queries()] == [
+        ("widget", {"categories": [], "tags": []}), ("rust cli", {"categories": [], "tags": ["cli"]})]
+    assert MarketplaceNode().recent_queries() == []
+    database.close()
+
+
+def forget(node: MarketplaceNode) -> None:
+    """Drop its records and contacts (the killed node among them, which would cost a 2 s timeout)."""
+    node.storage._data.clear()
+    for bucket in node.protocol.router.buckets:
+        for contact in bucket.get_nodes():
+            node.protocol.router.remove_contact(contact)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import pytest
@@ -11,9 +10,9 @@ from kademlia.network import Server
 from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
-from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus
-from ggen_desktop.net.node import MarketplaceNode, lookup_keyword
-from ggen_desktop.net.storage import keyword_key
+from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace
+from ggen_desktop.net.node import MarketplaceNode, NodeError, lookup_keyword
+from ggen_desktop.net.storage import keyword_key, package_key
 from tests.net.conftest import FAST, Network, make_record
 
 
@@ -31,6 +30,14 @@ def slow_search(node: MarketplaceNode, delay: float) -> None:
 def forget_locally(node: MarketplaceNode) -> None:
     node.storage._data.clear()
     node._discovered.clear()
+
+
+async def search_afresh(searcher: MarketplaceNode, text: str, **config: object) -> tuple[QueryTrace, float]:
+    """Search from a node that has forgotten what it knew: (trace, seconds taken)."""
+    forget_locally(searcher)
+    started = time.monotonic()
+    trace = await searcher.search(Query(text=text), QueryConfig(**config)).wait()  # type: ignore[arg-type]
+    return trace, time.monotonic() - started
 
 
 def test_lookup_keyword_prefers_the_most_selective_token() -> None:
@@ -81,42 +88,30 @@ async def test_a_plain_kademlia_server_in_the_network_does_not_stall_searches(ne
         # a list value from the plain node is refused, nothing crashes
         ok, stored = await plain.protocol.store(nodes[1].address, plain.node.id, keyword_key("widget"), [1, 2])
         assert ok and stored is False
-        searcher = nodes[-1]
-        forget_locally(searcher)
-        started = time.monotonic()
-        trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=5)).wait()
+        trace, seconds = await search_afresh(nodes[-1], "widget", default_timeout=5)
         assert trace.status is QueryStatus.FINISHED
         assert list(trace.hits) == [record.identity]
-        assert time.monotonic() - started < 1.5  # never waits out the plain node's silence
+        assert seconds < 1.5  # never waits out the plain node's silence
     finally:
         plain.stop()
 
 
 @pytest.mark.asyncio
-async def test_a_silent_peer_loses_reputation_and_does_not_hold_the_search(network: Network, publisher) -> None:
+async def test_a_silent_peer_loses_reputation_and_does_not_hold_the_search(network: Network, publisher,
+                                                                          silent_peer: Node) -> None:
     nodes = await network(4)
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
     await nodes[0].publish(record)
     searcher = nodes[-1]
-    import socket
-
-    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    silent.bind(("127.0.0.1", 0))
-    try:
-        silent_node = Node(os.urandom(20), *silent.getsockname())
-        searcher.protocol.router.add_contact(silent_node)
-        forget_locally(searcher)
-        before = searcher.reputation.score(silent_node.id.hex())
-        started = time.monotonic()
-        trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=1.0)).wait()
-        assert list(trace.hits) == [record.identity]
-        assert time.monotonic() - started < 0.9  # finished without waiting for the silent peer
-        await asyncio.sleep(1.1)  # its request times out after the 1 s per-request default
-        stats = searcher.reputation.peers[silent_node.id.hex()]
-        assert stats.timeouts >= 1 and stats.successes == 0
-        assert searcher.reputation.score(silent_node.id.hex()) < before
-    finally:
-        silent.close()
+    searcher.protocol.router.add_contact(silent_peer)
+    before = searcher.reputation.score(silent_peer.id.hex())
+    trace, seconds = await search_afresh(searcher, "widget", default_timeout=1.0)
+    assert list(trace.hits) == [record.identity]
+    assert seconds < 0.9  # finished without waiting for the silent peer
+    await asyncio.sleep(1.1)  # its request times out after the 1 s per-request default
+    stats = searcher.reputation.peers[silent_peer.id.hex()]
+    assert stats.timeouts >= 1 and stats.successes == 0
+    assert searcher.reputation.score(silent_peer.id.hex()) < before
 
 
 @pytest.mark.asyncio
@@ -206,3 +201,36 @@ async def test_announcements_reach_neighbours_verified(network: Network, publish
     reached = [n for n in nodes[1:] if record.identity in n._discovered]
     assert reached
     assert all(n.transport_stats()["announcements_received"] <= 1 for n in nodes)
+
+
+@pytest.mark.asyncio
+async def test_publish_with_every_neighbour_dead_is_a_clear_node_error(network: Network, publisher,
+                                                                      silent_peer: Node) -> None:
+    """kademlia's Server.set raises ValueError here (max() of no nodes); ours says what happened."""
+    lone = (await network(1))[0]
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    with pytest.raises(NodeError, match="this node knows no peers"):
+        await lone.publish(record)
+    lone.protocol.router.add_contact(silent_peer)
+    with pytest.raises(NodeError, match=r"no peer stored acme/widget 1\.0\.0 \(every neighbour failed to answer\)"):
+        await lone.publish(record)
+    assert [m.record for m in lone.my_packages()] == [record]  # kept, to be published again
+
+
+@pytest.mark.asyncio
+async def test_my_packages_are_republished_every_interval(network: Network, publisher) -> None:
+    """§2.5: the original publisher stores its records again before they expire."""
+    peers = await network(2)
+    node = MarketplaceNode(query_config=FAST, republish_interval=0.3, republish_check=0.1)
+    await node.start(0, [peers[0].address])
+    try:
+        record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+        first = (await node.publish(record)).replicas
+        for peer in peers:
+            forget_locally(peer)
+        await asyncio.sleep(0.6)
+        assert all(record in peer.storage.records(package_key("acme/widget")) for peer in peers)
+        assert node.my_packages()[0].replicas == first == 2
+        assert node.my_packages()[0].last_republished_at > node.my_packages()[0].published_at
+    finally:
+        await node.stop()

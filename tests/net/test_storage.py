@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ggen_desktop.core.query import Query
-from ggen_desktop.net.storage import RecordStorage, StorageRefused, keyword_key, package_key
-from tests.net.conftest import make_record
+from ggen_desktop.core.record import sign
+from ggen_desktop.net.storage import (
+    PAGE_RECORDS,
+    RecordStorage,
+    StorageRefused,
+    keyword_key,
+    package_key,
+)
+from tests.net.conftest import make_package, make_record
 
 
 def test_many_versions_and_publishers_share_a_key(publisher) -> None:
@@ -85,3 +94,29 @@ def test_search_applies_the_query_and_pages(publisher) -> None:
         pages.append(found)
     assert len(pages) > 1 and sum(len(p) for p in pages) == 31
     assert len(storage.search(key, Query(tags=("odd",)))[0]) == 1
+
+
+def test_an_older_signed_copy_cannot_roll_back_a_newer_one(publisher) -> None:
+    """A replayed old copy is genuine (same key), so not invalid, but it neither replaces nor refreshes."""
+    now = [1000.0]
+    storage = RecordStorage(ttl=60, clock=lambda: now[0])
+    key = package_key("acme/cli")
+    old = sign(replace(make_package("acme/cli", "CLI"), updated_at=1_700_000_000), publisher)
+    new = sign(replace(make_package("acme/cli", "CLI, better described"), updated_at=1_700_000_500), publisher)
+    storage.add(key, new.encoded, sender="peer")
+    now[0] += 50
+    assert storage.add(key, old.encoded, sender="replayer") == new
+    assert storage.records(key) == [new]
+    now[0] += 20  # the replay did not extend the entry's life
+    assert storage.records(key) == []
+
+
+def test_a_page_holds_at_most_page_records_however_small_they_are(publisher) -> None:
+    storage = RecordStorage()
+    key = keyword_key("widget")
+    for i in range(PAGE_RECORDS + 10):
+        storage.add(key, make_record(f"acme/t{i}", "Widget", publisher, tags=("widget",)).encoded)
+    first, after = storage.search(key, Query(tags=("widget",)))
+    assert len(first) == PAGE_RECORDS and after == PAGE_RECORDS
+    rest, end = storage.search(key, Query(tags=("widget",)), after)
+    assert len(rest) == 10 and end is None

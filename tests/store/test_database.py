@@ -340,3 +340,21 @@ def test_recent_query_filters_must_be_json(db: Database) -> None:
     with pytest.raises(StoreError, match="cannot be stored as JSON"):
         db.add_recent_query("x", {"bad": {1, 2}})
     assert db.recent_queries() == []
+
+
+def test_discovered_records_and_their_sources_stay_bounded(db: Database) -> None:
+    """Peers decide how much reaches us: the least recently seen records and sources make room."""
+    db.max_discovered, db.max_sources_per_record = 3, 2
+    key = Ed25519PrivateKey.generate()
+    records = [make_record(key, id=f"acme/tool{i}") for i in range(5)]
+    for i, record in enumerate(records):
+        db.upsert_discovered(record, "peer-a", seen_at=100.0 + i)
+    db.upsert_discovered(records[2], "peer-b", seen_at=200.0)  # seen again: recent now
+    db.upsert_discovered(records[2], "peer-c", seen_at=201.0)
+    kept = db.discovered_records()
+    assert {d.record for d in kept} == {records[2], records[3], records[4]}
+    assert next(d for d in kept if d.record == records[2]).peers == ("peer-b", "peer-c")
+    db.upsert_discovered(make_record(key, id="acme/new"), "peer-a", seen_at=300.0)
+    assert {d.record.package.id.name for d in db.discovered_records()} == {"tool2", "tool4", "new"}
+    assert db._conn is not None
+    assert db._conn.execute("SELECT count(*) FROM discovered_sources").fetchone()[0] == 4  # cascaded

@@ -10,7 +10,12 @@ import pytest
 from ggen_desktop.store import paths
 from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError, StoreTooNew
-from ggen_desktop.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+from ggen_desktop.store.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    migrate,
+    schema_version,
+)
 from tests.helpers.packages import make_record
 
 
