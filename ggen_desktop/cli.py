@@ -111,16 +111,10 @@ def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> 
 def _configure_logging(args: argparse.Namespace) -> None:
     """Errors only for one-shot commands (their failure is the one sentence); `node` logs info, also to
     a file in the platform log folder; `-v` logs everything."""
-    from ggen_desktop.logging_setup import configure_logging
-    from ggen_desktop.store import paths
+    from ggen_desktop.logging_setup import configure_logging, platform_log_file
 
     is_node = args.command == "node"
-    log_file = None
-    if is_node:
-        try:
-            log_file = paths.log_dir() / "node.log"
-        except OSError as exc:
-            log.warning("not logging to a file: %s", exc)
+    log_file = platform_log_file("node.log") if is_node else None
     configure_logging(args.verbose, level=logging.INFO if is_node else logging.ERROR, log_file=log_file)
 
 

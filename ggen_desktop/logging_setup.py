@@ -52,3 +52,14 @@ def configure_logging(verbose: bool = False, *, level: int = logging.WARNING, lo
     quiet_library_loggers(verbose)
     if problem is not None:
         logging.getLogger(__name__).warning("%s", problem)
+
+
+def platform_log_file(name: str) -> Path | None:
+    """`name` in the platform log folder, or None (with a warning) when the folder cannot be made."""
+    from ggen_desktop.store import paths
+
+    try:
+        return paths.log_dir() / name
+    except OSError as exc:
+        logging.getLogger(__name__).warning("not logging to a file: %s", exc)
+        return None

@@ -59,6 +59,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from ggen_desktop import __version__
+    from ggen_desktop.logging_setup import configure_logging, platform_log_file
 
     qInstallMessageHandler(_qt_message)
     existing = QApplication.instance()
@@ -68,7 +69,7 @@ def run_gui(args: argparse.Namespace) -> int:
     qapp.setApplicationVersion(__version__)
     qapp.setDesktopFileName("ggen-desktop")
     qapp.setQuitOnLastWindowClosed(False)  # the main coroutine ends the loop after an async shutdown
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose, level=logging.INFO, log_file=platform_log_file("ggen-desktop.log"))
     return int(run_until_done(qapp, main(args)))
 
 

@@ -346,6 +346,7 @@ class MainWindow(QMainWindow):
 
     def _run(self, query: Query) -> None:
         assert self.app is not None
+        self.app.node.remember_query(query)
         self.session.start(self.app.node, query)
 
     def cancel_search(self) -> None:

@@ -317,6 +317,8 @@ class PublishPanel(QWidget):
 
     async def publish_package(self, package: Package, identity: PublisherIdentity) -> None:
         from ggen_desktop.core.record import RecordError
+        from ggen_desktop.net.node import NodeError
+        from ggen_desktop.store.errors import StoreError
 
         assert self.node is not None
         try:
@@ -329,6 +331,12 @@ class PublishPanel(QWidget):
         self.result_label.setText(f"Publishing {package.id} {package.version}…")
         try:
             report = await self.node.publish(record)
+        except (NodeError, StoreError) as exc:
+            # Expected outcomes (no peer reachable, disk full): the message says what happened and
+            # whether the package is kept for republishing; nothing here is a crash to report.
+            self.result_label.setText(f"⚠ Publishing failed: {exc}")
+            self.refresh_my_packages()
+            return
         except Exception as exc:
             self.result_label.setText(f"⚠ Publishing failed: {exc}")
             raise

@@ -100,3 +100,18 @@ def test_loading_a_manifest_fills_the_form(window: MainWindow, tmp_path: Path) -
                         f'content_hash = "sha256:{"ab" * 32}"\n', encoding="utf-8")
     assert not panel.load_manifest(manifest)
     assert panel.errors["version"].isVisibleTo(panel)
+
+
+def test_a_publish_no_peer_stores_is_said_in_the_form_and_kept_for_republish(qtbot: QtBot, window: MainWindow,
+                                                                             run) -> None:
+    assert window.app is not None and window.app.demo is not None
+    run(window.app.demo.stop())  # every neighbour is gone
+    panel = window.publish_panel
+    fill(panel, GOOD)
+    panel.confirm = lambda title, text: True  # type: ignore[assignment]
+    panel.publish_button.click()
+    qtbot.waitUntil(lambda: panel.result_label.text().startswith("⚠"), timeout=30000)
+    assert "Publishing failed: no peer stored" in panel.result_label.text()
+    assert "kept" in panel.result_label.text()
+    assert window.error_box is None or not window.error_box.isVisible()  # an outcome, not a crash dialog
+    assert panel.my_packages.rowCount() == 1 and panel.publish_button.isEnabled()

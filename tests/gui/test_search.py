@@ -52,6 +52,7 @@ def test_results_stream_in_batches_before_the_query_ends(qtbot: QtBot, window: M
                         window.search_status.text()), window.search_status.text()
     assert window.search_status.text().endswith(": finished")
     assert not window.busy.isVisible() and not window.cancel_button.isEnabled()
+    assert [q.text for q in window.app.node.recent_queries()][:1] == ["rust"]
 
 
 def test_details_pane_shows_the_selected_result(qtbot: QtBot, window: MainWindow) -> None:

@@ -99,7 +99,7 @@ def test_data_folder_in_use_is_shown_in_the_window(qtbot: QtBot, run: Runner, co
     window = MainWindow(config_dir)
     window.show()
     try:
-        args = Namespace(data_dir=tmp_path / "data", port=None, bootstrap=[], self_check=False)
+        args = Namespace(data_dir=tmp_path / "data", port=None, bootstrap=[], self_check=False, verbose=False)
         assert create_app(args, window) is None
         assert window.error_box is not None and window.error_box.isVisible()
         assert "already in use" in window.error_box.text()
