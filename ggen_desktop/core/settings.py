@@ -124,7 +124,8 @@ class Settings:
     def load(cls, config_dir: Path) -> tuple[Settings, list[str]]:
         """Settings from the file plus a list of problems found (each one setting kept at default)."""
         path = Path(config_dir) / SETTINGS_FILE
-        settings, problems = cls(), []
+        settings = cls()
+        problems: list[str] = []
         if not path.exists():
             return settings, problems
         try:

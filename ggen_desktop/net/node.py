@@ -14,9 +14,9 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kademlia.crawling import NodeSpiderCrawl
 from kademlia.network import Server
@@ -312,7 +312,7 @@ class MarketplaceNode:
                                                                  type=socket.SOCK_DGRAM)
         except OSError as exc:
             raise NodeError(f"cannot resolve the bootstrap peer {host}:{port}: {exc.strerror or exc}") from None
-        return infos[0][4][0], port
+        return str(infos[0][4][0]), port
 
     async def _join(self) -> None:
         server = self.server
@@ -359,19 +359,19 @@ class MarketplaceNode:
                 self._server.stop()
                 await asyncio.sleep(0)  # let the transport deliver connection_lost
 
-    def _every(self, interval: float, job: object) -> None:
+    def _every(self, interval: float, job: Callable[[], Coroutine[Any, Any, object]]) -> None:
         loop = asyncio.get_running_loop()
 
         def tick() -> None:
             if self._stopped:
                 return
-            self._spawn(job())  # type: ignore[operator]
+            self._spawn(job())
             self._timers.append(loop.call_later(interval, tick))
 
         self._timers.append(loop.call_later(interval, tick))
 
-    def _spawn(self, coro: object) -> asyncio.Task[object]:
-        task: asyncio.Task[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task

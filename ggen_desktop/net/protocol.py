@@ -74,6 +74,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _int_in(low: int, high: int) -> Callable[[object], bool]:
+    """A check for a whole number from `low` to `high` (bools are not numbers here)."""
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 # name → (argument checks, is it one of ours). The standard four (plus stun) keep
 # plain kademlia nodes working; ours answer an error marker when they fail.
 _ARG_CHECKS: dict[str, tuple[tuple[Callable[[object], bool], ...], bool]] = {
@@ -82,9 +87,9 @@ _ARG_CHECKS: dict[str, tuple[tuple[Callable[[object], bool], ...], bool]] = {
     "store": ((_is_id, _is_id, lambda v: True), False),
     "find_node": ((_is_id, _is_id), False),
     "find_value": ((_is_id, _is_id), False),
-    "search": ((_is_id, _is_id, lambda v: isinstance(v, dict), lambda v: _is_int(v) and 0 <= v < 10_000), True),
+    "search": ((_is_id, _is_id, lambda v: isinstance(v, dict), _int_in(0, 9_999)), True),
     "announce": (
-        (_is_id, lambda v: isinstance(v, bytes) and 8 <= len(v) <= 32, lambda v: _is_int(v) and 0 <= v <= 16,
+        (_is_id, lambda v: isinstance(v, bytes) and 8 <= len(v) <= 32, _int_in(0, 16),
          lambda v: isinstance(v, bytes)),
         True,
     ),
