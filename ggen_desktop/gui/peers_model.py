@@ -15,15 +15,15 @@ from PySide6.QtCore import QObject, Qt
 
 from ggen_desktop.core.reputation import PeerStats
 from ggen_desktop.gui.table_model import (
+    ALIGNMENT,
     DISPLAY,
     RIGHT_ALIGNED,
     SORT_ROLE,
+    TOOLTIP,
     ColumnTableModel,
 )
 
 PEER_ID_ROLE = Qt.ItemDataRole.UserRole + 3
-TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
-ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
 
 
 def ago(timestamp: float, now: float | None = None) -> str:

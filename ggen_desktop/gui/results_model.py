@@ -17,9 +17,12 @@ from PySide6.QtCore import QObject, Qt
 from ggen_desktop.core.search import SearchEvent, SearchHit
 from ggen_desktop.gui.resources import icon
 from ggen_desktop.gui.table_model import (
+    ALIGNMENT,
+    DECORATION,
     DISPLAY,
     RIGHT_ALIGNED,
     SORT_ROLE,
+    TOOLTIP,
     ColumnTableModel,
     Index,
 )
@@ -29,10 +32,6 @@ log = logging.getLogger(__name__)
 __all__ = ["HIT_ROLE", "SORT_ROLE", "ResultsModel"]
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 2
-# plain ints: comparing them is several times cheaper than comparing enum members in data()
-DECORATION = Qt.ItemDataRole.DecorationRole.value
-TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
-ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
 
 
 class ResultsModel(ColumnTableModel[SearchHit]):

@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 Index = QModelIndex | QPersistentModelIndex
 ROOT = QModelIndex()  # the invalid index: parent of every row in a flat table
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+# Roles as plain ints: comparing them in data() is several times cheaper than comparing enum members.
 DISPLAY = Qt.ItemDataRole.DisplayRole.value
+DECORATION = Qt.ItemDataRole.DecorationRole.value
+TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
 RIGHT_ALIGNED = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
 
 RowT = TypeVar("RowT")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 
 from ggen_desktop.core.search import PeerTrace, QueryTrace
-from ggen_desktop.gui.table_model import DISPLAY, RIGHT_ALIGNED, ColumnTableModel
-
-ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
-TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+from ggen_desktop.gui.table_model import (
+    ALIGNMENT,
+    DISPLAY,
+    RIGHT_ALIGNED,
+    TOOLTIP,
+    ColumnTableModel,
+)
 
 
 class TraceModel(ColumnTableModel[PeerTrace]):
