@@ -20,6 +20,7 @@ kademlia nodes still join and route) but replaces that machinery:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import os
 import socket
@@ -53,6 +54,7 @@ DEFAULT_RPC_TIMEOUT = 2.0
 ERROR_KEY = "error"
 MAX_HANDOVER = 512  # records handed to one new neighbour (§2.5)
 HANDOVER_BATCH = 8
+HANDOVER_SCAN_SLICE = 64  # keys checked between yields to the event loop
 MAX_HANDOVERS = 4  # new neighbours being handed records at once; more wait for their publishers' republish
 RECEIVE_BUFFER = 1 << 20
 STAT_NAMES = (
@@ -343,32 +345,45 @@ class MarketProtocol(KademliaProtocol):
         return self.handle_call_response((ok, answer is True if ok else None), node_to_ask)
 
     def welcome_if_new(self, node: Node) -> None:
-        """kademlia's version, with its double hashing fixed (our storage keys are digests already)
-        and the hand-over paced: per §2.5 of the paper a new node closer to a key than we are gets
-        the values we hold for it, but a burst of hundreds of stores would overflow its socket."""
+        """kademlia's version, with its double hashing fixed (our storage keys are digests already),
+        the scan off the caller's path and the hand-over paced: per §2.5 of the paper a new node
+        closer to a key than we are gets the values we hold for it, but scanning thousands of keys
+        would stall the event loop and a burst of hundreds of stores would overflow its socket."""
         if node.id == self.source_node.id or not self.router.is_new_node(node):
             return
         if len(self._handovers) >= MAX_HANDOVERS:  # a join wave would otherwise send k × 512 stores at once
             self.stats["handovers_skipped"] += 1
             self.router.add_contact(node)
             return
-        handover: list[tuple[bytes, bytes]] = []
-        for key in {key for key, _ in self.storage}:
-            keynode = Node(key)
-            neighbors = self.router.find_neighbors(keynode)
-            if neighbors:
-                new_node_close = node.distance_to(keynode) < neighbors[-1].distance_to(keynode)
-                this_closest = self.source_node.distance_to(keynode) < neighbors[0].distance_to(keynode)
-            if not neighbors or (new_node_close and this_closest):
-                handover.extend((key, record.encoded) for record in self.storage.records(key))
-        if handover:
-            task = self._spawn(self._hand_over(node, handover[:MAX_HANDOVER]))
+        keys = list({key for key, _ in self.storage})
+        if keys:
+            # The contacts as they are now, before the newcomer joins them: whom it would displace.
+            contacts = [n for bucket in self.router.buckets for n in bucket.get_nodes()]
+            task = self._spawn(self._hand_over(node, keys, contacts))
             self._handovers.add(task)
             task.add_done_callback(self._handovers.discard)
         self.router.add_contact(node)
 
-    async def _hand_over(self, node: Node, items: list[tuple[bytes, bytes]]) -> None:
-        """Store records on a new neighbour a few at a time."""
+    def _owed(self, newcomer: Node, key: bytes, contacts: list[Node]) -> bool:
+        """§2.5: the newcomer is among the k closest to `key` and we are the closest that holds it."""
+        keynode = Node(key)
+        neighbors = heapq.nsmallest(self.router.ksize, contacts, key=keynode.distance_to)
+        if not neighbors:
+            return True
+        return (newcomer.distance_to(keynode) < neighbors[-1].distance_to(keynode)
+                and self.source_node.distance_to(keynode) < neighbors[0].distance_to(keynode))
+
+    async def _hand_over(self, node: Node, keys: list[bytes], contacts: list[Node]) -> None:
+        """Find what a new neighbour is owed a slice of keys at a time, then store it a few at a time."""
+        items: list[tuple[bytes, bytes]] = []
+        for start in range(0, len(keys), HANDOVER_SCAN_SLICE):
+            for key in keys[start : start + HANDOVER_SCAN_SLICE]:
+                if self._owed(node, key, contacts):
+                    items.extend((key, record.encoded) for record in self.storage.records(key))
+            if len(items) >= MAX_HANDOVER:
+                break
+            await asyncio.sleep(0)  # let answers and the GUI run between slices
+        items = items[:MAX_HANDOVER]
         for start in range(0, len(items), HANDOVER_BATCH):
             batch = items[start : start + HANDOVER_BATCH]
             results = await asyncio.gather(*(self.request((node.ip, node.port), "store",

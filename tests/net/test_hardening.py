@@ -15,7 +15,7 @@ from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.net.node import MarketplaceNode
-from ggen_desktop.net.protocol import MAX_ANSWER_BYTES, MAX_HANDOVERS
+from ggen_desktop.net.protocol import HANDOVER_SCAN_SLICE, MAX_ANSWER_BYTES, MAX_HANDOVER, MAX_HANDOVERS
 from ggen_desktop.net.storage import MAX_PER_KEY, keyword_key, package_key
 from tests.net.conftest import FAST, Network, big_record, make_record
 
@@ -244,3 +244,28 @@ async def test_hand_over_to_new_neighbours_is_paced_and_bounded(node: Marketplac
     finally:
         for newcomer in newcomers:
             await newcomer.stop()
+
+
+@pytest.mark.asyncio
+async def test_scanning_many_keys_for_a_new_neighbour_lets_the_loop_run(node: MarketplaceNode, publisher) -> None:
+    """The §2.5 scan over every stored key is off the caller's path and runs a slice per loop turn."""
+    for i in range(2000):
+        record = make_record(f"acme/many-{i}", "Tool", publisher)
+        node.storage.put(package_key(str(record.package.id)), record)
+    newcomer = MarketplaceNode(query_config=FAST)
+    await newcomer.start()
+    scanned: list[bytes] = []
+    owed = node.protocol._owed
+    node.protocol._owed = lambda new, key, contacts: scanned.append(key) or owed(new, key, contacts)  # type: ignore[method-assign]
+    try:
+        node.protocol.welcome_if_new(Node(newcomer.node_id, *newcomer.address))
+        assert scanned == []  # nothing scanned while the caller (an RPC handler) waits
+        (handover,) = node.protocol._handovers
+        await asyncio.sleep(0)
+        assert len(scanned) == HANDOVER_SCAN_SLICE  # one slice, then the loop runs other work
+        await asyncio.sleep(0)
+        assert len(scanned) == 2 * HANDOVER_SCAN_SLICE
+        await handover
+        assert len(newcomer.storage) == MAX_HANDOVER  # owed every key (no closer contacts), capped
+    finally:
+        await newcomer.stop()
