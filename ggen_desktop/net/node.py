@@ -584,34 +584,35 @@ class MarketplaceNode:
 
     async def _run_search(self, handle: SearchHandle) -> None:
         trace, config = handle.trace, handle.config
-        try:
-            for record in self.local_search(trace.query):
-                handle.emit(trace.add(record, LOCAL_SOURCE))
-                if trace.result_count >= config.max_results:
-                    handle.finish(QueryStatus.FINISHED)
-                    return
-            word = lookup_keyword(trace.query)
-            if word is not None and self.is_running:
-                # This node may be one of the k closest to the key (§2.3): its replicas are its answer.
-                for record in self.storage.records(keyword_key(word)):
-                    if matches_query(record.package, trace.query):
-                        handle.emit(trace.add(record, self.node_id_hex))
-                        if trace.result_count >= config.max_results:
-                            handle.finish(QueryStatus.FINISHED)
-                            return
 
+        def offer(record: SignedRecord, source: str) -> bool:
+            """Merge one record from one source; True once the query has all the results it wants."""
+            handle.emit(trace.add(record, source))
+            return trace.result_count >= config.max_results
+
+        try:
+            word = lookup_keyword(trace.query)
+            key = keyword_key(word) if word is not None and self.is_running else None
+            held = [(record, LOCAL_SOURCE) for record in self.local_search(trace.query)]
+            if key is not None:
+                # This node may be one of the k closest to the key (§2.3): its replicas are its answer.
+                held += [(record, self.node_id_hex) for record in self.storage.records(key)
+                         if matches_query(record.package, trace.query)]
+            if any(offer(record, source) for record, source in held):
+                handle.finish(QueryStatus.FINISHED)
+                return
+            if key is not None:
                 def merge(node: Node, records: list[SignedRecord]) -> bool:
                     if handle.done:
                         return True
                     peer = node.id.hex()
                     for record in records:
                         self._discovered_record(record, peer)
-                        handle.emit(trace.add(record, peer))
-                        if trace.result_count >= config.max_results:
+                        if offer(record, peer):
                             return True
                     return False
 
-                await self._lookup(keyword_key(word), trace, merge, config)
+                await self._lookup(key, trace, merge, config)
                 if trace.peers and not trace.answering_peers:
                     handle.finish(QueryStatus.TIMED_OUT)  # everyone asked timed out: what we have is partial
                     return
