@@ -93,6 +93,11 @@ class SignedRecord:
         """(name, version, publisher fingerprint): how results are de-duplicated."""
         return (str(self.package.id), str(self.package.version), self.fingerprint)
 
+    def is_older_than(self, other: SignedRecord) -> bool:
+        """Another signing of the same identity replaces an older one, never the reverse: a peer
+        replaying an old copy cannot roll metadata back."""
+        return self.package.updated_at < other.package.updated_at
+
     @property
     def package_key(self) -> tuple[str, str]:
         """(name, publisher fingerprint): a package is its name together with its publisher."""

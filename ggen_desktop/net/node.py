@@ -447,7 +447,7 @@ class MarketplaceNode:
         if record.identity in self._mine:
             return
         known = self._discovered.get(record.identity)
-        if known is None or record.package.updated_at >= known.package.updated_at:  # no roll-back by replay
+        if known is None or not record.is_older_than(known):
             self._discovered[record.identity] = record
         self._discovered.move_to_end(record.identity)
         while len(self._discovered) > MAX_DISCOVERED:

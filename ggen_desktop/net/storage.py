@@ -125,7 +125,7 @@ class RecordStorage(IStorage):
         now = self._clock()
         old = entries.get(record.identity)
         if old is not None:
-            if record.package.updated_at < old.record.package.updated_at:
+            if record.is_older_than(old.record):
                 # An older signed copy replayed by a peer must not roll metadata back; it is genuine,
                 # so not held against the sender, but it does not refresh the entry either.
                 return old.record

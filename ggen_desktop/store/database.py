@@ -254,7 +254,7 @@ class Database:
                 )
             else:
                 stored = _verified(current[0], record.identity, "discovered_records")
-                newer = stored is None or record.package.updated_at > stored.package.updated_at
+                newer = stored is None or stored.is_older_than(record)
                 conn.execute(
                     "UPDATE discovered_records SET record = ?, last_seen = max(last_seen, ?) "
                     "WHERE name = ? AND version = ? AND fingerprint = ?",

@@ -311,3 +311,11 @@ def test_every_single_character_change_in_key_and_signature_is_refused() -> None
             for char in B64_ALPHABET:
                 if char != data[pos]:
                     _assert_refused(data[:pos] + bytes([char]) + data[pos + 1 :])
+
+
+def test_a_later_signing_supersedes_and_an_earlier_one_never_does() -> None:
+    first = sign(make_package(updated_at=1_000), KEY)
+    later = sign(make_package(updated_at=2_000), KEY)
+    assert first.identity == later.identity
+    assert first.is_older_than(later) and not later.is_older_than(first)
+    assert not first.is_older_than(sign(make_package(updated_at=1_000), KEY))  # a tie is not older
