@@ -75,8 +75,8 @@ class Announcer:
 
     def _forward(self, msg_id: bytes, hops: int, data: bytes, exclude: str | None) -> None:
         proto = self.protocol
-        contacts = [n for bucket in proto.router.buckets for n in bucket.get_nodes() if n.id.hex() != exclude]
-        contacts = [n for n in contacts if not proto.reputation.is_avoided(n.id.hex())]
+        contacts = [n for n in proto.known_nodes()
+                    if n.id.hex() != exclude and not proto.reputation.is_avoided(n.id.hex())]
         for node in random.sample(contacts, min(self.forward_to, len(contacts))):
             task = asyncio.ensure_future(self._send(node, msg_id, hops, data))
             self._tasks.add(task)

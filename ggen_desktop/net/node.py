@@ -265,7 +265,7 @@ class MarketplaceNode:
     def contacts(self) -> list[tuple[str, str, int]]:
         if self._server is None or self._server.protocol is None:
             return []
-        return [(n.id.hex(), n.ip, n.port) for b in self._server.protocol.router.buckets for n in b.get_nodes()]
+        return [(n.id.hex(), n.ip, n.port) for n in self._server.protocol.known_nodes()]
 
     def transport_stats(self) -> dict[str, int]:
         """Counters for the Node panel: datagrams in/out, drops by reason, timeouts, storage."""

@@ -284,6 +284,10 @@ class MarketProtocol(KademliaProtocol):
         for task in list(self._handlers):
             task.cancel()
 
+    def known_nodes(self) -> list[Node]:
+        """Every contact in the routing table (kademlia keeps them per bucket and has no accessor)."""
+        return [node for bucket in self.router.buckets for node in bucket.get_nodes()]
+
     def transport_stats(self) -> dict[str, int]:
         """Every counter (zeros included, so a panel can lay them out before traffic arrives)."""
         stats = {name: 0 for name in STAT_NAMES}
@@ -358,7 +362,7 @@ class MarketProtocol(KademliaProtocol):
         keys = list({key for key, _ in self.storage})
         if keys:
             # The contacts as they are now, before the newcomer joins them: whom it would displace.
-            contacts = [n for bucket in self.router.buckets for n in bucket.get_nodes()]
+            contacts = self.known_nodes()
             task = self._spawn(self._hand_over(node, keys, contacts))
             self._handovers.add(task)
             task.add_done_callback(self._handovers.discard)

@@ -234,7 +234,7 @@ async def test_hand_over_to_new_neighbours_is_paced_and_bounded(node: Marketplac
         for newcomer in newcomers:
             await newcomer.start()
         for newcomer in newcomers:
-            for contact in [n for b in router.buckets for n in b.get_nodes()]:
+            for contact in node.protocol.known_nodes():
                 router.remove_contact(contact)  # each one is then owed every record
             node.protocol.welcome_if_new(Node(newcomer.node_id, *newcomer.address))
         assert len(node.protocol._handovers) == MAX_HANDOVERS

@@ -172,6 +172,5 @@ async def test_recent_queries_have_one_home_on_the_node(tmp_path: Path) -> None:
 def forget(node: MarketplaceNode) -> None:
     """Drop its records and contacts (the killed node among them, which would cost a 2 s timeout)."""
     node.storage._data.clear()
-    for bucket in node.protocol.router.buckets:
-        for contact in bucket.get_nodes():
-            node.protocol.router.remove_contact(contact)
+    for contact in node.protocol.known_nodes():
+        node.protocol.router.remove_contact(contact)
