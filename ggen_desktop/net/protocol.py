@@ -199,9 +199,7 @@ class MarketProtocol(KademliaProtocol):
                 self._reply(msg_id, {ERROR_KEY: "malformed arguments"}, addr)
             return
         self.stats["requests"] += 1
-        task = asyncio.ensure_future(self._serve(msg_id, name, args, ours, addr))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
+        self._spawn(self._serve(msg_id, name, args, ours, addr))
 
     async def _serve(self, msg_id: bytes, name: str, args: list[Any], ours: bool, addr: tuple[str, int]) -> None:
         handler = getattr(self, f"rpc_{name}")
