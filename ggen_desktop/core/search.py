@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.record import SignedRecord
@@ -69,6 +70,13 @@ class PeerTrace:
         return "answered" if self.answered_at_ms is not None else "waiting"
 
 
+class PeerCounts(NamedTuple):
+    asked: int
+    answered: int
+    timed_out: int
+    with_results: int
+
+
 @dataclass
 class QueryTrace:
     """A whole query as it unfolds: results, peers asked, outcome and timings."""
@@ -115,16 +123,35 @@ class QueryTrace:
     def answering_peers(self) -> int:
         return sum(1 for p in self.peers.values() if p.answered_at_ms is not None)
 
-    def summary(self) -> str:
-        """The status line: "N results from M peers in T ms", and how it ended."""
-        ms = self.duration_ms if self.duration_ms is not None else self.elapsed_ms()
-        peers = self.answering_peers
-        text = (
-            f"{self.result_count} result{'s' if self.result_count != 1 else ''} "
-            f"from {peers} peer{'s' if peers != 1 else ''} in {ms:.0f} ms"
+    def peer_counts(self) -> PeerCounts:
+        """How the peers of this query fared, for the status line and the metrics panel's trace."""
+        peers = self.peers.values()
+        return PeerCounts(
+            asked=len(peers),
+            answered=sum(1 for p in peers if p.answered_at_ms is not None),
+            timed_out=sum(1 for p in peers if p.timed_out),
+            with_results=sum(1 for p in peers if p.results > 0),
         )
+
+    def summary(self) -> str:
+        """The status line: "24 results from 4 peers in 84 ms: finished".
+
+        "From" counts the peers whose answers held results: most peers asked hold
+        no replica of the key and answer with nothing, and counting them would
+        overstate where the results came from. How many were asked is said while
+        the query runs, and in the per-peer trace.
+        """
+        ms = self.duration_ms if self.duration_ms is not None else self.elapsed_ms()
+        counts = self.peer_counts()
+        count = self.result_count
+        text = f"{count} result{'' if count == 1 else 's'}"
+        if counts.with_results:
+            text += f" from {counts.with_results} peer{'' if counts.with_results == 1 else 's'}"
+        elif count:
+            text += " from this node"
+        text += f" in {ms:.0f} ms"
         if self.status is QueryStatus.RUNNING:
-            return f"{text} (searching…)"
+            return f"{text}: searching, {counts.answered} of {counts.asked} peers answered"
         if self.status is QueryStatus.TIMED_OUT:
             return f"{text}: timed out, partial results"
         if self.status is QueryStatus.FAILED:

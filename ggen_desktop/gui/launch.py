@@ -219,10 +219,5 @@ async def self_check(window: MainWindow) -> int:
     if trace.status is QueryStatus.FAILED or rows == 0:
         print(f"self-check failed: search for '{SELF_CHECK_TERM}' returned nothing ({trace.summary()})", flush=True)
         return 1
-    results, peers = trace.result_count, trace.answering_peers
-    print(
-        f"self-check ok: ggen-desktop {__version__}, {results} result{'s' if results != 1 else ''} from "
-        f"{peers} peer{'s' if peers != 1 else ''} in {trace.duration_ms:.0f} ms",
-        flush=True,
-    )
+    print(f"self-check ok: ggen-desktop {__version__}, {trace.summary()}", flush=True)
     return 0

@@ -48,7 +48,7 @@ from ggen_desktop.gui.publish_panel import PublishPanel
 from ggen_desktop.gui.resources import APP_ICON, icon
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.results_view import ResultsView
-from ggen_desktop.gui.search_session import SearchSession, search_summary
+from ggen_desktop.gui.search_session import SearchSession
 from ggen_desktop.gui.tasks import TaskGroup
 
 if TYPE_CHECKING:
@@ -364,20 +364,20 @@ class MainWindow(QMainWindow):
     def _search_started(self, trace: QueryTrace) -> None:
         self.busy.setVisible(True)
         self.cancel_button.setEnabled(True)
-        self.search_status.setText(search_summary(trace))
+        self.search_status.setText(trace.summary())
         self.metrics_panel.show_trace(trace)
         self.details.show_hit(None, 1)
 
     def _search_progressed(self, trace: QueryTrace) -> None:
         """After each applied batch (at most every 50 ms): the status line, and the trace if it is in view."""
-        self.search_status.setText(search_summary(trace))
+        self.search_status.setText(trace.summary())
         if in_view(self.metrics_panel):
             self.metrics_panel.show_trace(trace)
 
     def _search_finished(self, trace: QueryTrace) -> None:
         self.busy.setVisible(False)
         self.cancel_button.setEnabled(False)
-        self.search_status.setText(search_summary(trace))
+        self.search_status.setText(trace.summary())
         self.poll()
         if trace.status is QueryStatus.FAILED:
             self.show_error("Search failed", trace.error or "unknown error", serious=False)
@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
     def poll(self) -> None:
         """Refresh the docks from cheap snapshots; hidden panels (closed or behind a tab) are skipped."""
         if self.session.running:
-            self.search_status.setText(search_summary(self.session.trace))  # type: ignore[arg-type]
+            self.search_status.setText(self.session.trace.summary())  # type: ignore[union-attr]
         hit = self.results_view.selected_hit()
         if hit is not None and len(hit.sources) != self._detail_sources:
             self._show_selected()

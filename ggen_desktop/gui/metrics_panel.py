@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
 from ggen_desktop.core.metrics import MetricsSnapshot
 from ggen_desktop.core.search import QueryTrace
 from ggen_desktop.gui.duration_chart import DurationChart
-from ggen_desktop.gui.search_session import peer_counts
 from ggen_desktop.gui.table_model import make_compact
 from ggen_desktop.gui.trace_model import TraceModel
 
@@ -90,7 +89,7 @@ class MetricsPanel(QWidget):
     def show_trace(self, trace: QueryTrace | None) -> None:
         self.trace_model.show_trace(trace)
         if trace is not None:
-            asked, answered, timed_out, _ = peer_counts(trace)
+            asked, answered, timed_out, _ = trace.peer_counts()
             text = (
                 f"Trace of “{trace.query.text or '(any)'}”: {asked} peers asked, {answered} answered, "
                 f"{timed_out} timed out — {trace.status.value}"

@@ -26,44 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def peer_counts(trace: QueryTrace) -> tuple[int, int, int, int]:
-    """(asked, answered, timed out, answered with results) over the peers of one query."""
-    asked = answered = timed_out = with_results = 0
-    for peer in trace.peers.values():
-        asked += 1
-        answered += peer.answered_at_ms is not None
-        timed_out += peer.timed_out
-        with_results += peer.results > 0
-    return asked, answered, timed_out, with_results
-
-
-def search_summary(trace: QueryTrace) -> str:
-    """The status line: "24 results from 4 peers in 84 ms: finished".
-
-    "From" counts the peers whose answers held results: with 4 replicas per key,
-    most of the 20-odd peers asked answer with nothing, and counting them would
-    overstate where the results came from. How many were asked is said while
-    the query runs, and in the metrics panel's trace.
-    """
-    ms = trace.duration_ms if trace.duration_ms is not None else trace.elapsed_ms()
-    asked, answered, _, with_results = peer_counts(trace)
-    count = trace.result_count
-    text = f"{count} result{'' if count == 1 else 's'}"
-    if with_results:
-        text += f" from {with_results} peer{'' if with_results == 1 else 's'}"
-    elif count:
-        text += " from this node"
-    text += f" in {ms:.0f} ms"
-    match trace.status:
-        case QueryStatus.RUNNING:
-            return f"{text}: searching, {answered} of {asked} peers answered"
-        case QueryStatus.TIMED_OUT:
-            return f"{text}: timed out, partial results"
-        case QueryStatus.FAILED:
-            return f"{text}: failed: {trace.error}"
-    return f"{text}: {trace.status.value}"
-
-
 class Handle(Protocol):
     """What `MarketplaceNode.search` returns (structural, so benchmarks can feed a synthetic source)."""
 

@@ -5,7 +5,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ggen_desktop.core.package import Package, PackageId, PackageMetadata, Version
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.record import sign
-from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace
+from ggen_desktop.core.search import LOCAL_SOURCE, PeerTrace, QueryStatus, QueryTrace
 
 PACKAGE = Package(PackageId.parse("acme/cli"), Version("1.0.0"), PackageMetadata("Acme CLI"), "sha256:" + "0" * 64)
 
@@ -36,5 +36,21 @@ def test_finish_is_final_and_summary_says_how_it_ended() -> None:
     trace.finish(QueryStatus.TIMED_OUT)
     trace.finish(QueryStatus.FINISHED)
     assert trace.status is QueryStatus.TIMED_OUT
-    assert trace.summary().startswith("0 results from 0 peers in ")
+    assert trace.summary().startswith("0 results in ")
     assert trace.summary().endswith("timed out, partial results")
+
+
+def test_summary_counts_the_peers_whose_answers_held_results() -> None:
+    trace = QueryTrace(Query("acme"))
+    record = sign(PACKAGE, Ed25519PrivateKey.generate())
+    trace.add(record, LOCAL_SOURCE)
+    assert trace.summary().startswith("1 result from this node in ")
+    trace.peers["a"] = PeerTrace("a", "127.0.0.1:1", 0.0, answered_at_ms=3.0, results=1)
+    trace.peers["b"] = PeerTrace("b", "127.0.0.1:2", 0.0, answered_at_ms=4.0)  # holds no replica
+    trace.peers["c"] = PeerTrace("c", "127.0.0.1:3", 0.0, timed_out=True)
+    trace.peers["d"] = PeerTrace("d", "127.0.0.1:4", 0.0)
+    assert trace.peer_counts() == (4, 2, 1, 1)
+    assert trace.summary().endswith(" ms: searching, 2 of 4 peers answered")
+    assert trace.summary().startswith("1 result from 1 peer in ")
+    trace.finish(QueryStatus.CANCELLED)
+    assert trace.summary().endswith(": cancelled")

@@ -11,7 +11,6 @@ from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus
 from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
-from ggen_desktop.gui.search_session import search_summary
 
 
 def search(qtbot: QtBot, window: MainWindow, text: str, timeout_ms: int = 20000) -> object:
@@ -47,7 +46,7 @@ def test_results_stream_in_batches_before_the_query_ends(qtbot: QtBot, window: M
     sources = set().union(*(model.hit(r).sources for r in range(model.rowCount()))) - {LOCAL_SOURCE, window.app.node.node_id_hex}
     assert sources == {peer for peer, t in trace.peers.items() if t.results} and len(sources) > 1
     assert len(sources) < trace.answering_peers  # most peers hold no replica: they answer with nothing
-    assert window.search_status.text() == search_summary(trace)
+    assert window.search_status.text() == trace.summary()
     assert re.fullmatch(rf"{trace.result_count} results from {len(sources)} peers in \d+ ms: finished",
                         window.search_status.text()), window.search_status.text()
     assert window.search_status.text().endswith(": finished")
