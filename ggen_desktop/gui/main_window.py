@@ -416,14 +416,13 @@ class MainWindow(QMainWindow):
     def node_info(self) -> NodeInfo:
         assert self.app is not None
         node = self.app.node
-        transport = getattr(node, "transport_stats", None)
         return NodeInfo(
             node_id=node.node_id_hex,
             address=f"{node.address[0]}:{node.address[1]} (UDP)",
             network="demo network (local peers, sample packages)" if self.app.is_demo else "public network",
             bootstrap=tuple(f"{h}:{p}" for h, p in node.bootstrap_peers),
             contacts=tuple((peer, f"{host}:{port}") for peer, host, port in node.contacts()),
-            transport=dict(transport()) if callable(transport) else {},
+            transport=node.transport_stats(),
         )
 
     def toggle_dock(self, dock: QDockWidget, _checked: bool = False) -> None:
@@ -481,7 +480,7 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         from ggen_desktop.gui.about import show_about
 
-        show_about(self, getattr(self.app, "data_dir", None), self.config_dir)
+        show_about(self, self.app.database.data_dir if self.app is not None else None, self.config_dir)
 
     def show_error(self, title: str, message: str, serious: bool) -> None:
         """Errors always reach the window: a status message, plus a dialog for serious ones."""

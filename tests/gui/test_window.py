@@ -306,3 +306,13 @@ def test_about_names_the_version(config_dir: Path) -> None:
 
     text = about_text(Path("/data"), config_dir)
     assert f"ggen-desktop {__version__}" in text and str(config_dir) in text
+
+
+def test_about_shows_the_data_and_settings_folders_in_use(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ggen_desktop.gui.about
+
+    shown: list[tuple[object, object]] = []
+    monkeypatch.setattr(ggen_desktop.gui.about, "show_about", lambda parent, data, config: shown.append((data, config)))
+    window.about_action.trigger()
+    assert window.app is not None
+    assert shown == [(window.app.database.data_dir, window.config_dir)]
