@@ -177,10 +177,8 @@ async def cmd_publish(args: argparse.Namespace) -> int:
 
     package = load_manifest(args.manifest)
     if args.key_file is not None:
-        if args.key_file.exists():
-            publisher = ids.load_key_file(args.key_file)
-        else:
-            publisher = ids.create_key_file(args.key_file)
+        publisher, created = ids.open_key_file(args.key_file)
+        if created:
             print(f"created a new publisher key in {args.key_file} (readable by you only; back it up)",
                   file=sys.stderr)
     else:

@@ -176,14 +176,10 @@ class PublishPanel(QWidget):
         return self.identity
 
     def use_key_file(self, path: Path) -> bool:
-        from ggen_desktop.store.identity import (
-            IdentityError,
-            create_key_file,
-            load_key_file,
-        )
+        from ggen_desktop.store.identity import IdentityError, open_key_file
 
         try:
-            self.identity = load_key_file(path) if path.exists() else create_key_file(path)
+            self.identity, _created = open_key_file(path)
         except IdentityError as exc:
             self.identity_label.setText(f"⚠ {exc}")
             return False

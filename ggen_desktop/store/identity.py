@@ -225,3 +225,10 @@ def load_key_file(path: str | os.PathLike[str]) -> PublisherIdentity:
     except UnicodeDecodeError:
         raise IdentityError(f"the key file {path} does not hold a publisher key: it is not text") from None
     return PublisherIdentity.from_encoded(text, f"the key file {path}")
+
+
+def open_key_file(path: str | os.PathLike[str]) -> tuple[PublisherIdentity, bool]:
+    """The key in `path`, created (owner-only) when the file does not exist yet; True when created."""
+    if Path(path).exists():
+        return load_key_file(path), False
+    return create_key_file(path), True

@@ -22,6 +22,7 @@ from ggen_desktop.store.identity import (
     delete_keyring_identity,
     load_key_file,
     load_keyring_identity,
+    open_key_file,
 )
 from tests.helpers.memory_keyring import MemoryKeyring
 from tests.helpers.packages import make_package
@@ -184,3 +185,11 @@ def test_missing_key_file_and_folder(tmp_path: Path) -> None:
         load_key_file(tmp_path / "absent.key")
     with pytest.raises(IdentityError, match="not a regular file"):
         load_key_file(tmp_path)
+
+
+def test_open_key_file_creates_once_then_loads_the_same_key(tmp_path: Path) -> None:
+    path = tmp_path / "publisher.key"
+    first, created = open_key_file(path)
+    assert created and path.exists()
+    again, created_again = open_key_file(path)
+    assert not created_again and again.fingerprint == first.fingerprint
