@@ -287,25 +287,15 @@ class Database:
 
     def discovered_records(self) -> list[DiscoveredRecord]:
         """Every discovered record that still verifies, by name, version and publisher."""
-        return self._discovered("", ())
-
-    def discovered_by_name(self, name: str) -> list[DiscoveredRecord]:
-        """All versions from all publishers of the package called `name`."""
-        return self._discovered("WHERE name = ?", (name,))
-
-    def _discovered(self, where: str, params: tuple[Any, ...]) -> list[DiscoveredRecord]:
         rows = self._read(
             "list discovered records",
-            f"SELECT name, version, fingerprint, record, first_seen, last_seen FROM discovered_records {where} "
+            "SELECT name, version, fingerprint, record, first_seen, last_seen FROM discovered_records "
             "ORDER BY name, fingerprint, first_seen",
-            params,
         )
         sources: dict[Identity, list[str]] = {}
         for name, version, fingerprint, peer_id in self._read(
             "list the peers records came from",
-            f"SELECT name, version, fingerprint, peer_id FROM discovered_sources {where} "
-            "ORDER BY first_seen, peer_id",
-            params,
+            "SELECT name, version, fingerprint, peer_id FROM discovered_sources ORDER BY first_seen, peer_id",
         ):
             sources.setdefault((name, version, fingerprint), []).append(peer_id)
         out = []
@@ -318,12 +308,8 @@ class Database:
 
     # -- peers --------------------------------------------------------------
 
-    def save_peer(self, peer_id: str, stats: Mapping[str, Any], *, at: float | None = None) -> None:
-        """Store one peer's reputation stats (any JSON-able mapping), replacing what was there."""
-        self.save_peers({peer_id: stats}, at=at)
-
     def save_peers(self, peers: Mapping[str, Mapping[str, Any]], *, at: float | None = None) -> None:
-        """Store many peers' stats in one transaction (e.g. at shutdown)."""
+        """Store peers' reputation stats (JSON-able mappings) in one transaction, replacing what was there."""
         encoded = []
         for peer_id, stats in peers.items():
             if not isinstance(peer_id, str) or not peer_id:

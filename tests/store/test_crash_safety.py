@@ -75,7 +75,7 @@ def nearly_full(tmp_path: Path) -> Iterator[Database]:
     """A database whose size limit is its current size: the next write that needs a page fails."""
     db = Database(tmp_path)
     db.save_contacts(PREVIOUS)
-    db.save_peer("peer", {"ok": 1})
+    db.save_peers({"peer": {"ok": 1}})
     assert db._conn is not None
     pages = db._conn.execute("PRAGMA page_count").fetchone()[0]
     assert db._conn.execute(f"PRAGMA max_page_count = {pages}").fetchone()[0] == pages
@@ -91,7 +91,7 @@ def test_full_disk_raises_store_error_and_keeps_data(nearly_full: Database, tmp_
         db.save_contacts(many)
     assert db.load_contacts() == sorted(PREVIOUS, key=lambda c: -c.last_seen)
     assert db.load_peers() == {"peer": {"ok": 1}}
-    db.save_peer("peer", {"ok": 2})  # a write that fits still works afterwards
+    db.save_peers({"peer": {"ok": 2}})  # a write that fits still works afterwards
     db.close()
     with Database(tmp_path) as reopened:
         assert reopened.load_contacts() == sorted(PREVIOUS, key=lambda c: -c.last_seen)
