@@ -85,8 +85,11 @@ class App:
             finally:
                 self.database.close()
 
-    def apply_settings(self, settings: Settings) -> None:
-        """Save, and apply what can change live: the query config now; port and bootstrap next start."""
+    def apply_settings(self, settings: Settings) -> list[str]:
+        """Save, and apply what can change live (the query config); returns the changed settings
+        that wait for the next start (port, bootstrap peers)."""
         settings.save(self.config_dir)
+        waiting = settings.restart_needed(self.settings)
         self.settings = settings
         self.node.query_config = settings.query_config()
+        return waiting

@@ -38,9 +38,11 @@ async def test_apply_settings_saves_and_changes_the_query_config(tmp_path: Path)
     app = App(data_dir=tmp_path / "data", config_dir=tmp_path / "config")
     try:
         settings = Settings({"default_timeout": 2.5, "fan_out": 5})
-        app.apply_settings(settings)
+        assert app.apply_settings(settings) == []  # search settings apply at once
         assert app.node.query_config.default_timeout == 2.5 and app.node.query_config.fan_out == 5
         assert Settings.load(tmp_path / "config")[0].get("fan_out") == 5
+        later = Settings({**settings.as_dict(), "listen_port": 4500, "bootstrap_peers": ["127.0.0.1:4433"]})
+        assert app.apply_settings(later) == ["listen_port", "bootstrap_peers"]
     finally:
         await app.stop()
 

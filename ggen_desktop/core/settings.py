@@ -19,6 +19,8 @@ from ggen_desktop.core.query import QueryConfig
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
+# The node listens and joins once, at start; every other setting applies to the next search.
+NEEDS_RESTART = ("listen_port", "bootstrap_peers")
 DEFAULT_PORT = 4433
 
 
@@ -108,6 +110,10 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
+
+    def restart_needed(self, previous: Settings) -> list[str]:
+        """The settings changed since `previous` that only take effect when the node starts again."""
+        return [name for name in NEEDS_RESTART if self.get(name) != previous.get(name)]
 
     def query_config(self) -> QueryConfig:
         return QueryConfig(

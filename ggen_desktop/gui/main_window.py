@@ -465,10 +465,8 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: Settings) -> None:
         """Save and apply; say which changes wait for a restart (port, bootstrap peers)."""
         assert self.app is not None
-        restart = [name for name in ("listen_port", "bootstrap_peers")
-                   if settings.get(name) != self.app.settings.get(name)]
         try:
-            self.app.apply_settings(settings)
+            restart = self.app.apply_settings(settings)
         except OSError as exc:
             self.show_error("Settings not saved", f"Could not write the settings file: {exc}", serious=True)
             return

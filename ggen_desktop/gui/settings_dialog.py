@@ -21,8 +21,6 @@ from PySide6.QtWidgets import (
 from ggen_desktop.core.settings import Settings, SettingsError
 from ggen_desktop.gui.resources import child, load_ui
 
-NEEDS_RESTART = ("listen_port", "bootstrap_peers")
-
 
 class SettingsDialog(QDialog):
     """On accept, `result_settings` holds the validated Settings; the window applies and saves them."""
@@ -74,10 +72,6 @@ class SettingsDialog(QDialog):
         for name, value in self.values().items():
             settings.set(name, value)
         return settings
-
-    def restart_needed(self, settings: Settings) -> list[str]:
-        """Changed settings that only take effect when the node starts again."""
-        return [name for name in NEEDS_RESTART if settings.get(name) != self.original.get(name)]
 
     def accept(self) -> None:
         try:
