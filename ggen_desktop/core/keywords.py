@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ggen_desktop.core.package import Package
+from ggen_desktop.core.query import Query
 
 MIN_KEYWORD = 3
 MAX_KEYWORDS = 24
@@ -37,9 +38,19 @@ def package_keywords(package: Package) -> list[str]:
     return list(words)[:MAX_KEYWORDS]
 
 
-def query_keywords(text: str, categories: tuple[str, ...] = (), tags: tuple[str, ...] = ()) -> list[str]:
-    """The keys a search looks up: text tokens first, then tags and categories."""
-    words: dict[str, None] = {}
-    for token in tokenize(text) + tokenize(" ".join(tags)) + tokenize(" ".join(categories)):
-        words.setdefault(token, None)
-    return list(words)
+def lookup_keyword(query: Query) -> str | None:
+    """The one keyword a search looks up on the DHT.
+
+    The most selective token of the text (the longest; ties keep the first),
+    else a tag, else a category. Limitation: keywords are whole words of a
+    package's title, tags, categories and name (`package_keywords`), so a text
+    that is only part of a word ("kub" for "kubernetes") or a word found only
+    in the description finds nothing on the DHT; local results still match
+    by substring.
+    """
+    for source in ((query.text,), query.tags, query.categories):
+        for value in source:
+            tokens = tokenize(value)
+            if tokens:
+                return max(tokens, key=len)
+    return None

@@ -22,7 +22,7 @@ from kademlia.crawling import NodeSpiderCrawl
 from kademlia.network import Server
 from kademlia.node import Node
 
-from ggen_desktop.core.keywords import tokenize
+from ggen_desktop.core.keywords import lookup_keyword
 from ggen_desktop.core.metrics import QueryMetrics
 from ggen_desktop.core.package import PackageError, PackageId, PackageMetadata
 from ggen_desktop.core.query import Query, QueryConfig, matches_query
@@ -68,27 +68,6 @@ class PublishReport:
     replicas: int
     keys: int
     keyword_replicas: int
-
-
-def lookup_keyword(query: Query) -> str | None:
-    """The one keyword a search looks up on the DHT.
-
-    The most selective token of the text (the longest; ties keep the first),
-    else a tag, else a category. Limitation: keywords are whole words of a
-    package's title, tags, categories and name (`core.keywords`), so a text
-    that is only part of a word ("kub" for "kubernetes") or a word found only
-    in the description finds nothing on the DHT; local results still match
-    by substring.
-    """
-    words = tokenize(query.text)
-    if words:
-        return max(words, key=len)
-    for source in (query.tags, query.categories):
-        for value in source:
-            tokens = tokenize(value)
-            if tokens:
-                return max(tokens, key=len)
-    return None
 
 
 class DhtServer(Server):
@@ -703,4 +682,4 @@ class MarketplaceNode:
         return f"<MarketplaceNode {self._node_id.hex()[:12] if self._node_id else '?'} {state}>"
 
 
-__all__ = ["MarketplaceNode", "NodeError", "PublishReport", "SearchHandle", "lookup_keyword"]
+__all__ = ["MarketplaceNode", "NodeError", "PublishReport", "SearchHandle"]

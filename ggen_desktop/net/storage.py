@@ -152,14 +152,6 @@ class RecordStorage(IStorage):
         now = self._clock()
         return [e.record for e in self._data.get(key, {}).values() if e.expires_at > now]
 
-    def all_records(self) -> Iterator[SignedRecord]:
-        self.expire()
-        now = self._clock()
-        for entries in list(self._data.values()):
-            for entry in list(entries.values()):
-                if entry.expires_at > now:
-                    yield entry.record
-
     def search(self, key: bytes, query: Query, page: int = 0, page_bytes: int = PAGE_BYTES) -> tuple[list[bytes], int | None]:
         """Matching records under `key` as encoded bytes, one page at a time, and the next page's number.
 

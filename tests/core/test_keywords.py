@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ggen_desktop.core.keywords import MAX_KEYWORDS, package_keywords, query_keywords, tokenize
+from ggen_desktop.core.keywords import MAX_KEYWORDS, lookup_keyword, package_keywords, tokenize
+from ggen_desktop.core.query import Query
 from tests.helpers.packages import make_package
 
 
@@ -26,18 +27,16 @@ def test_package_keywords_are_capped() -> None:
     assert package_keywords(package) == (title_words + tags)[:MAX_KEYWORDS]
 
 
-def test_query_keywords_text_then_tags_then_categories() -> None:
-    assert query_keywords("Rust web", categories=("WebService",), tags=("rust", "axum")) == [
-        "rust",
-        "web",
-        "axum",
-        "webservice",
-    ]
-    assert query_keywords("a to of") == []
+def test_lookup_keyword_is_the_most_selective_text_token_then_a_tag_then_a_category() -> None:
+    assert lookup_keyword(Query(text="a rust cli generator")) == "generator"
+    assert lookup_keyword(Query(text="Rust web", categories=("WebService",), tags=("axum",))) == "rust"
+    assert lookup_keyword(Query(text="a to of", tags=("kubernetes",), categories=("Database",))) == "kubernetes"
+    assert lookup_keyword(Query(categories=("Database",))) == "database"
+    assert lookup_keyword(Query(text="of")) is None
 
 
-def test_a_package_is_found_under_each_of_its_query_keywords() -> None:
+def test_a_package_is_indexed_under_the_keyword_its_queries_look_up() -> None:
     package = make_package(metadata={"title": "Postgres migration runner", "tags": ["sql"]})
     indexed = set(package_keywords(package))
-    for word in query_keywords("postgres migration", tags=("sql",)):
-        assert word in indexed
+    for query in (Query(text="postgres migration"), Query(text="runner"), Query(tags=("sql",))):
+        assert lookup_keyword(query) in indexed

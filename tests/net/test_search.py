@@ -11,7 +11,7 @@ from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace
-from ggen_desktop.net.node import MarketplaceNode, NodeError, lookup_keyword
+from ggen_desktop.net.node import MarketplaceNode, NodeError
 from ggen_desktop.net.storage import keyword_key, package_key
 from tests.net.conftest import FAST, Network, make_record
 
@@ -38,13 +38,6 @@ async def search_afresh(searcher: MarketplaceNode, text: str, **config: object) 
     started = time.monotonic()
     trace = await searcher.search(Query(text=text), QueryConfig(**config)).wait()  # type: ignore[arg-type]
     return trace, time.monotonic() - started
-
-
-def test_lookup_keyword_prefers_the_most_selective_token() -> None:
-    assert lookup_keyword(Query(text="a rust cli generator")) == "generator"
-    assert lookup_keyword(Query(tags=("kubernetes",))) == "kubernetes"
-    assert lookup_keyword(Query(categories=("Database",))) == "database"
-    assert lookup_keyword(Query(text="of")) is None
 
 
 @pytest.mark.asyncio
