@@ -194,9 +194,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if column == self.Columns.ARRIVAL:
             return hit.first_seen_ms
         if column == self.Columns.VERSION:
-            v = hit.record.package.version.semver
-            # zero-padded so string order is version order; a release sorts after its pre-releases
-            return f"{v.major:09d}.{v.minor:09d}.{v.patch:09d}.{0 if v.prerelease else 1}.{v.prerelease or ''}"
+            return hit.record.package.version.precedence
         return self._display(hit, column).lower()
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
+import semver
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ggen_desktop.core.package import (
     Category,
@@ -198,3 +201,21 @@ def test_lone_surrogates_are_refused_before_signing() -> None:
         PackageMetadata(title="a\ud800")
     with pytest.raises(PackageError, match="tags"):
         PackageMetadata(title="ok", tags=("x\udfff",))
+
+
+_IDENTIFIER = st.one_of(st.integers(0, 30).map(str), st.sampled_from(["alpha", "beta", "rc", "a1", "x-y", "B"]))
+_VERSION = st.builds(
+    lambda major, minor, patch, pre, build: f"{major}.{minor}.{patch}"
+    + (f"-{'.'.join(pre)}" if pre else "") + (f"+{build}" if build else ""),
+    st.integers(0, 3), st.integers(0, 3), st.integers(0, 3),
+    st.lists(_IDENTIFIER, max_size=3), st.sampled_from(["", "build.7", "sha.5114f85"]),
+)
+
+
+@given(_VERSION, _VERSION)
+def test_version_precedence_agrees_with_python_semver(a: str, b: str) -> None:
+    expected = semver.Version.parse(a).compare(b)
+    got = (Version(a) > Version(b)) - (Version(a) < Version(b))
+    assert got == expected
+    assert (Version(a) == Version(b)) == (expected == 0)
+    assert (hash(Version(a)) == hash(Version(b))) or expected != 0

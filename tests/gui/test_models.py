@@ -16,6 +16,7 @@ from ggen_desktop.gui.list_models import ContactsModel, CountersModel, MyPackage
 from ggen_desktop.gui.peers_model import PeersModel
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
 from ggen_desktop.gui.results_model import SORT_ROLE, ResultsModel
+from ggen_desktop.gui.results_view import ResultsProxy
 from ggen_desktop.gui.trace_model import TraceModel
 from tests.helpers.packages import make_record
 
@@ -150,3 +151,15 @@ def test_rate_limiter_coalesces_a_burst_in_bounded_slices(qtbot: QtBot) -> None:
         limiter.push(i)
     limiter.flush_all()
     assert [len(b) for b in batches[2:]] == [256, 256, 88] and limiter.pending == 0
+
+
+def test_versions_sort_by_semver_precedence_not_as_text() -> None:
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    versions = ["1.0.0", "1.0.0-rc.10", "1.0.0-rc.2", "0.9.0"]
+    model.add_events([trace.add(make_record(KEY_A, id="acme/tool", version=v), "peer-1") for v in versions])
+    proxy = ResultsProxy(model)
+    proxy.sort(ResultsModel.Columns.VERSION, Qt.SortOrder.AscendingOrder)
+    shown = [proxy.index(r, ResultsModel.Columns.VERSION).data() for r in range(proxy.rowCount())]
+    assert shown == ["0.9.0", "1.0.0-rc.2", "1.0.0-rc.10", "1.0.0"]
