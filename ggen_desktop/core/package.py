@@ -88,7 +88,7 @@ class Version:
     def parse(cls, text: str) -> Version:
         return cls(text)
 
-    @cached_property
+    @property
     def semver(self) -> semver.Version:
         return semver.Version.parse(self.text)
 
@@ -98,7 +98,8 @@ class Version:
 
         A release follows its pre-releases; pre-release identifiers compare numerically when
         numeric, before alphanumeric ones, and a shorter list of equal identifiers comes first.
-        Build metadata takes no part (§10).
+        Build metadata takes no part (§10). Only this tuple is cached: ints and strings, so the
+        garbage collector need not walk it, where a kept semver object per row would lengthen pauses.
         """
         v = self.semver
         if v.prerelease is None:
