@@ -41,7 +41,8 @@ def test_self_check_joins_searches_and_reports(tmp_path: Path) -> None:
     result = run_app(tmp_path, "--self-check", env={"QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stdout + result.stderr
     line = result.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"self-check ok: ggen-desktop \d+\.\d+\.\d+\S*, \d+ results? from \d+ peers? in \d+ ms: finished", line), line
+    # "from this node" when joining handed this node the keyword's replicas (§2.5) and they filled the results
+    assert re.fullmatch(r"self-check ok: ggen-desktop \d+\.\d+\.\d+\S*, \d+ results? from (\d+ peers?|this node) in \d+ ms: finished", line), line
     assert "propagateSizeHints" not in result.stderr
     assert (tmp_path / "config" / "window.ini").exists()  # the window closed and saved its layout
 
