@@ -99,7 +99,7 @@ class SignedRecord:
         return self.package.updated_at < other.package.updated_at
 
     @property
-    def package_key(self) -> tuple[str, str]:
+    def package_identity(self) -> tuple[str, str]:
         """(name, publisher fingerprint): a package is its name together with its publisher."""
         return (str(self.package.id), self.fingerprint)
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.record import SignedRecord
 
-LOCAL_SOURCE = "local"
+THIS_NODE_SOURCE = "this node"  # the source of a hit this node already held before asking anyone
 
 
 class QueryStatus(str, Enum):

@@ -28,7 +28,7 @@ from ggen_desktop.core.package import PackageError, PackageId, PackageMetadata
 from ggen_desktop.core.query import Query, QueryConfig, matches_query
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
 from ggen_desktop.core.reputation import PeerStats, ReputationBook
-from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace, SearchEvent
+from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus, QueryTrace, SearchEvent
 from ggen_desktop.net.announce import Announcer
 from ggen_desktop.net.lookup import StreamingLookup
 from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, MarketProtocol
@@ -36,7 +36,7 @@ from ggen_desktop.net.storage import (
     RecordStorage,
     StorageRefused,
     keyword_key,
-    package_key,
+    package_dht_key,
     record_keys,
 )
 from ggen_desktop.store.errors import StoreError
@@ -558,7 +558,8 @@ class MarketplaceNode:
         """Keep the entry for timeout + grace so late answers are recognised, then drop it."""
         asyncio.get_running_loop().call_later(handle.config.grace_period, self._queries.pop, handle.query_id, None)
 
-    def in_flight_queries(self) -> list[str]:
+    def tracked_queries(self) -> list[str]:
+        """Ids of running queries and of ended ones kept for their grace period."""
         return list(self._queries)
 
     async def _run_search(self, handle: SearchHandle) -> None:
@@ -572,7 +573,7 @@ class MarketplaceNode:
         try:
             word = lookup_keyword(trace.query)
             key = keyword_key(word) if word is not None and self.is_running else None
-            held = [(record, LOCAL_SOURCE) for record in self.local_search(trace.query)]
+            held = [(record, THIS_NODE_SOURCE) for record in self.local_search(trace.query)]
             if key is not None:
                 # This node may be one of the k closest to the key (§2.3): its replicas are its answer.
                 held += [(record, self.node_id_hex) for record in self.storage.records(key)
@@ -643,7 +644,7 @@ class MarketplaceNode:
             raise NodeError(f"'{package_id}' is not a package id: {exc.rule}") from None
         trace = QueryTrace(Query(text=package_id, limit=REGISTRY_QUERY_LIMIT))
         for record in self.local_search(trace.query):
-            trace.add(record, LOCAL_SOURCE)
+            trace.add(record, THIS_NODE_SOURCE)
         if self.is_running:
             def merge(node: Node, records: list[SignedRecord]) -> bool:
                 for record in records:
@@ -651,7 +652,7 @@ class MarketplaceNode:
                 return False
 
             try:
-                await self._lookup(package_key(package_id), trace, merge, self.query_config)
+                await self._lookup(package_dht_key(package_id), trace, merge, self.query_config)
             except TimeoutError:
                 log.info("list_versions(%s) timed out; returning what arrived", package_id)
         records = [

@@ -31,10 +31,10 @@ MAX_TOTAL = 50_000
 PAGE_BYTES = 40 * 1024  # one answer page; with the envelope it stays under the 48 KiB answer cap
 PAGE_RECORDS = 64  # records in one answer page, whatever their size (a searcher reads no more)
 RECORD_OVERHEAD = 8  # msgpack's bin header and list slot per record, generously
-LOCAL_SENDER = "local"
+SELF_SENDER = "self"  # the sender of a record this node stored itself: exempt from per-peer caps
 
 
-def package_key(package_id: str) -> bytes:
+def package_dht_key(package_id: str) -> bytes:
     """The DHT key of every version of a package from every publisher."""
     return hashlib.sha1(f"pkg:{package_id}".encode()).digest()
 
@@ -60,7 +60,7 @@ def _keys_of(record: SignedRecord) -> tuple[bytes, ...]:
         if len(_KEYS_CACHE) >= _KEYS_CACHE_SIZE:
             _KEYS_CACHE.clear()
         package = record.package
-        keys = (package_key(str(package.id)), *(keyword_key(w) for w in package_keywords(package)))
+        keys = (package_dht_key(str(package.id)), *(keyword_key(w) for w in package_keywords(package)))
         _KEYS_CACHE[record.encoded] = keys
     return keys
 
@@ -104,7 +104,7 @@ class RecordStorage(IStorage):
 
     # -- our API -------------------------------------------------------------
 
-    def add(self, key: bytes, value: object, sender: str = LOCAL_SENDER) -> SignedRecord:
+    def add(self, key: bytes, value: object, sender: str = SELF_SENDER) -> SignedRecord:
         """Verify and keep one record under `key`; raises StorageRefused saying why not."""
         if not isinstance(key, bytes) or len(key) != 20:
             raise StorageRefused("a key must be 20 bytes", invalid=True)
@@ -116,7 +116,7 @@ class RecordStorage(IStorage):
             raise StorageRefused(f"refused record: {exc}", invalid=True) from None
         return self.put(key, record, sender)
 
-    def put(self, key: bytes, record: SignedRecord, sender: str = LOCAL_SENDER) -> SignedRecord:
+    def put(self, key: bytes, record: SignedRecord, sender: str = SELF_SENDER) -> SignedRecord:
         """Keep a record this process already verified (it came from `decode_and_verify` or `sign`)."""
         if key not in _keys_of(record):
             raise StorageRefused(f"record {record.identity} does not belong under key {key.hex()}", invalid=True)
@@ -137,7 +137,7 @@ class RecordStorage(IStorage):
             return record
         if len(entries) >= self.max_per_key:
             raise StorageRefused(f"key {key.hex()} already holds {self.max_per_key} records", invalid=False)
-        if sender != LOCAL_SENDER and self._per_peer.get(sender, 0) >= self.max_per_peer:
+        if sender != SELF_SENDER and self._per_peer.get(sender, 0) >= self.max_per_peer:
             raise StorageRefused(f"peer {sender[:12]} already stored {self.max_per_peer} records here", invalid=False)
         if self._total >= self.max_total:
             raise StorageRefused(f"storage is full ({self.max_total} records)", invalid=False)

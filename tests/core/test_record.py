@@ -58,7 +58,7 @@ def test_round_trip() -> None:
     assert decoded.fingerprint == fingerprint(public_key_bytes(KEY)) == RECORD.fingerprint
     assert len(decoded.fingerprint) == 16
     assert decoded.identity == ("acme/rust-cli", "1.2.3", decoded.fingerprint)
-    assert decoded.package_key == ("acme/rust-cli", decoded.fingerprint)
+    assert decoded.package_identity == ("acme/rust-cli", decoded.fingerprint)
 
 
 def test_accepts_bytearray() -> None:
@@ -76,7 +76,7 @@ def test_encoding_is_canonical_and_deterministic() -> None:
 def test_same_package_different_publishers_are_different_identities() -> None:
     other = sign(make_package(), OTHER_KEY)
     assert other.identity != RECORD.identity
-    assert other.package_key[0] == RECORD.package_key[0]
+    assert other.package_identity[0] == RECORD.package_identity[0]
 
 
 def test_sign_refuses_a_record_over_the_cap() -> None:

@@ -5,7 +5,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ggen_desktop.core.package import Package, PackageId, PackageMetadata, Version
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.record import sign
-from ggen_desktop.core.search import LOCAL_SOURCE, PeerTrace, QueryStatus, QueryTrace
+from ggen_desktop.core.search import THIS_NODE_SOURCE, PeerTrace, QueryStatus, QueryTrace
 
 PACKAGE = Package(PackageId.parse("acme/cli"), Version("1.0.0"), PackageMetadata("Acme CLI"), "sha256:" + "0" * 64)
 
@@ -25,8 +25,8 @@ def test_same_record_from_two_peers_is_one_hit_with_two_sources() -> None:
 
 def test_same_name_from_two_publishers_is_two_hits() -> None:
     trace = QueryTrace(Query("acme"))
-    trace.add(sign(PACKAGE, Ed25519PrivateKey.generate()), LOCAL_SOURCE)
-    trace.add(sign(PACKAGE, Ed25519PrivateKey.generate()), LOCAL_SOURCE)
+    trace.add(sign(PACKAGE, Ed25519PrivateKey.generate()), THIS_NODE_SOURCE)
+    trace.add(sign(PACKAGE, Ed25519PrivateKey.generate()), THIS_NODE_SOURCE)
     assert trace.result_count == 2
 
 
@@ -43,7 +43,7 @@ def test_finish_is_final_and_summary_says_how_it_ended() -> None:
 def test_summary_counts_the_peers_whose_answers_held_results() -> None:
     trace = QueryTrace(Query("acme"))
     record = sign(PACKAGE, Ed25519PrivateKey.generate())
-    trace.add(record, LOCAL_SOURCE)
+    trace.add(record, THIS_NODE_SOURCE)
     assert trace.summary().startswith("1 result from this node in ")
     trace.peers["a"] = PeerTrace("a", "127.0.0.1:1", 0.0, answered_at_ms=3.0, results=1)
     trace.peers["b"] = PeerTrace("b", "127.0.0.1:2", 0.0, answered_at_ms=4.0)  # holds no replica

@@ -16,7 +16,7 @@ from kademlia.node import Node
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.protocol import HANDOVER_SCAN_SLICE, MAX_ANSWER_BYTES, MAX_HANDOVER, MAX_HANDOVERS
-from ggen_desktop.net.storage import MAX_PER_KEY, keyword_key, package_key
+from ggen_desktop.net.storage import MAX_PER_KEY, keyword_key, package_dht_key
 from tests.net.conftest import FAST, Network, big_record, make_record
 
 REQ, RESP = b"\x00", b"\x01"
@@ -91,14 +91,14 @@ async def test_malformed_and_oversized_datagrams_are_dropped_and_counted(node: M
 @pytest.mark.asyncio
 async def test_our_rpcs_answer_an_error_marker_instead_of_silence(node: MarketplaceNode, raw: RawPeer,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    bad_query = await raw.call(node.address, "search", [raw.id, package_key("a/b"), {"limit": "lots"}, 0])
+    bad_query = await raw.call(node.address, "search", [raw.id, package_dht_key("a/b"), {"limit": "lots"}, 0])
     assert "error" in bad_query  # type: ignore[operator]
 
     def explode(*args: object) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(node.storage, "search", explode)
-    crashed = await raw.call(node.address, "search", [raw.id, package_key("a/b"), {}, 0])
+    crashed = await raw.call(node.address, "search", [raw.id, package_dht_key("a/b"), {}, 0])
     assert crashed == {"error": "internal error"}
     assert node.transport_stats()["handler_errors"] == 1
     assert await raw.call(node.address, "ping", [raw.id]) == node.node_id
@@ -108,7 +108,7 @@ async def test_our_rpcs_answer_an_error_marker_instead_of_silence(node: Marketpl
 async def test_forged_tampered_misfiled_and_list_values_are_refused(node: MarketplaceNode, raw: RawPeer,
                                                                    publisher) -> None:
     record = make_record("acme/cli", "CLI tool", publisher)
-    key = package_key("acme/cli")
+    key = package_dht_key("acme/cli")
     tampered = record.encoded.replace(b"CLI tool", b"CLI fool")
     forged = make_record("acme/cli", "CLI tool", publisher).encoded  # valid, but re-signed below
     forged = forged[: forged.index(b'"signature":"') + 13] + b"A" * 86 + forged[forged.index(b'"signature":"') + 99:]
@@ -181,18 +181,18 @@ async def test_a_lying_peer_loses_reputation_and_its_records_are_dropped(network
 async def test_a_plain_kademlia_node_is_refused_bad_values_and_can_use_find_value(node: MarketplaceNode,
                                                                                  publisher) -> None:
     record = make_record("acme/cli", "CLI tool", publisher)
-    node.storage.add(package_key("acme/cli"), record.encoded)
+    node.storage.add(package_dht_key("acme/cli"), record.encoded)
     plain = Server()
     await plain.listen(0, "127.0.0.1")
     try:
         await plain.bootstrap([node.address])
         for value in (42, b"x" * 6000, [1, 2], {"a": 1}):  # 6000 bytes: under rpcudp's 8 KiB, over the record cap
-            assert await plain.protocol.store(node.address, plain.node.id, package_key("acme/cli"), value) == (True, False)
+            assert await plain.protocol.store(node.address, plain.node.id, package_dht_key("acme/cli"), value) == (True, False)
         stats = node.transport_stats()
         assert stats["records_invalid"] == 4 and stats["handler_errors"] == 0
         # kademlia's own get digests the key it is given: "pkg:acme/cli" is our package key
         assert await plain.get("pkg:acme/cli") == record.encoded
-        assert node.storage.records(package_key("acme/cli")) == [record]
+        assert node.storage.records(package_dht_key("acme/cli")) == [record]
     finally:
         plain.stop()
 
@@ -227,7 +227,7 @@ async def test_hand_over_to_new_neighbours_is_paced_and_bounded(node: Marketplac
     """§2.5 hands a new close node the values it should hold; a wave of joins must not become a flood."""
     records = [make_record(f"acme/t{i}", "Tool", publisher) for i in range(40)]
     for record in records:
-        node.storage.add(package_key(str(record.package.id)), record.encoded)
+        node.storage.add(package_dht_key(str(record.package.id)), record.encoded)
     router = node.protocol.router
     newcomers = [MarketplaceNode(query_config=FAST) for _ in range(MAX_HANDOVERS + 3)]
     try:
@@ -251,7 +251,7 @@ async def test_scanning_many_keys_for_a_new_neighbour_lets_the_loop_run(node: Ma
     """The §2.5 scan over every stored key is off the caller's path and runs a slice per loop turn."""
     for i in range(2000):
         record = make_record(f"acme/many-{i}", "Tool", publisher)
-        node.storage.put(package_key(str(record.package.id)), record)
+        node.storage.put(package_dht_key(str(record.package.id)), record)
     newcomer = MarketplaceNode(query_config=FAST)
     await newcomer.start()
     scanned: list[bytes] = []

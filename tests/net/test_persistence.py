@@ -13,7 +13,7 @@ import pytest
 from ggen_desktop.core.query import Query
 from ggen_desktop.net import node as node_module
 from ggen_desktop.net.node import MarketplaceNode
-from ggen_desktop.net.storage import package_key
+from ggen_desktop.net.storage import package_dht_key
 from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError
 from tests.net.conftest import FAST, Network, big_record, make_record
@@ -102,10 +102,10 @@ async def test_a_publish_killed_before_its_acks_is_republished_on_the_next_start
         await node.start(0, [peer.address])
         try:
             for _ in range(40):
-                if record in peer.storage.records(package_key("acme/widget")):
+                if record in peer.storage.records(package_dht_key("acme/widget")):
                     break
                 await asyncio.sleep(0.05)
-            assert record in peer.storage.records(package_key("acme/widget"))
+            assert record in peer.storage.records(package_dht_key("acme/widget"))
             assert node.my_packages()[0].replicas == 1
         finally:
             await node.stop()
@@ -128,7 +128,7 @@ async def test_a_full_disk_during_publish_is_a_store_error_and_changes_nothing(n
         with pytest.raises(StoreError, match="is full.*previous data is unchanged"):
             await node.publish(big_record("acme/widget", publisher))  # needs a new page: there is none
         assert [m.record for m in node.my_packages()] == [m.record for m in database.my_packages()] == [first.record]
-        assert peer.storage.records(package_key("acme/widget")) == []  # nothing went out unsaved
+        assert peer.storage.records(package_dht_key("acme/widget")) == []  # nothing went out unsaved
     finally:
         await node.stop()  # saving state may fail too: the socket is closed all the same
         database.close()

@@ -10,9 +10,9 @@ from kademlia.network import Server
 from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
-from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus, QueryTrace
+from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus, QueryTrace
 from ggen_desktop.net.node import MarketplaceNode, NodeError
-from ggen_desktop.net.storage import keyword_key, package_key
+from ggen_desktop.net.storage import keyword_key, package_dht_key
 from tests.net.conftest import FAST, Network, make_record
 
 
@@ -59,7 +59,7 @@ async def test_every_match_is_found_after_a_fifth_of_32_nodes_stop(network: Netw
     trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=5, max_results=50)).wait()
     assert trace.status is QueryStatus.FINISHED
     assert {h.record.identity for h in trace.hits.values()} == {r.identity for r in records}
-    assert all(h.sources - {LOCAL_SOURCE} for h in trace.hits.values())
+    assert all(h.sources - {THIS_NODE_SOURCE} for h in trace.hits.values())
     assert time.monotonic() - started < 3
     dead = {n.node_id_hex for n in doomed}
     assert not any(trace.peers[p].answered_at_ms for p in dead if p in trace.peers)
@@ -149,10 +149,10 @@ async def test_timed_out_query_keeps_partial_results_and_ignores_late_answers(ne
     trace = await handle.wait()
     assert trace.status is QueryStatus.TIMED_OUT
     assert trace.hits == {}
-    assert handle.query_id in searcher.in_flight_queries()
+    assert handle.query_id in searcher.tracked_queries()
     await asyncio.sleep(0.6)
     assert trace.hits == {}  # late answers were dropped, not merged
-    assert handle.query_id not in searcher.in_flight_queries()  # removed after timeout + grace
+    assert handle.query_id not in searcher.tracked_queries()  # removed after timeout + grace
     assert searcher.metrics.timed_out == 1 and searcher.metrics.in_flight == 0
 
 
@@ -222,7 +222,7 @@ async def test_my_packages_are_republished_every_interval(network: Network, publ
         for peer in peers:
             forget_locally(peer)
         await asyncio.sleep(0.6)
-        assert all(record in peer.storage.records(package_key("acme/widget")) for peer in peers)
+        assert all(record in peer.storage.records(package_dht_key("acme/widget")) for peer in peers)
         assert node.my_packages()[0].replicas == first == 2
         assert node.my_packages()[0].last_republished_at > node.my_packages()[0].published_at
     finally:

@@ -13,14 +13,14 @@ from ggen_desktop.net.storage import (
     RecordStorage,
     StorageRefused,
     keyword_key,
-    package_key,
+    package_dht_key,
 )
 from tests.net.conftest import make_package, make_record
 
 
 def test_many_versions_and_publishers_share_a_key(publisher) -> None:
     storage = RecordStorage()
-    key = package_key("acme/cli")
+    key = package_dht_key("acme/cli")
     v1 = make_record("acme/cli", "CLI", publisher, version="1.0.0")
     v2 = make_record("acme/cli", "CLI", publisher, version="2.0.0")
     other = make_record("acme/cli", "CLI", version="9.0.0")  # same name, another key: another package
@@ -34,7 +34,7 @@ def test_many_versions_and_publishers_share_a_key(publisher) -> None:
 @pytest.mark.parametrize("value", [[1, 2], "text", 42, b"not json", b"{}"])
 def test_junk_values_are_refused_as_invalid(value: object) -> None:
     with pytest.raises(StorageRefused) as refused:
-        RecordStorage().add(package_key("acme/cli"), value, sender="peer")
+        RecordStorage().add(package_dht_key("acme/cli"), value, sender="peer")
     assert refused.value.invalid
 
 
@@ -42,7 +42,7 @@ def test_tampered_and_misfiled_records_are_refused(publisher) -> None:
     record = make_record("acme/cli", "CLI tool", publisher)
     storage = RecordStorage()
     with pytest.raises(StorageRefused, match="signature"):
-        storage.add(package_key("acme/cli"), record.encoded.replace(b"CLI tool", b"CLI fool"))
+        storage.add(package_dht_key("acme/cli"), record.encoded.replace(b"CLI tool", b"CLI fool"))
     with pytest.raises(StorageRefused, match="does not belong"):
         storage.add(keyword_key("database"), record.encoded)
     storage[keyword_key("database")] = record.encoded  # kademlia's path: logged, not raised
@@ -73,11 +73,11 @@ def test_records_expire(publisher) -> None:
     now = [1000.0]
     storage = RecordStorage(ttl=60, clock=lambda: now[0])
     record = make_record("acme/cli", "CLI", publisher)
-    storage.add(package_key("acme/cli"), record.encoded, sender="peer")
+    storage.add(package_dht_key("acme/cli"), record.encoded, sender="peer")
     now[0] += 61
-    assert storage.records(package_key("acme/cli")) == []
+    assert storage.records(package_dht_key("acme/cli")) == []
     assert len(storage) == 0  # swept
-    storage.add(package_key("acme/cli"), record.encoded, sender="peer")  # the peer's quota was given back
+    storage.add(package_dht_key("acme/cli"), record.encoded, sender="peer")  # the peer's quota was given back
 
 
 def test_search_applies_the_query_and_pages(publisher) -> None:
@@ -100,7 +100,7 @@ def test_an_older_signed_copy_cannot_roll_back_a_newer_one(publisher) -> None:
     """A replayed old copy is genuine (same key), so not invalid, but it neither replaces nor refreshes."""
     now = [1000.0]
     storage = RecordStorage(ttl=60, clock=lambda: now[0])
-    key = package_key("acme/cli")
+    key = package_dht_key("acme/cli")
     old = sign(replace(make_package("acme/cli", "CLI"), updated_at=1_700_000_000), publisher)
     new = sign(replace(make_package("acme/cli", "CLI, better described"), updated_at=1_700_000_500), publisher)
     storage.add(key, new.encoded, sender="peer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ggen_desktop.core.query import Query
-from ggen_desktop.core.search import LOCAL_SOURCE, QueryStatus
+from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus
 from tests.net.conftest import Network, make_record
 
 
@@ -26,8 +26,8 @@ async def test_publish_on_one_node_is_found_from_another(network: Network, publi
     assert trace.status is QueryStatus.FINISHED
     assert [e.hit.record.identity for e in events if e.is_new] == [record.identity]
     hit = trace.hits[record.identity]
-    # node 2 holds a replica itself (its own answer, never "local"), and other peers returned it too
-    assert LOCAL_SOURCE not in hit.sources
+    # node 2 holds a replica itself (its own answer, never "this node"), and other peers returned it too
+    assert THIS_NODE_SOURCE not in hit.sources
     assert hit.sources <= {n1.node_id_hex, n2.node_id_hex, n3.node_id_hex}
     assert hit.sources - {n2.node_id_hex}
     assert hit.record.encoded == record.encoded
@@ -45,6 +45,6 @@ async def test_publisher_sees_its_own_package_locally_first(network: Network, pu
     handle = n1.search(Query(text="rust"))
     first = await anext(aiter(handle))
     assert first.hit.record.identity == record.identity
-    assert LOCAL_SOURCE in first.hit.sources
+    assert THIS_NODE_SOURCE in first.hit.sources
     assert [m.record.identity for m in n1.my_packages()] == [record.identity]
     await handle.wait()
