@@ -21,7 +21,7 @@ async def test_demo_mode_starts_searches_and_stops_twice(tmp_path: Path) -> None
         assert app.is_demo
         await app.start(lambda stage, done, total: stages.append((stage, done, total)))
         assert stages[0] == ("Starting demo network", 1, 6)
-        assert ("Joining", 1, 1) == stages[-1]
+        assert stages[-1] == ("Joining", 1, 1)
         assert app.demo is not None and len(app.demo.nodes) == 6
         trace = await app.node.search(Query(text="rust")).wait()
         assert trace.result_count > 0

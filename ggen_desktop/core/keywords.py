@@ -10,8 +10,11 @@ from ggen_desktop.core.query import Query
 MIN_KEYWORD = 3
 MAX_KEYWORDS = 24
 STOP_WORDS = frozenset(
-    """a an and are as at be by for from has have in into is it its of on or that the this
-    to was were will with your you our not but can all any via using use""".split()
+    [
+        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into",
+        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with",
+        "your", "you", "our", "not", "but", "can", "all", "any", "via", "using", "use",
+    ]
 )
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9+#]*")
 

@@ -54,7 +54,7 @@ class PackageId:
         parts = text.split("/")
         if len(parts) != 2:
             raise PackageError("id", f"'{text}' must be 'namespace/name' with exactly one '/'")
-        for label, part in zip(("namespace", "name"), parts):
+        for label, part in zip(("namespace", "name"), parts, strict=True):
             if not _ID_PART.match(part):
                 raise PackageError(
                     "id",

@@ -78,10 +78,7 @@ def matches_query(package: Package, query: Query) -> bool:
         wanted = {c.lower() for c in query.categories}
         if not wanted.intersection(c.lower() for c in meta.categories):
             return False
-    if query.tags:
-        if not set(query.tags).intersection(meta.tags):
-            return False
-    return True
+    return not (query.tags and not set(query.tags).intersection(meta.tags))
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ while; a peer the user blocks is avoided until unblocked.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 RTT_EMA_ALPHA = 0.3  # weight of the newest round-trip sample in the moving average
 FAST_RTT_MS = 20.0  # at or under this the speed term is full

@@ -86,7 +86,7 @@ def run_until_done(qapp: QApplication, coro: Coroutine[Any, Any, T]) -> T:
 
     loop = QEventLoop(qapp)
     asyncio.set_event_loop(loop)
-    task = loop.create_task(coro)
+    task: asyncio.Task[T] = loop.create_task(coro)
     task.add_done_callback(lambda _: loop.stop())
     try:
         # run_forever, not run_until_complete: the latter processes Qt events once more after the
@@ -201,7 +201,8 @@ async def self_check(window: MainWindow) -> int:
         elif wanted not in done:
             print(f"self-check failed: {what} within {SELF_CHECK_TIMEOUT_S:.0f} s", flush=True)
         else:
-            return wanted.result()
+            value: object = wanted.result()
+            return value
         return None
 
     if not window.is_ready and await first_of(window.ready, "the network did not join") is None:

@@ -126,7 +126,6 @@ class PeersModel(ColumnTableModel[PeerStats]):
                 return ago(stats.last_seen)
             case self.Columns.STATE:
                 return self._state(stats)
-        return ""
 
     def _sort_key(self, stats: PeerStats, column: Columns) -> Any:
         match column:

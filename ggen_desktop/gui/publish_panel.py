@@ -227,7 +227,7 @@ class PublishPanel(QWidget):
         else:
             if name in LIST_FIELDS:
                 value = _split(value)
-            PackageMetadata(**{"title": "title", name: value})  # type: ignore[arg-type]
+            PackageMetadata(**{"title": "title", name: value})
 
     def validate(self) -> Package | None:
         """Show a message next to every bad field; the Package when all are good."""

@@ -186,7 +186,6 @@ class ResultsModel(ColumnTableModel[SearchHit]):
                 return str(len(hit.sources))
             case self.Columns.ARRIVAL:
                 return f"{hit.first_seen_ms:.0f}"
-        return ""
 
     def _sort_key(self, hit: SearchHit, column: Columns) -> Any:
         if column == self.Columns.SOURCES:

@@ -54,7 +54,7 @@ class SearchSession(QObject):
         self.tasks = tasks
         self.handle: Handle | None = None
         self.last_query: Query | None = None
-        self._limiter: BatchRateLimiter = BatchRateLimiter(self._apply, interval_ms, parent=self)
+        self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, parent=self)
 
     @property
     def query_id(self) -> str | None:

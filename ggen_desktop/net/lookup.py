@@ -163,6 +163,11 @@ class StreamingLookup:
         now = time.monotonic()
         return future, _Request(node, page, now, now + stall, pages_read)
 
+    @property
+    def stopped(self) -> bool:
+        """Set by `stop()`, also from inside an answer's handler."""
+        return self._stopped
+
     async def run(self) -> None:
         """Ask until converged, exhausted or stopped; cancelling drops every request in flight."""
         pending: dict[asyncio.Future[Result], _Request] = {}
@@ -186,7 +191,7 @@ class StreamingLookup:
                 done, _ = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for future in done:
                     self._handle(pending.pop(future), future.result())
-                    if self._stopped:
+                    if self.stopped:
                         return
         finally:
             for future in pending:

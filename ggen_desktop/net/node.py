@@ -223,7 +223,8 @@ class MarketplaceNode:
     @property
     def node_id(self) -> bytes:
         if self._server is not None:
-            return self._server.node.id
+            node_id: bytes = self._server.node.id
+            return node_id
         if self._node_id is None:
             raise NodeError("the node has no id until it is started")
         return self._node_id
@@ -301,7 +302,7 @@ class MarketplaceNode:
         answered = await asyncio.gather(*(server.bootstrap_node(a) for a in addresses))
         nodes = [n for n in answered if n is not None]
         if self.bootstrap_peers and not any(
-            n is not None and a in self.bootstrap_peers for a, n in zip(addresses, answered)
+            n is not None and a in self.bootstrap_peers for a, n in zip(addresses, answered, strict=True)
         ):
             peers = ", ".join(f"{h}:{p}" for h, p in self.bootstrap_peers)
             await self.stop()

@@ -137,7 +137,7 @@ class MarketProtocol(KademliaProtocol):
 
     # -- receiving -----------------------------------------------------------
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         """Parse and check synchronously, so nothing malformed ever reaches a task."""
         self.stats["datagrams_in"] += 1
         self.stats["bytes_in"] += len(data)
@@ -193,7 +193,7 @@ class MarketProtocol(KademliaProtocol):
             self._drop("dropped_unknown_rpc", addr, f"unknown rpc {name[:40]!r}")
             return
         checks, ours = spec
-        if len(args) != len(checks) or not all(check(arg) for check, arg in zip(checks, args)):
+        if len(args) != len(checks) or not all(check(arg) for check, arg in zip(checks, args, strict=True)):
             self.stats["dropped_malformed"] += 1
             if ours:
                 self._reply(msg_id, {ERROR_KEY: "malformed arguments"}, addr)
@@ -321,11 +321,16 @@ class MarketProtocol(KademliaProtocol):
             self.reputation.record_timeout(peer, host=node.ip, port=node.port)
         return result
 
+    def _responded(self, node: Node, ok: bool, answer: Any) -> Result:
+        """kademlia's bookkeeping for an answer (routing table, welcome) on our checked result."""
+        result: Result = self.handle_call_response((ok, answer), node)
+        return result
+
     async def call_find_node(self, node_to_ask: Node, node_to_find: Node) -> Result:
         ok, answer = await self._call(node_to_ask, "find_node", [self.source_node.id, node_to_find.id])
         if ok:
             answer = [tuple(n) for n in parse_contacts(answer)]
-        return self.handle_call_response((ok, answer), node_to_ask)
+        return self._responded(node_to_ask, ok, answer)
 
     async def call_find_value(self, node_to_ask: Node, node_to_find: Node) -> Result:
         ok, answer = await self._call(node_to_ask, "find_value", [self.source_node.id, node_to_find.id])
@@ -334,17 +339,17 @@ class MarketProtocol(KademliaProtocol):
                 answer = {"value": answer["value"]}
             else:
                 answer = [tuple(n) for n in parse_contacts(answer)]
-        return self.handle_call_response((ok, answer), node_to_ask)
+        return self._responded(node_to_ask, ok, answer)
 
     async def call_ping(self, node_to_ask: Node) -> Result:
         ok, answer = await self._call(node_to_ask, "ping", [self.source_node.id])
         if ok and not _is_id(answer):
             ok, answer = False, None
-        return self.handle_call_response((ok, answer), node_to_ask)
+        return self._responded(node_to_ask, ok, answer)
 
     async def call_store(self, node_to_ask: Node, key: bytes, value: bytes) -> Result:
         ok, answer = await self._call(node_to_ask, "store", [self.source_node.id, key, value])
-        return self.handle_call_response((ok, answer is True if ok else None), node_to_ask)
+        return self._responded(node_to_ask, ok, answer is True if ok else None)
 
     def welcome_if_new(self, node: Node) -> None:
         """kademlia's version, with its double hashing fixed (our storage keys are digests already),
@@ -372,8 +377,9 @@ class MarketProtocol(KademliaProtocol):
         neighbors = heapq.nsmallest(self.router.ksize, contacts, key=keynode.distance_to)
         if not neighbors:
             return True
-        return (newcomer.distance_to(keynode) < neighbors[-1].distance_to(keynode)
-                and self.source_node.distance_to(keynode) < neighbors[0].distance_to(keynode))
+        owed: bool = (newcomer.distance_to(keynode) < neighbors[-1].distance_to(keynode)
+                      and self.source_node.distance_to(keynode) < neighbors[0].distance_to(keynode))
+        return owed
 
     async def _hand_over(self, node: Node, keys: list[bytes], contacts: list[Node]) -> None:
         """Find what a new neighbour is owed a slice of keys at a time, then store it a few at a time."""
@@ -404,7 +410,7 @@ class MarketProtocol(KademliaProtocol):
                 log.debug("could not enlarge the receive buffer")
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(coro)
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
         return task

@@ -21,23 +21,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from kademlia.network import Server  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from kademlia.network import Server
 
-from ggen_desktop.core.query import Query, QueryConfig  # noqa: E402
-from ggen_desktop.core.record import sign  # noqa: E402
-from ggen_desktop.net.node import MarketplaceNode  # noqa: E402
-from tests.net.conftest import make_package  # noqa: E402
+from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.core.record import sign
+from ggen_desktop.net.node import MarketplaceNode
+from tests.net.conftest import make_package
 
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def build_plain(count: int, ksize: int) -> list[Server]:
     servers = []
-    for index in range(count):
+    for _ in range(count):
         server = Server(ksize=ksize)
         await server.listen(0, "127.0.0.1")
         if servers:

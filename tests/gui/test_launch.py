@@ -13,7 +13,9 @@ import pytest
 from ggen_desktop.gui.launch import NO_DISPLAY_MESSAGE, display_problem
 
 
-def run_app(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def run_app(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     base.update(GGEN_DESKTOP_DATA_DIR=str(tmp_path / "data"), GGEN_DESKTOP_CONFIG_DIR=str(tmp_path / "config"))
     base.update(env or {})
@@ -42,7 +44,8 @@ def test_self_check_joins_searches_and_reports(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     line = result.stdout.strip().splitlines()[-1]
     # "from this node" when joining handed this node the keyword's replicas (§2.5) and they filled the results
-    assert re.fullmatch(r"self-check ok: ggen-desktop \d+\.\d+\.\d+\S*, \d+ results? from (\d+ peers?|this node) in \d+ ms: finished", line), line
+    pattern = r"self-check ok: ggen-desktop \d+\.\d+\.\d+\S*, \d+ results? from (\d+ peers?|this node) in \d+ ms: finished"
+    assert re.fullmatch(pattern, line), line
     assert "propagateSizeHints" not in result.stderr
     assert (tmp_path / "config" / "window.ini").exists()  # the window closed and saved its layout
 

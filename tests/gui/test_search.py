@@ -43,7 +43,8 @@ def test_results_stream_in_batches_before_the_query_ends(qtbot: QtBot, window: M
     # every row matches, and the status line counts the peers whose answers held results
     assert all("rust" in (model.hit(r).record.package.metadata.title + model.hit(r).record.package.metadata.description
                           + str(model.hit(r).record.package.id)).lower() for r in range(model.rowCount()))
-    sources = set().union(*(model.hit(r).sources for r in range(model.rowCount()))) - {THIS_NODE_SOURCE, window.app.node.node_id_hex}
+    own = {THIS_NODE_SOURCE, window.app.node.node_id_hex}
+    sources = set().union(*(model.hit(r).sources for r in range(model.rowCount()))) - own
     assert sources == {peer for peer, t in trace.peers.items() if t.results} and len(sources) > 1
     assert len(sources) < trace.answering_peers  # most peers hold no replica: they answer with nothing
     assert window.search_status.text() == trace.summary()

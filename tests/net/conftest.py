@@ -61,7 +61,7 @@ async def network() -> AsyncIterator[Network]:
 
     async def build(count: int, ksize: int = 20, config: QueryConfig = FAST) -> list[MarketplaceNode]:
         nodes: list[MarketplaceNode] = []
-        for index in range(count):
+        for _ in range(count):
             node = MarketplaceNode(query_config=config, ksize=ksize)
             started.append(node)
             await node.start(0, [n.address for n in nodes[:3]])
