@@ -64,7 +64,7 @@ class LookupPlan:
     reason: str = ""
 
 
-def unusable_reason(word: str) -> str | None:
+def _unusable_reason(word: str) -> str | None:
     """Why `word` can never be a DHT keyword, or None when it has a keyword's form."""
     if len(word) < MIN_KEYWORD:
         return f"'{word}' is too short to search the network by (keywords have at least {MIN_KEYWORD} characters)"
@@ -104,7 +104,7 @@ def plan_lookup(query: Query, known_counts: Mapping[str, int]) -> LookupPlan:
     reasons: list[str] = []
     usable: list[str] = []
     for word in query.words:
-        reason = unusable_reason(word) or _part_of_reason(word, known_counts)
+        reason = _unusable_reason(word) or _part_of_reason(word, known_counts)
         if reason is None:
             usable.append(word)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ggen_desktop.core.package import MAX_LIST_ITEMS, MAX_TAG, Category, Package, PackageError
@@ -89,15 +89,16 @@ class Query:
         return list(items[self.offset:self.offset + self.limit])
 
     def next_page(self) -> Query:
-        return Query(self.text, self.categories, self.tags, self.limit, self.offset + self.limit)
+        return replace(self, offset=self.offset + self.limit)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: what an answering peer filters by, and nothing else.
 
-        The keys are those peers already send ("text", "categories", "tags");
-        "text" carries the query's words, so every peer splits it the same way.
+        The keys are those peers already send. "text" is the text as typed
+        (trimmed): every peer splits it into the same words, and folding could
+        lengthen it ("ß" is "ss") past what a peer accepts.
         """
-        return {"text": " ".join(self.words), "categories": list(self.categories), "tags": list(self.tags)}
+        return {"text": self.text, "categories": list(self.categories), "tags": list(self.tags)}
 
     @classmethod
     def from_dict(cls, data: Any) -> Query:

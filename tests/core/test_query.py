@@ -152,11 +152,17 @@ def test_query_rules(kwargs: dict[str, object], message: str) -> None:
 def test_wire_form_carries_only_what_a_peer_filters_by() -> None:
     query = Query(text="  Rust, PostgreSQL  ", categories=("database",), tags=("sql",), limit=5, offset=10)
     wire = query.to_dict()
-    assert wire == {"text": "rust postgresql", "categories": ["Database"], "tags": ["sql"]}
+    assert wire == {"text": "Rust, PostgreSQL", "categories": ["Database"], "tags": ["sql"]}
     parsed = Query.from_dict(wire)
     assert (parsed.words, parsed.categories, parsed.tags) == (query.words, query.categories, query.tags)
     assert all(matches_query(p, parsed) == matches_query(p, query) for p in (PACKAGE, make_package(
         metadata={"title": "Rust PostgreSQL pool", "categories": ["Database"], "tags": ["sql"]})))
+
+
+def test_a_query_that_folding_lengthens_still_reaches_peers_regression() -> None:
+    """Was: the wire text was the folded words, and 200 "ß" became 400 "s", which every peer refused."""
+    query = Query(text="ß" * 200)
+    assert Query.from_dict(query.to_dict()).words == query.words == ("s" * 400,)
 
 
 def test_wire_form_from_an_older_peer_is_read() -> None:
