@@ -13,17 +13,14 @@ def test_tokenize_lowercases_and_drops_stop_words_and_short_tokens() -> None:
 
 
 def test_package_keywords_in_source_order_deduplicated() -> None:
-    package = make_package(
-        id="acme-corp/rust_cli.tool",
-        metadata={"title": "Rust CLI template", "tags": ["rust", "clap"], "categories": ["Utility"]},
-    )
+    package = make_package("acme-corp/rust_cli.tool", "Rust CLI template", tags=["rust", "clap"], categories=["Utility"])
     assert package_keywords(package) == ["rust", "cli", "template", "clap", "utility", "acme", "corp", "tool"]
 
 
 def test_package_keywords_are_capped() -> None:
     title_words = [f"word{i:02d}" for i in range(16)]
     tags = [f"tag{i:02d}" for i in range(16)]
-    package = make_package(metadata={"title": " ".join(title_words), "tags": tags})
+    package = make_package(title=" ".join(title_words), tags=tags)
     assert package_keywords(package) == (title_words + tags)[:MAX_KEYWORDS]
 
 
@@ -36,7 +33,7 @@ def test_lookup_keyword_is_the_most_selective_text_token_then_a_tag_then_a_categ
 
 
 def test_a_package_is_indexed_under_the_keyword_its_queries_look_up() -> None:
-    package = make_package(metadata={"title": "Postgres migration runner", "tags": ["sql"]})
+    package = make_package(title="Postgres migration runner", tags=["sql"])
     indexed = set(package_keywords(package))
     for query in (Query(text="postgres migration"), Query(text="runner"), Query(tags=("sql",))):
         assert lookup_keyword(query) in indexed

@@ -9,13 +9,11 @@ from ggen_desktop.core.query import MAX_QUERY_LIMIT, Query, QueryConfig, QueryEr
 from tests.helpers.packages import make_package
 
 PACKAGE: Package = make_package(
-    id="acme/rust-cli",
-    metadata={
-        "title": "Rust CLI subcommand template",
-        "description": "Scaffolds a clap subcommand with tests",
-        "categories": ["Utility", "Testing"],
-        "tags": ["rust", "cli"],
-    },
+    "acme/rust-cli",
+    "Rust CLI subcommand template",
+    description="Scaffolds a clap subcommand with tests",
+    categories=["Utility", "Testing"],
+    tags=["rust", "cli"],
 )
 
 
@@ -45,7 +43,7 @@ def test_matches_query(query: Query, matches: bool) -> None:
 
 
 def test_text_is_not_matched_against_tags_alone() -> None:
-    package = make_package(metadata={"title": "Template", "description": "", "tags": ["zig"]})
+    package = make_package(title="Template", tags=["zig"])
     assert not matches_query(package, Query(text="zig"))
     assert matches_query(package, Query(tags=("zig",)))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 
 import pytest
@@ -13,7 +12,8 @@ from ggen_desktop.core.search import QueryStatus
 from ggen_desktop.net.demo import DemoNetwork
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import record_keys
-from tests.net.conftest import FAST, make_package
+from tests.helpers.packages import make_package
+from tests.net.conftest import FAST
 
 
 @pytest.mark.asyncio
@@ -52,8 +52,6 @@ async def test_demo_with_the_sample_catalogue_starts_quickly_without_stalling_th
             worst = max(worst, time.perf_counter() - before - 0.002)
 
     demo = DemoNetwork()
-    gc.collect()
-    gc.disable()  # a full collection of the whole test session's heap is not the demo's stall
     prober = asyncio.create_task(probe())
     try:
         started = time.perf_counter()
@@ -67,6 +65,5 @@ async def test_demo_with_the_sample_catalogue_starts_quickly_without_stalling_th
         holders = sum(len(n.storage) for n in demo.nodes)
         assert holders == sum(len(record_keys(r)) for r in demo.records) * demo.ksize
     finally:
-        gc.enable()
         running = False
         await demo.stop()
