@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ WRITER = textwrap.dedent(
 
 def test_writer_killed_mid_transaction_leaves_the_previous_state(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with Database(data) as db:
+    with closing(Database(data)) as db:
         db.save_contacts(PREVIOUS)
         db.add_my_package(record := make_record(), published_at=1.0)
     ready = tmp_path / "ready"
@@ -63,7 +64,7 @@ def test_writer_killed_mid_transaction_leaves_the_previous_state(tmp_path: Path)
         if writer.stderr:
             writer.stderr.close()
 
-    with Database(data) as db:  # the OS dropped the dead writer's lock
+    with closing(Database(data)) as db:  # the OS dropped the dead writer's lock
         assert db.load_contacts() == sorted(PREVIOUS, key=lambda c: -c.last_seen)
         assert [p.record for p in db.my_packages()] == [record]
         assert db._conn is not None
@@ -93,6 +94,6 @@ def test_full_disk_raises_store_error_and_keeps_data(nearly_full: Database, tmp_
     assert db.load_peers() == {"peer": {"ok": 1}}
     db.save_peers({"peer": {"ok": 2}})  # a write that fits still works afterwards
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert reopened.load_contacts() == sorted(PREVIOUS, key=lambda c: -c.last_seen)
         assert reopened.load_peers() == {"peer": {"ok": 2}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def raw(tmp_path: Path) -> sqlite3.Connection:
 
 
 def test_opens_in_the_given_folder_with_wal(tmp_path: Path) -> None:
-    with Database(tmp_path / "node-a") as database:
+    with closing(Database(tmp_path / "node-a")) as database:
         assert database.path == tmp_path / "node-a" / paths.DATABASE_FILENAME
         assert database.path.exists()
     assert raw(tmp_path / "node-a").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -42,7 +43,7 @@ def test_opens_in_the_given_folder_with_wal(tmp_path: Path) -> None:
 
 def test_environment_variable_chooses_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "env"))
-    with Database() as database:
+    with closing(Database()) as database:
         assert database.data_dir == tmp_path / "env"
 
 
@@ -86,7 +87,7 @@ def test_my_packages_lifecycle(db: Database, tmp_path: Path) -> None:
     assert db.delete_my_package(second.identity) is True
     assert db.delete_my_package(second.identity) is False
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert [p.record for p in reopened.my_packages()] == [resigned]
 
 
@@ -200,7 +201,7 @@ def test_peers_round_trip_and_replace(db: Database, tmp_path: Path) -> None:
     db.save_peers({"bb" * 20: {"ok": 1}, "aa" * 20: {"ok": 4}})
     assert db.load_peers() == {"aa" * 20: {"ok": 4}, "bb" * 20: {"ok": 1}}
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert reopened.load_peers()["bb" * 20] == {"ok": 1}
 
 
@@ -296,7 +297,7 @@ def test_node_id(db: Database, tmp_path: Path) -> None:
     db.save_node_id(b"\xab" * 20)
     db.save_node_id(b"\xcd" * 20)
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert reopened.load_node_id() == b"\xcd" * 20
     with pytest.raises(StoreError, match="non-empty bytes"):
         reopened.save_node_id(b"")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def test_nested_folders_are_created(tmp_path: Path) -> None:
 def test_the_database_and_its_lock_keep_their_names_inside_the_data_folder(tmp_path: Path) -> None:
     """The file names are part of the on-disk format: renaming either would orphan an existing
     installation's data, or let an old and a new release open one folder at the same time."""
-    with Database(tmp_path / "data"):
+    with closing(Database(tmp_path / "data")):
         names = {p.name for p in (tmp_path / "data").iterdir()}
     assert {"ggen-desktop.sqlite3", "ggen-desktop.lock"} <= names
     assert list(tmp_path.iterdir()) == [tmp_path / "data"]  # nothing is written outside the folder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,10 @@ def test_new_database_is_at_the_current_version(tmp_path: Path) -> None:
 
 def test_reopening_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
     record = make_record()
-    with Database(tmp_path) as db:
+    with closing(Database(tmp_path)) as db:
         db.add_my_package(record, published_at=1.0)
     for _ in range(3):
-        with Database(tmp_path) as db:
+        with closing(Database(tmp_path)) as db:
             assert [p.record for p in db.my_packages()] == [record]
     assert schema_version(connect(paths.database_path(tmp_path))) == LATEST
 
