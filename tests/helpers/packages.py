@@ -20,7 +20,7 @@ from ggen_desktop.core.record import SignedRecord, sign
 
 PACKAGE_ID = "acme/rust-cli"
 TITLE = "Rust CLI subcommand template"
-VERSION = "1.2.3"
+VERSION = "1.0.0"
 CREATED_AT = 1_700_000_000
 _METADATA_FIELDS = frozenset(f.name for f in fields(PackageMetadata))
 _PACKAGE_FIELDS = frozenset(f.name for f in fields(Package)) - {"id", "metadata"}
