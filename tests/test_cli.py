@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_publish_through_one_node_search_through_another(tmp_path: Path, nodes: 
     results = [json.loads(line) for line in found.stdout.splitlines()]
     assert [(r["id"], r["version"]) for r in results] == [("acme/quantum-widget", "1.2.0")]
     assert "1 result from" in found.stderr
-    with Database(tmp_path / "searcher") as searcher_db:
+    with closing(Database(tmp_path / "searcher")) as searcher_db:
         assert [q.text for q in searcher_db.recent_queries()] == ["quantum"]
 
     plain = cli(tmp_path, "search", "quantum", "--bootstrap", second_addr, "--data-dir", str(tmp_path / "searcher"),

@@ -8,7 +8,6 @@ field and the rule, plus the line for TOML syntax errors.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tomllib
@@ -133,32 +132,3 @@ def _dependencies(table: Any, source: str) -> tuple[Dependency, ...]:
         except PackageError as exc:
             raise ManifestError(source, field, exc.rule) from None
     return tuple(out)
-
-
-def _toml_string(value: str) -> str:
-    # JSON's string escapes are all valid TOML basic-string escapes; TOML also forbids a raw DEL.
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def package_to_manifest(package: Package) -> str:
-    """The manifest text that loads back into `package` (timestamps aside), for "save manifest"."""
-    meta = package.metadata
-    lines = [
-        "[package]",
-        f"id = {_toml_string(str(package.id))}",
-        f"version = {_toml_string(str(package.version))}",
-        f"title = {_toml_string(meta.title)}",
-    ]
-    for name in _TEXT_FIELDS:
-        value = getattr(meta, name)
-        if value:
-            lines.append(f"{name} = {_toml_string(value)}")
-    for name in _LIST_FIELDS:
-        values = getattr(meta, name)
-        if values:
-            lines.append(f"{name} = [{', '.join(_toml_string(v) for v in values)}]")
-    lines.append(f"content_hash = {_toml_string(package.content_hash)}")
-    if package.dependencies:
-        lines += ["", "[package.dependencies]"]
-        lines += [f"{_toml_string(str(d.id))} = {_toml_string(d.requirement)}" for d in package.dependencies]
-    return "\n".join(lines) + "\n"

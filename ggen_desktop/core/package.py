@@ -107,10 +107,6 @@ class Version:
         parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in v.prerelease.split("."))
         return (v.major, v.minor, v.patch, 0, parts)
 
-    @property
-    def is_prerelease(self) -> bool:
-        return self.semver.prerelease is not None
-
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented

@@ -98,11 +98,6 @@ class SignedRecord:
         replaying an old copy cannot roll metadata back."""
         return self.package.updated_at < other.package.updated_at
 
-    @property
-    def package_identity(self) -> tuple[str, str]:
-        """(name, publisher fingerprint): a package is its name together with its publisher."""
-        return (str(self.package.id), self.fingerprint)
-
 
 def _signed_part(package: Package, publisher: bytes) -> dict[str, Any]:
     return {
@@ -124,10 +119,6 @@ def sign(package: Package, key: Ed25519PrivateKey) -> SignedRecord:
             "(shorten the long description or the lists)"
         )
     return SignedRecord(package, publisher, signature, encoded)
-
-
-def encode(record: SignedRecord) -> bytes:
-    return record.encoded
 
 
 def _b64_field(envelope: dict[str, Any], name: str, size: int) -> bytes:

@@ -83,7 +83,6 @@ class QueryTrace:
 
     query: Query
     query_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started_at: float = field(default_factory=time.time)
     started_mono: float = field(default_factory=time.monotonic)
     status: QueryStatus = QueryStatus.RUNNING
     hits: dict[tuple[str, str, str], SearchHit] = field(default_factory=dict)

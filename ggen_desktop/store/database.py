@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
@@ -125,14 +124,6 @@ class Database:
         finally:
             self._lock.release()
         log.info("closed database %s", self.path)
-
-    def __enter__(self) -> Database:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- plumbing -----------------------------------------------------------
 

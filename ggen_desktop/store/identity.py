@@ -15,7 +15,6 @@ import os
 import stat
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import keyring
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
-from keyring.errors import KeyringError, PasswordDeleteError
+from keyring.errors import KeyringError
 
 from ggen_desktop.core.package import Package
 from ggen_desktop.core.record import SignedRecord, fingerprint, public_key_bytes, sign
@@ -52,14 +51,6 @@ def _keyring_unavailable(detail: str) -> IdentityError:
         "Windows Credential Manager), or keep the key in a file you choose with --key-file PATH "
         "(created readable by you only; back it up and keep it private)"
     )
-
-
-@dataclass(frozen=True)
-class PublicIdentity:
-    """What may be shown and shared about a publisher: the raw public key and its fingerprint."""
-
-    public_key: bytes
-    fingerprint: str
 
 
 class PublisherIdentity:
@@ -93,9 +84,6 @@ class PublisherIdentity:
         raw = self._private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         return base64.b64encode(raw).decode("ascii")
 
-    def export_public(self) -> PublicIdentity:
-        return PublicIdentity(self.public_key_bytes, self.fingerprint)
-
     def sign_package(self, package: Package) -> SignedRecord:
         """Sign a package as this publisher; raises RecordTooLarge if it would not fit the wire."""
         return sign(package, self._private_key)
@@ -126,8 +114,6 @@ def _keyring_call(action: str, call: Callable[..., str | None], *args: str) -> s
     """Run one keyring operation, turning backend failures (locked, daemon gone) into IdentityError."""
     try:
         return call(*args)
-    except PasswordDeleteError:
-        raise
     except (KeyringError, RuntimeError, OSError) as exc:
         raise _keyring_unavailable(f"{action} failed: {exc}") from exc
 
@@ -147,7 +133,8 @@ def create_keyring_identity() -> PublisherIdentity:
     if _keyring_call("reading the key", backend.get_password, KEYRING_SERVICE, KEYRING_USERNAME) is not None:
         raise IdentityError(
             f"the keyring already holds a publisher key ({KEYRING_SERVICE}/{KEYRING_USERNAME}); "
-            "delete it first if you really mean to replace it (its packages can then no longer be updated)"
+            "remove that entry with your keyring manager first if you really mean to replace it "
+            "(its packages can then no longer be updated)"
         )
     identity = PublisherIdentity.generate()
     _keyring_call("storing the key", backend.set_password, KEYRING_SERVICE, KEYRING_USERNAME, identity.encoded())
@@ -156,17 +143,6 @@ def create_keyring_identity() -> PublisherIdentity:
         raise _keyring_unavailable("the keyring accepted the key but did not keep it")
     log.info("created publisher key %s in the OS keyring", identity.fingerprint)
     return identity
-
-
-def delete_keyring_identity() -> bool:
-    """Remove the publisher key from the OS keyring; False if there was none."""
-    backend = _usable_backend()
-    try:
-        _keyring_call("deleting the key", backend.delete_password, KEYRING_SERVICE, KEYRING_USERNAME)
-    except PasswordDeleteError:
-        return False
-    log.info("deleted the publisher key from the OS keyring")
-    return True
 
 
 # -- key file -----------------------------------------------------------------

@@ -35,14 +35,14 @@ from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from qasync import QEventLoop  # after PySide6, so qasync binds to it
 
-from ggen_desktop.core.package import Package, PackageId, PackageMetadata, Version
 from ggen_desktop.core.query import Query, QueryConfig
-from ggen_desktop.core.record import SignedRecord, sign
+from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.results_view import ResultsView
 from ggen_desktop.gui.search_session import SearchSession
 from ggen_desktop.gui.tasks import TaskGroup
+from tests.helpers.packages import make_record
 
 RESULTS = 10_000
 PAGE = 11  # records per answer datagram (48 KiB pages of <=4 KiB records)
@@ -57,15 +57,9 @@ def make_records(count: int) -> list[SignedRecord]:
     records = []
     for i in range(count):
         a, b = words[i % len(words)], words[(i // len(words)) % len(words)]
-        package = Package(
-            id=PackageId.parse(f"bench{i % 97}/{a}-{b}-{i}"),
-            version=Version(f"{i % 7}.{i % 13}.{i % 5}"),
-            metadata=PackageMetadata(title=f"{a.title()} {b} generator number {i}", description=f"Bench {a} {b}",
-                                     categories=("Utility",), tags=(a, b)),
-            content_hash="sha256:" + f"{i:064x}",
-            created_at=1_700_000_000,
-        )
-        records.append(sign(package, keys[i % len(keys)]))
+        records.append(make_record(f"bench{i % 97}/{a}-{b}-{i}", f"{a.title()} {b} generator number {i}",
+                                   keys[i % len(keys)], version=f"{i % 7}.{i % 13}.{i % 5}",
+                                   description=f"Bench {a} {b}", tags=(a, b)))
     return records
 
 

@@ -27,7 +27,7 @@ from kademlia.network import Server
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import sign
 from ggen_desktop.net.node import MarketplaceNode
-from tests.net.conftest import make_package
+from tests.helpers.packages import make_package
 
 
 def pct(values: list[float], q: float) -> float:

@@ -21,17 +21,14 @@ def test_tokenize_lowercases_and_drops_stop_words_and_short_tokens() -> None:
 
 
 def test_package_keywords_in_source_order_deduplicated() -> None:
-    package = make_package(
-        id="acme-corp/rust_cli.tool",
-        metadata={"title": "Rust CLI template", "tags": ["rust", "clap"], "categories": ["Utility"]},
-    )
+    package = make_package("acme-corp/rust_cli.tool", "Rust CLI template", tags=["rust", "clap"], categories=["Utility"])
     assert package_keywords(package) == ["rust", "cli", "template", "clap", "utility", "acme", "corp", "tool"]
 
 
 def test_package_keywords_are_capped() -> None:
     title_words = [f"word{i:02d}" for i in range(16)]
     tags = [f"tag{i:02d}" for i in range(16)]
-    package = make_package(metadata={"title": " ".join(title_words), "tags": tags})
+    package = make_package(title=" ".join(title_words), tags=tags)
     assert package_keywords(package) == (title_words + tags)[:MAX_KEYWORDS]
 
 
@@ -44,7 +41,7 @@ def test_lookup_keyword_is_the_most_selective_text_token_then_a_tag_then_a_categ
 
 
 def test_a_package_is_indexed_under_the_keyword_its_queries_look_up() -> None:
-    package = make_package(metadata={"title": "Postgres migration runner", "tags": ["sql"]})
+    package = make_package(title="Postgres migration runner", tags=["sql"])
     indexed = set(package_keywords(package))
     for query in (Query(text="postgres migration"), Query(text="runner"), Query(tags=("sql",))):
         assert lookup_keyword(query) in indexed
@@ -100,8 +97,8 @@ def test_plan_says_why_short_common_or_foreign_words_are_not_looked_up() -> None
 
 def test_keyword_counts_count_packages_per_keyword() -> None:
     packages = [
-        make_package(id="acme/one", metadata={"title": "Rust pool", "tags": ["rust", "sql"], "categories": []}),
-        make_package(id="acme/two", metadata={"title": "Rust web", "tags": ["rust"], "categories": []}),
+        make_package("acme/one", "Rust pool", tags=["rust", "sql"], categories=[]),
+        make_package("acme/two", "Rust web", tags=["rust"], categories=[]),
     ]
     counts = keyword_counts(packages)
     assert (counts["rust"], counts["sql"], counts["acme"], counts["web"], counts["absent"]) == (2, 1, 2, 1, 0)
@@ -109,7 +106,7 @@ def test_keyword_counts_count_packages_per_keyword() -> None:
 
 def test_the_plans_keyword_finds_every_local_match_of_a_title_or_tag_word() -> None:
     """Any word the plan picks is a keyword of every package that holds it in its title, tags, category or id."""
-    packages = [make_package(id=f"acme/p{i}", metadata={"title": title, "tags": tags, "categories": ["Database"]})
+    packages = [make_package(f"acme/p{i}", title, tags=tags, categories=["Database"])
                 for i, (title, tags) in enumerate([("Rust PostgreSQL pool", ["sql"]), ("PostgreSQL for Rust", []),
                                                     ("Rust CLI", ["postgresql"])])]
     counts = keyword_counts(packages)

@@ -7,18 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ggen_desktop.core.manifest import (
     MANIFEST_FILENAME,
     ManifestError,
     load_manifest,
-    package_to_manifest,
     parse_manifest,
 )
-from ggen_desktop.core.package import Package, PackageMetadata
-from tests.helpers.packages import HASH, make_package
+
+HASH = "sha256:" + "ab" * 32
 
 EXAMPLE = f"""\
 [package]
@@ -204,34 +201,3 @@ def test_unreadable_manifest_files(tmp_path: Path) -> None:
     (tmp_path / "latin1.toml").write_bytes(b'[package]\ntitle = "caf\xe9"\n')
     with pytest.raises(ManifestError, match="not UTF-8"):
         load_manifest(tmp_path / "latin1.toml")
-
-
-def _comparable(package: Package) -> dict[str, object]:
-    return {k: v for k, v in package.to_dict().items() if k not in ("created_at", "updated_at")}
-
-
-def test_package_to_manifest_round_trips_a_full_package() -> None:
-    package = make_package(
-        metadata={
-            "long_description": 'Quotes " and \\ backslashes\nand\ttabs, \x7f and \x01 controls, ünïcode ✓',
-            "authors": ["Ada", "Grace"],
-            "homepage": "https://example.org",
-        },
-        dependencies=[{"id": "acme/base", "requirement": ">=1.0.0"}],
-    )
-    text = package_to_manifest(package)
-    assert text.startswith("[package]\n")
-    assert _comparable(parse_manifest(text)) == _comparable(package)
-
-
-_text = st.text(st.characters(codec="utf-8"), max_size=60)  # no lone surrogates: not encodable
-
-
-@settings(max_examples=60, deadline=None)
-@given(title=_text.filter(str.strip), description=_text, authors=st.lists(_text.filter(str.strip), max_size=3))
-def test_package_to_manifest_round_trips_any_text(title: str, description: str, authors: list[str]) -> None:
-    package = make_package()
-    meta = PackageMetadata.from_dict({**package.metadata.to_dict(), "title": title, "description": description,
-                                      "authors": authors})
-    package = Package(package.id, package.version, meta, package.content_hash)
-    assert _comparable(parse_manifest(package_to_manifest(package))) == _comparable(package)

@@ -1,5 +1,7 @@
 """Metrics keep true running averages (the seed kept only the last value) and percentiles."""
 
+import pytest
+
 from ggen_desktop.core.metrics import QueryMetrics
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryStatus, QueryTrace
@@ -24,10 +26,11 @@ def test_counters_and_running_averages() -> None:
     snap = metrics.snapshot()
     assert (snap.total, snap.successful, snap.timed_out, snap.cancelled, snap.in_flight) == (4, 1, 1, 1, 1)
     assert snap.avg_duration_ms == 200.0
-    assert abs(snap.avg_results - 4.0) < 1e-9
+    assert snap.avg_results == pytest.approx(4.0, rel=1e-12)  # (10 + 2 + 0) / 3
     assert snap.avg_first_result_ms == 10.0
     assert snap.p50_duration_ms == 200.0
-    assert 280.0 <= snap.p95_duration_ms <= 300.0
+    # linear interpolation between ranks of 100, 200, 300: rank 0.95 · (3 - 1) = 1.9, so 200 + 0.9 · 100
+    assert snap.p95_duration_ms == pytest.approx(290.0, rel=1e-12)
     assert snap.recent_durations_ms == (100.0, 300.0, 200.0)
 
 

@@ -20,13 +20,11 @@ from ggen_desktop.core.query import (
 from tests.helpers.packages import make_package
 
 PACKAGE: Package = make_package(
-    id="acme/rust-cli",
-    metadata={
-        "title": "Rust CLI subcommand template",
-        "description": "Scaffolds a clap subcommand with tests",
-        "categories": ["Utility", "Testing"],
-        "tags": ["rust", "cli", "cargo"],
-    },
+    "acme/rust-cli",
+    "Rust CLI subcommand template",
+    description="Scaffolds a clap subcommand with tests",
+    categories=["Utility", "Testing"],
+    tags=["rust", "cli", "cargo"],
 )
 
 
@@ -67,7 +65,7 @@ def test_matches_query(query: Query, matches: bool) -> None:
 
 def test_a_tag_found_by_text_regression() -> None:
     """Was: the text was searched in title and description only, so tags and categories were invisible to it."""
-    package = make_package(metadata={"title": "Template", "description": "", "tags": ["latejoin"], "categories": []})
+    package = make_package(title="Template", description="", tags=["latejoin"], categories=[])
     assert matches_query(package, Query(text="latejoin"))
     assert matches_query(package, Query(text="LateJoin template"))
     assert matches_query(package, Query(tags=("latejoin",)))
@@ -75,7 +73,7 @@ def test_a_tag_found_by_text_regression() -> None:
 
 def test_words_in_any_order_regression() -> None:
     """Was: the text was one phrase, so "postgresql rust" missed "Rust PostgreSQL …"."""
-    package = make_package(metadata={"title": "Rust PostgreSQL connection pool", "description": "", "tags": []})
+    package = make_package(title="Rust PostgreSQL connection pool", description="", tags=[])
     assert matches_query(package, Query(text="rust postgresql"))
     assert matches_query(package, Query(text="postgresql rust"))
     assert matches_query(package, Query(text="pool, RUST; postgresql!"))  # punctuation separates words
@@ -84,14 +82,14 @@ def test_words_in_any_order_regression() -> None:
 
 def test_tags_mean_all_of_them_regression() -> None:
     """Was: any one tag sufficed, so adding a tag widened the results."""
-    rust_only = make_package(metadata={"tags": ["rust"]})
-    both = make_package(metadata={"tags": ["rust", "cli"]})
+    rust_only = make_package(tags=["rust"])
+    both = make_package(tags=["rust", "cli"])
     query = Query(tags=("rust", "cli"))
     assert [matches_query(p, query) for p in (rust_only, both)] == [False, True]
 
 
 def test_category_is_case_insensitive_and_custom_categories_work() -> None:
-    package = make_package(metadata={"categories": ["Game dev", "Database"]})
+    package = make_package(categories=["Game dev", "Database"])
     assert matches_query(package, Query(categories=("game DEV",)))
     assert matches_query(package, Query(categories=("database",)))
     assert not matches_query(package, Query(categories=("game",)))  # a category is matched whole
@@ -104,7 +102,7 @@ def test_words_split_on_punctuation_and_keep_plus_and_hash() -> None:
 
 
 def test_case_insensitive_beyond_ascii() -> None:
-    package = make_package(metadata={"title": "Straße und Ölkännchen", "description": "ıstanbul"})
+    package = make_package(title="Straße und Ölkännchen", description="ıstanbul")
     for text in ("STRASSE", "straße", "ölkännchen ÖLKÄNNCHEN", "ISTANBUL"):
         assert matches_query(package, Query(text=text)), text
     assert fold("ＲＵＳＴ") == "rust"  # full-width letters are compatibility-normalised
@@ -155,8 +153,8 @@ def test_wire_form_carries_only_what_a_peer_filters_by() -> None:
     assert wire == {"text": "Rust, PostgreSQL", "categories": ["Database"], "tags": ["sql"]}
     parsed = Query.from_dict(wire)
     assert (parsed.words, parsed.categories, parsed.tags) == (query.words, query.categories, query.tags)
-    assert all(matches_query(p, parsed) == matches_query(p, query) for p in (PACKAGE, make_package(
-        metadata={"title": "Rust PostgreSQL pool", "categories": ["Database"], "tags": ["sql"]})))
+    other = make_package(title="Rust PostgreSQL pool", categories=["Database"], tags=["sql"])
+    assert all(matches_query(p, parsed) == matches_query(p, query) for p in (PACKAGE, other))
 
 
 def test_a_query_that_folding_lengthens_still_reaches_peers_regression() -> None:
@@ -232,13 +230,11 @@ def _field(max_size: int) -> st.SearchStrategy[str]:
 @st.composite
 def _packages(draw: st.DrawFn) -> Package:
     return make_package(
-        id=f"{draw(_ID_PART)}/{draw(_ID_PART)}",
-        metadata={
-            "title": draw(_field(60)),
-            "description": draw(st.text(alphabet=_TEXT, max_size=120)),
-            "tags": draw(st.lists(st.text(alphabet=_LOWER + "-+#.", min_size=1, max_size=12), max_size=4)),
-            "categories": draw(st.lists(_field(20), max_size=3)),
-        },
+        f"{draw(_ID_PART)}/{draw(_ID_PART)}",
+        draw(_field(60)),
+        description=draw(st.text(alphabet=_TEXT, max_size=120)),
+        tags=draw(st.lists(st.text(alphabet=_LOWER + "-+#.", min_size=1, max_size=12), max_size=4)),
+        categories=draw(st.lists(_field(20), max_size=3)),
     )
 
 

@@ -1,5 +1,7 @@
 """The seed's reputation score moves the right way on every kind of answer."""
 
+import pytest
+
 from ggen_desktop.core.reputation import INVALID_PENALTY_S, PeerStats, ReputationBook
 
 
@@ -28,11 +30,14 @@ def test_timeouts_lower_the_score_and_successes_raise_it() -> None:
     assert book.peers["slow"].timeouts == 2
 
 
-def test_rtt_is_a_moving_average() -> None:
+def test_rtt_is_an_exponential_moving_average_weighting_the_newest_sample_0_3() -> None:
     book = ReputationBook(clock=Clock())
-    book.record_success("p", rtt_ms=100.0)
-    book.record_success("p", rtt_ms=0.0)
-    assert 0.0 < book.peers["p"].avg_rtt_ms < 100.0
+    averages = []
+    for rtt_ms in (100.0, 0.0, 50.0):
+        book.record_success("p", rtt_ms=rtt_ms)
+        averages.append(book.peers["p"].avg_rtt_ms)
+    # the first sample is the average; then 0.3·new + 0.7·old: 0.7·100 = 70, then 0.3·50 + 0.7·70 = 64
+    assert averages == [100.0, pytest.approx(70.0, rel=1e-12), pytest.approx(64.0, rel=1e-12)]
 
 
 def test_liar_is_avoided_for_a_while_then_forgiven() -> None:

@@ -2,12 +2,12 @@
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ggen_desktop.core.package import Package, PackageId, PackageMetadata, Version
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.record import sign
 from ggen_desktop.core.search import THIS_NODE_SOURCE, PeerTrace, QueryStatus, QueryTrace
+from tests.helpers.packages import make_package
 
-PACKAGE = Package(PackageId.parse("acme/cli"), Version("1.0.0"), PackageMetadata("Acme CLI"), "sha256:" + "0" * 64)
+PACKAGE = make_package("acme/cli", "Acme CLI")
 
 
 def test_same_record_from_two_peers_is_one_hit_with_two_sources() -> None:

@@ -36,5 +36,5 @@ def test_best_first_across_words_and_capped() -> None:
 
 
 def test_known_keywords_can_be_the_counts_a_node_keeps() -> None:
-    counts = keyword_counts([make_package(metadata={"title": "Kubernetes operator template", "tags": []})])
+    counts = keyword_counts([make_package(title="Kubernetes operator template", tags=[])])
     assert suggest(["kubernets", "operater"], counts) == ["kubernetes", "operator"]

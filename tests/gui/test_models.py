@@ -27,7 +27,7 @@ KEY_B = Ed25519PrivateKey.generate()
 def events(trace: QueryTrace, count: int, source: str = "peer-1", key: Ed25519PrivateKey = KEY_A) -> list[SearchEvent]:
     out = []
     for i in range(count):
-        event = trace.add(make_record(key, id=f"acme/tool-{i}", version=f"1.{i}.0"), source)
+        event = trace.add(make_record(f"acme/tool-{i}", key=key, version=f"1.{i}.0"), source)
         assert event is not None
         out.append(event)
     return out
@@ -39,7 +39,7 @@ def test_results_model_passes_modeltester_while_filling(qtmodeltester: ModelTest
     model.reset(trace.query_id)
     qtmodeltester.check(model, force_py=True)  # checks every later signal too
     model.add_events(events(trace, 30))
-    model.add_events([e for e in (trace.add(make_record(KEY_A, id="acme/tool-3", version="1.3.0"), "peer-2"),) if e])
+    model.add_events([e for e in (trace.add(make_record("acme/tool-3", key=KEY_A, version="1.3.0"), "peer-2"),) if e])
     assert model.rowCount() == 30
     qtmodeltester.check(model, force_py=True)
     proxy = QSortFilterProxyModel()
@@ -60,7 +60,7 @@ def test_one_insert_per_batch_and_sources_update_in_place(qtbot: QtBot) -> None:
     model.dataChanged.connect(lambda tl, br, _roles=(): changes.append((tl.row(), br.row(), tl.column())))
     model.add_events(events(trace, 50))
     assert inserts == [(0, 49)]
-    more = trace.add(make_record(KEY_A, id="acme/tool-7", version="1.7.0"), "peer-2")
+    more = trace.add(make_record("acme/tool-7", key=KEY_A, version="1.7.0"), "peer-2")
     assert more is not None and not more.is_new
     model.add_events([more])
     assert inserts == [(0, 49)]
@@ -158,7 +158,7 @@ def test_versions_sort_by_semver_precedence_not_as_text() -> None:
     model = ResultsModel()
     model.reset(trace.query_id)
     versions = ["1.0.0", "1.0.0-rc.10", "1.0.0-rc.2", "0.9.0"]
-    model.add_events([trace.add(make_record(KEY_A, id="acme/tool", version=v), "peer-1") for v in versions])
+    model.add_events([trace.add(make_record("acme/tool", key=KEY_A, version=v), "peer-1") for v in versions])
     proxy = ResultsProxy(model)
     proxy.sort(ResultsModel.Columns.VERSION, Qt.SortOrder.AscendingOrder)
     shown = [proxy.index(r, ResultsModel.Columns.VERSION).data() for r in range(proxy.rowCount())]

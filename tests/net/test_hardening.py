@@ -17,7 +17,8 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.protocol import HANDOVER_SCAN_SLICE, MAX_ANSWER_BYTES, MAX_HANDOVER, MAX_HANDOVERS
 from ggen_desktop.net.storage import MAX_PER_KEY, keyword_key, package_dht_key
-from tests.net.conftest import FAST, Network, big_record, make_record
+from tests.helpers.packages import big_record, make_record
+from tests.net.conftest import FAST, Network
 
 REQ, RESP = b"\x00", b"\x01"
 

@@ -16,7 +16,8 @@ from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import package_dht_key
 from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError
-from tests.net.conftest import FAST, Network, big_record, make_record
+from tests.helpers.packages import big_record, make_record
+from tests.net.conftest import FAST, Network
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,8 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus, QueryTrace
 from ggen_desktop.net.node import MarketplaceNode, NodeError
 from ggen_desktop.net.storage import keyword_key, package_dht_key
-from tests.net.conftest import FAST, Network, make_record
+from tests.helpers.packages import make_record
+from tests.net.conftest import FAST, Network
 
 
 def slow_search(node: MarketplaceNode, delay: float) -> None:

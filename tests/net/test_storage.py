@@ -15,7 +15,7 @@ from ggen_desktop.net.storage import (
     keyword_key,
     package_dht_key,
 )
-from tests.net.conftest import make_package, make_record
+from tests.helpers.packages import make_package, make_record
 
 
 def test_many_versions_and_publishers_share_a_key(publisher) -> None:

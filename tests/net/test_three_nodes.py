@@ -6,7 +6,8 @@ import pytest
 
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus
-from tests.net.conftest import Network, make_record
+from tests.helpers.packages import make_record
+from tests.net.conftest import Network
 
 
 @pytest.mark.asyncio

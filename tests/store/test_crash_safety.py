@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,11 @@ PREVIOUS = [Contact(bytes([i]) * 20, f"10.0.0.{i}", 8468, float(i)) for i in ran
 
 # Replaces every routing contact in one transaction, but stops (and says so)
 # after 20,000 rows, with the cache kept tiny so pages spill into the WAL file
-# before the commit that never comes.
+# before the commit that never comes: it waits on stdin, which the test never
+# writes to, until it is killed.
 WRITER = textwrap.dedent(
     """
-    import pathlib, sys, time
+    import pathlib, sys
     from ggen_desktop.store.database import Database
     from ggen_desktop.store.rows import Contact
 
@@ -35,7 +37,7 @@ WRITER = textwrap.dedent(
         for i in range(20_000):
             yield Contact(i.to_bytes(20, "big"), "192.168.1.1", 9000, float(i))
         pathlib.Path(sys.argv[2]).write_text("ready")
-        time.sleep(120)
+        sys.stdin.read()
 
     db.save_contacts(contacts())
     """
@@ -44,11 +46,12 @@ WRITER = textwrap.dedent(
 
 def test_writer_killed_mid_transaction_leaves_the_previous_state(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with Database(data) as db:
+    with closing(Database(data)) as db:
         db.save_contacts(PREVIOUS)
         db.add_my_package(record := make_record(), published_at=1.0)
     ready = tmp_path / "ready"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(data), str(ready)], stderr=subprocess.PIPE)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(data), str(ready)], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -60,10 +63,11 @@ def test_writer_killed_mid_transaction_leaves_the_previous_state(tmp_path: Path)
     finally:
         writer.kill()  # SIGKILL on POSIX: no cleanup, no rollback
         writer.wait(timeout=30)
-        if writer.stderr:
-            writer.stderr.close()
+        for pipe in (writer.stdin, writer.stderr):
+            if pipe:
+                pipe.close()
 
-    with Database(data) as db:  # the OS dropped the dead writer's lock
+    with closing(Database(data)) as db:  # the OS dropped the dead writer's lock
         assert db.load_contacts() == sorted(PREVIOUS, key=lambda c: -c.last_seen)
         assert [p.record for p in db.my_packages()] == [record]
         assert db._conn is not None
@@ -93,6 +97,6 @@ def test_full_disk_raises_store_error_and_keeps_data(nearly_full: Database, tmp_
     assert db.load_peers() == {"peer": {"ok": 1}}
     db.save_peers({"peer": {"ok": 2}})  # a write that fits still works afterwards
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert reopened.load_contacts() == sorted(PREVIOUS, key=lambda c: -c.last_seen)
         assert reopened.load_peers() == {"peer": {"ok": 2}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def raw(tmp_path: Path) -> sqlite3.Connection:
 
 
 def test_opens_in_the_given_folder_with_wal(tmp_path: Path) -> None:
-    with Database(tmp_path / "node-a") as database:
+    with closing(Database(tmp_path / "node-a")) as database:
         assert database.path == tmp_path / "node-a" / paths.DATABASE_FILENAME
         assert database.path.exists()
     assert raw(tmp_path / "node-a").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -42,7 +43,7 @@ def test_opens_in_the_given_folder_with_wal(tmp_path: Path) -> None:
 
 def test_environment_variable_chooses_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "env"))
-    with Database() as database:
+    with closing(Database()) as database:
         assert database.data_dir == tmp_path / "env"
 
 
@@ -66,8 +67,8 @@ def test_closed_database_says_so(tmp_path: Path) -> None:
 
 
 def test_my_packages_lifecycle(db: Database, tmp_path: Path) -> None:
-    first = make_record(KEY, version="1.0.0")
-    second = make_record(KEY, version="1.1.0")
+    first = make_record(key=KEY, version="1.0.0")
+    second = make_record(key=KEY, version="1.1.0")
     db.add_my_package(first, published_at=100.0)
     db.add_my_package(second, published_at=200.0)
     listed = db.my_packages()
@@ -86,12 +87,12 @@ def test_my_packages_lifecycle(db: Database, tmp_path: Path) -> None:
     assert db.delete_my_package(second.identity) is True
     assert db.delete_my_package(second.identity) is False
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert [p.record for p in reopened.my_packages()] == [resigned]
 
 
 def test_my_package_twice_is_refused_and_nothing_changes(db: Database) -> None:
-    record = make_record(KEY)
+    record = make_record(key=KEY)
     db.add_my_package(record, published_at=1.0)
     with pytest.raises(StoreError, match="already among my packages"):
         db.add_my_package(record, published_at=2.0)
@@ -99,7 +100,7 @@ def test_my_package_twice_is_refused_and_nothing_changes(db: Database) -> None:
 
 
 def test_updating_or_marking_an_unknown_package_is_refused(db: Database) -> None:
-    record = make_record(KEY)
+    record = make_record(key=KEY)
     with pytest.raises(StoreError, match="not among my packages"):
         db.update_my_package(record)
     with pytest.raises(StoreError, match="not among my packages"):
@@ -112,7 +113,7 @@ def test_updating_or_marking_an_unknown_package_is_refused(db: Database) -> None
 
 
 def test_discovered_records_collect_peers_and_times(db: Database) -> None:
-    record = make_record(KEY)
+    record = make_record(key=KEY)
     db.upsert_discovered(record, "peer-b", seen_at=10.0)
     db.upsert_discovered(record, "peer-a", seen_at=20.0)
     db.upsert_discovered(record, "peer-b", seen_at=30.0)
@@ -125,7 +126,7 @@ def test_discovered_records_collect_peers_and_times(db: Database) -> None:
 
 def test_newer_resigned_record_wins_and_old_replay_cannot_roll_back(db: Database) -> None:
     old = sign(make_package(updated_at=1_700_000_000), KEY)
-    new = sign(make_package(updated_at=1_700_000_500, metadata={"description": "fixed typo"}), KEY)
+    new = sign(make_package(updated_at=1_700_000_500, description="fixed typo"), KEY)
     assert old.identity == new.identity
     db.upsert_discovered(old, "p1", seen_at=1.0)
     db.upsert_discovered(new, "p2", seen_at=2.0)
@@ -136,8 +137,8 @@ def test_newer_resigned_record_wins_and_old_replay_cannot_roll_back(db: Database
 
 
 def test_same_name_from_two_publishers_is_two_rows(db: Database) -> None:
-    mine, theirs = make_record(KEY), make_record(OTHER_KEY)
-    other_package = make_record(KEY, id="acme/other")
+    mine, theirs = make_record(key=KEY), make_record(key=OTHER_KEY)
+    other_package = make_record("acme/other", key=KEY)
     for record in (mine, theirs, other_package):
         db.upsert_discovered(record, "peer", seen_at=1.0)
     found = db.discovered_records()
@@ -148,7 +149,7 @@ def test_same_name_from_two_publishers_is_two_rows(db: Database) -> None:
 
 
 def test_tampered_rows_are_skipped_and_logged(db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    good, flipped, misfiled = make_record(KEY), make_record(KEY, id="acme/flip"), make_record(KEY, id="acme/misfiled")
+    good, flipped, misfiled = make_record(key=KEY), make_record("acme/flip", key=KEY), make_record("acme/misfiled", key=KEY)
     for record in (good, flipped, misfiled):
         db.upsert_discovered(record, "peer", seen_at=1.0)
         db.add_my_package(record, published_at=1.0)
@@ -172,7 +173,7 @@ def test_tampered_rows_are_skipped_and_logged(db: Database, tmp_path: Path, capl
 def test_record_with_a_foreign_signer_filed_under_my_fingerprint_is_skipped(
     db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mine, theirs = make_record(KEY), make_record(OTHER_KEY)
+    mine, theirs = make_record(key=KEY), make_record(key=OTHER_KEY)
     db.upsert_discovered(mine, "peer", seen_at=1.0)
     conn = raw(tmp_path)
     conn.execute("UPDATE discovered_records SET record = ?", (theirs.encoded,))
@@ -183,7 +184,7 @@ def test_record_with_a_foreign_signer_filed_under_my_fingerprint_is_skipped(
 
 
 def test_damaged_stored_copy_is_replaced_by_a_good_one(db: Database, tmp_path: Path) -> None:
-    record = make_record(KEY)
+    record = make_record(key=KEY)
     db.upsert_discovered(record, "p1", seen_at=1.0)
     conn = raw(tmp_path)
     conn.execute("UPDATE discovered_records SET record = x'00'")
@@ -200,7 +201,7 @@ def test_peers_round_trip_and_replace(db: Database, tmp_path: Path) -> None:
     db.save_peers({"bb" * 20: {"ok": 1}, "aa" * 20: {"ok": 4}})
     assert db.load_peers() == {"aa" * 20: {"ok": 4}, "bb" * 20: {"ok": 1}}
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert reopened.load_peers()["bb" * 20] == {"ok": 1}
 
 
@@ -296,7 +297,7 @@ def test_node_id(db: Database, tmp_path: Path) -> None:
     db.save_node_id(b"\xab" * 20)
     db.save_node_id(b"\xcd" * 20)
     db.close()
-    with Database(tmp_path) as reopened:
+    with closing(Database(tmp_path)) as reopened:
         assert reopened.load_node_id() == b"\xcd" * 20
     with pytest.raises(StoreError, match="non-empty bytes"):
         reopened.save_node_id(b"")
@@ -346,7 +347,7 @@ def test_discovered_records_and_their_sources_stay_bounded(db: Database) -> None
     """Peers decide how much reaches us: the least recently seen records and sources make room."""
     db.max_discovered, db.max_sources_per_record = 3, 2
     key = Ed25519PrivateKey.generate()
-    records = [make_record(key, id=f"acme/tool{i}") for i in range(5)]
+    records = [make_record(f"acme/tool{i}", key=key) for i in range(5)]
     for i, record in enumerate(records):
         db.upsert_discovered(record, "peer-a", seen_at=100.0 + i)
     db.upsert_discovered(records[2], "peer-b", seen_at=200.0)  # seen again: recent now
@@ -354,7 +355,7 @@ def test_discovered_records_and_their_sources_stay_bounded(db: Database) -> None
     kept = db.discovered_records()
     assert {d.record for d in kept} == {records[2], records[3], records[4]}
     assert next(d for d in kept if d.record == records[2]).peers == ("peer-b", "peer-c")
-    db.upsert_discovered(make_record(key, id="acme/new"), "peer-a", seen_at=300.0)
+    db.upsert_discovered(make_record("acme/new", key=key), "peer-a", seen_at=300.0)
     assert {d.record.package.id.name for d in db.discovered_records()} == {"tool2", "tool4", "new"}
     assert db._conn is not None
     assert db._conn.execute("SELECT count(*) FROM discovered_sources").fetchone()[0] == 4  # cascaded

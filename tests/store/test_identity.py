@@ -19,7 +19,6 @@ from ggen_desktop.store.identity import (
     PublisherIdentity,
     create_key_file,
     create_keyring_identity,
-    delete_keyring_identity,
     load_key_file,
     load_keyring_identity,
     open_key_file,
@@ -30,11 +29,7 @@ from tests.helpers.packages import make_package
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 
 
-def test_suite_runs_on_the_memory_keyring(memory_keyring: MemoryKeyring) -> None:
-    assert keyring.get_keyring() is memory_keyring
-
-
-def test_create_load_delete_in_keyring(memory_keyring: MemoryKeyring) -> None:
+def test_create_then_load_from_keyring(memory_keyring: MemoryKeyring) -> None:
     assert load_keyring_identity() is None
     created = create_keyring_identity()
     stored = memory_keyring.passwords[(KEYRING_SERVICE, KEYRING_USERNAME)]
@@ -43,9 +38,6 @@ def test_create_load_delete_in_keyring(memory_keyring: MemoryKeyring) -> None:
     assert loaded is not None
     assert loaded.public_key_bytes == created.public_key_bytes
     assert loaded.fingerprint == created.fingerprint == fingerprint(created.public_key_bytes)
-    assert delete_keyring_identity() is True
-    assert load_keyring_identity() is None
-    assert delete_keyring_identity() is False
 
 
 def test_create_refuses_to_replace_an_existing_key(memory_keyring: MemoryKeyring) -> None:
@@ -74,7 +66,7 @@ def _assert_unavailable(error: IdentityError) -> None:
 @pytest.mark.parametrize("backend", [fail.Keyring(), null.Keyring()])
 def test_no_usable_keyring_names_the_key_file_alternative(backend: keyring.backend.KeyringBackend) -> None:
     keyring.set_keyring(backend)
-    for action in (create_keyring_identity, load_keyring_identity, delete_keyring_identity):
+    for action in (create_keyring_identity, load_keyring_identity):
         with pytest.raises(IdentityError) as info:
             action()
         _assert_unavailable(info.value)
@@ -112,8 +104,6 @@ def test_identity_signs_verifiable_records_and_hides_its_key() -> None:
     identity = PublisherIdentity.generate()
     record = identity.sign_package(make_package())
     assert decode_and_verify(record.encoded).fingerprint == identity.fingerprint
-    exported = identity.export_public()
-    assert (exported.public_key, exported.fingerprint) == (identity.public_key_bytes, identity.fingerprint)
     assert identity.encoded() not in repr(identity)
     assert identity.fingerprint in repr(identity)
 

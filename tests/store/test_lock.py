@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def open_in_another_process(folder: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_second_process_gets_a_clear_error(tmp_path: Path) -> None:
-    with Database(tmp_path) as db:
+    with closing(Database(tmp_path)) as db:
         db.add_recent_query("kept")
         result = open_in_another_process(tmp_path)
         assert result.returncode == 3, result.stderr
@@ -52,10 +53,10 @@ def test_second_open_in_the_same_process_is_refused_too(tmp_path: Path) -> None:
         Database(tmp_path)
     first.add_recent_query("still works")
     first.close()
-    with Database(tmp_path) as again:
+    with closing(Database(tmp_path)) as again:
         assert [q.text for q in again.recent_queries()] == ["still works"]
 
 
 def test_different_folders_do_not_conflict(tmp_path: Path) -> None:
-    with Database(tmp_path / "a"), Database(tmp_path / "b"):
+    with closing(Database(tmp_path / "a")), closing(Database(tmp_path / "b")):
         pass

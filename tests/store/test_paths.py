@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
-import platformdirs
 import pytest
 
 from ggen_desktop.store import paths
+from ggen_desktop.store.database import Database
 
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG folders are Linux's defaults")
+
+# (resolver, its override variable, the XDG variable of its Linux default, the path below that folder)
 CASES = [
-    (paths.data_dir, paths.DATA_DIR_ENV, platformdirs.user_data_dir),
-    (paths.config_dir, paths.CONFIG_DIR_ENV, platformdirs.user_config_dir),
-    (paths.log_dir, paths.LOG_DIR_ENV, platformdirs.user_log_dir),
+    (paths.data_dir, paths.DATA_DIR_ENV, "XDG_DATA_HOME", "ggen-desktop"),
+    (paths.config_dir, paths.CONFIG_DIR_ENV, "XDG_CONFIG_HOME", "ggen-desktop"),
+    (paths.log_dir, paths.LOG_DIR_ENV, "XDG_STATE_HOME", "ggen-desktop/log"),
 ]
 
 
-@pytest.mark.parametrize(("resolve", "env", "platform_default"), CASES)
-def test_explicit_beats_environment_beats_platform(
-    resolve: Callable[..., Path],
-    env: str,
-    platform_default: Callable[..., str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(("resolve", "env"), [case[:2] for case in CASES])
+def test_explicit_beats_environment(
+    resolve: Callable[..., Path], env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(env, raising=False)
-    assert resolve(create=False) == Path(platform_default("ggen-desktop", appauthor=False))
     monkeypatch.setenv(env, str(tmp_path / "from-env"))
     assert resolve(create=False) == tmp_path / "from-env"
     assert resolve(tmp_path / "explicit") == tmp_path / "explicit"
@@ -34,15 +33,31 @@ def test_explicit_beats_environment_beats_platform(
     assert not (tmp_path / "from-env").exists()
 
 
-def test_empty_environment_variable_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(paths.DATA_DIR_ENV, "")
-    assert paths.data_dir(create=False) == Path(platformdirs.user_data_dir("ggen-desktop", appauthor=False))
+@linux_only
+@pytest.mark.parametrize(("resolve", "env", "xdg", "below"), CASES)
+@pytest.mark.parametrize("env_value", [None, ""], ids=["unset", "empty"])
+def test_without_an_override_the_linux_default_is_the_xdg_folder(
+    resolve: Callable[..., Path], env: str, xdg: str, below: str, env_value: str | None,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if env_value is None:
+        monkeypatch.delenv(env, raising=False)
+    else:
+        monkeypatch.setenv(env, env_value)
+    monkeypatch.setenv(xdg, str(tmp_path / "xdg"))
+    assert resolve(create=False) == tmp_path / "xdg" / below
+    assert not (tmp_path / "xdg").exists()  # create=False creates nothing
+    assert resolve().is_dir()
 
 
 def test_nested_folders_are_created(tmp_path: Path) -> None:
     assert paths.data_dir(tmp_path / "a" / "b").is_dir()
 
 
-def test_files_inside_the_data_folder(tmp_path: Path) -> None:
-    assert paths.database_path(tmp_path).parent == tmp_path
-    assert paths.lock_path(tmp_path).parent == tmp_path
+def test_the_database_and_its_lock_keep_their_names_inside_the_data_folder(tmp_path: Path) -> None:
+    """The file names are part of the on-disk format: renaming either would orphan an existing
+    installation's data, or let an old and a new release open one folder at the same time."""
+    with closing(Database(tmp_path / "data")):
+        names = {p.name for p in (tmp_path / "data").iterdir()}
+    assert {"ggen-desktop.sqlite3", "ggen-desktop.lock"} <= names
+    assert list(tmp_path.iterdir()) == [tmp_path / "data"]  # nothing is written outside the folder

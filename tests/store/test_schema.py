@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,10 @@ import pytest
 from ggen_desktop.store import paths
 from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError, StoreTooNew
-from ggen_desktop.store.schema import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    migrate,
-    schema_version,
-)
+from ggen_desktop.store.schema import MIGRATIONS, migrate, schema_version
 from tests.helpers.packages import make_record
+
+LATEST = len(MIGRATIONS)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -30,19 +28,19 @@ def tables(conn: sqlite3.Connection) -> set[str]:
 def test_new_database_is_at_the_current_version(tmp_path: Path) -> None:
     Database(tmp_path).close()
     conn = connect(paths.database_path(tmp_path))
-    assert schema_version(conn) == SCHEMA_VERSION == len(MIGRATIONS)
+    assert schema_version(conn) == LATEST
     assert {"my_packages", "discovered_records", "discovered_sources", "peers", "routing_contacts",
             "node_state", "recent_queries"} <= tables(conn)
 
 
 def test_reopening_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
     record = make_record()
-    with Database(tmp_path) as db:
+    with closing(Database(tmp_path)) as db:
         db.add_my_package(record, published_at=1.0)
     for _ in range(3):
-        with Database(tmp_path) as db:
+        with closing(Database(tmp_path)) as db:
             assert [p.record for p in db.my_packages()] == [record]
-    assert schema_version(connect(paths.database_path(tmp_path))) == SCHEMA_VERSION
+    assert schema_version(connect(paths.database_path(tmp_path))) == LATEST
 
 
 def test_steps_apply_in_order_from_the_stored_version(tmp_path: Path) -> None:
@@ -70,14 +68,14 @@ def test_failed_step_rolls_back_to_the_last_completed_version(tmp_path: Path) ->
 def test_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     Database(tmp_path).close()
     conn = connect(paths.database_path(tmp_path))
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.execute(f"PRAGMA user_version = {LATEST + 1}")
     conn.close()
-    with pytest.raises(StoreTooNew, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade ggen-desktop"):
+    with pytest.raises(StoreTooNew, match=f"schema version {LATEST + 1}.*upgrade ggen-desktop"):
         Database(tmp_path)
     # the failed open released the folder lock and left the file as it was
     conn = connect(paths.database_path(tmp_path))
-    assert schema_version(conn) == SCHEMA_VERSION + 1
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    assert schema_version(conn) == LATEST + 1
+    conn.execute(f"PRAGMA user_version = {LATEST}")
     conn.close()
     Database(tmp_path).close()
 
