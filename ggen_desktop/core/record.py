@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -28,6 +29,9 @@ MAX_RECORD_BYTES = 4096
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 FINGERPRINT_CHARS = 16
+# A record dated further ahead than this is refused: one stamped in the far future would win
+# every "newer copy replaces older" comparison forever. A day covers any honest clock error.
+MAX_CLOCK_AHEAD_S = 24 * 3600
 
 
 class RecordError(ValueError):
@@ -56,6 +60,10 @@ class RecordBadSignature(RecordError):
 
 class RecordMismatch(RecordError):
     """The record is well signed but is not the package it was asked or stored for."""
+
+
+class RecordFromFuture(RecordError):
+    """The record is dated (created or updated) more than MAX_CLOCK_AHEAD_S after now."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -139,11 +147,13 @@ def _b64_field(envelope: dict[str, Any], name: str, size: int) -> bytes:
     return raw
 
 
-def decode_and_verify(data: bytes, expect_id: str | None = None, expect_version: str | None = None) -> SignedRecord:
+def decode_and_verify(data: bytes, expect_id: str | None = None, expect_version: str | None = None,
+                      now: float | None = None) -> SignedRecord:
     """Parse, bound, verify and validate a record from an untrusted source.
 
     `expect_id`/`expect_version`, when given, must match the signed package
-    (a peer answering for one package with another's record is lying).
+    (a peer answering for one package with another's record is lying). A
+    record dated more than a day after `now` (default: the system clock) is refused.
     """
     if not isinstance(data, (bytes, bytearray)):
         raise RecordUnparseable(f"a record must be bytes, got {type(data).__name__}")
@@ -179,6 +189,13 @@ def decode_and_verify(data: bytes, expect_id: str | None = None, expect_version:
         raise RecordMissingField(f"signed package is invalid: {exc}") from None
     if canonical_json(_signed_part(package, publisher)) != canonical_json(unsigned):
         raise RecordMismatch("signed package does not round-trip to its canonical form")
+    latest = time.time() + MAX_CLOCK_AHEAD_S if now is None else now + MAX_CLOCK_AHEAD_S
+    for stamp in ("created_at", "updated_at"):
+        if getattr(package, stamp) > latest:
+            raise RecordFromFuture(
+                f"record {package.id} {package.version} has {stamp} {getattr(package, stamp)}, more than a day "
+                f"after now ({int(latest - MAX_CLOCK_AHEAD_S)}): a clock that far ahead is not trusted"
+            )
     if expect_id is not None and str(package.id) != expect_id:
         raise RecordMismatch(f"record is for '{package.id}', expected '{expect_id}'")
     if expect_version is not None and str(package.version) != expect_version:

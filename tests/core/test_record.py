@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ggen_desktop.core.record import (
+    MAX_CLOCK_AHEAD_S,
     MAX_RECORD_BYTES,
     RecordBadSignature,
     RecordError,
+    RecordFromFuture,
     RecordMismatch,
     RecordMissingField,
     RecordTooLarge,
@@ -256,9 +258,27 @@ def test_expected_id_and_version_must_match() -> None:
         decode_and_verify(RECORD.encoded, expect_version="9.9.9")
 
 
+@pytest.mark.parametrize("stamp", ["updated_at", "created_at"])
+def test_a_record_from_the_far_future_is_refused(stamp: str) -> None:
+    """A well-signed record stamped 2**62 would beat every honest update by `updated_at` forever."""
+    future = sign(make_package(**{stamp: 2**62}), KEY)
+    with pytest.raises(RecordFromFuture, match=f"{stamp} {2**62}, more than a day after now"):
+        decode_and_verify(future.encoded)
+
+
+def test_a_day_ahead_is_tolerated_and_a_second_more_is_not() -> None:
+    now = 1_800_000_000
+    at_limit = sign(make_package(updated_at=now + MAX_CLOCK_AHEAD_S), KEY)
+    beyond = sign(make_package(updated_at=now + MAX_CLOCK_AHEAD_S + 1), KEY)
+    assert decode_and_verify(at_limit.encoded, now=now) == at_limit
+    with pytest.raises(RecordFromFuture):
+        decode_and_verify(beyond.encoded, now=now)
+    assert decode_and_verify(beyond.encoded, now=now + 1) == beyond  # later, the same record is fine
+
+
 def test_every_record_error_is_a_value_error() -> None:
     for error in (RecordUnparseable, RecordUnknownFormat, RecordTooLarge, RecordMissingField, RecordBadSignature,
-                  RecordMismatch):
+                  RecordMismatch, RecordFromFuture):
         assert issubclass(error, RecordError) and issubclass(error, ValueError)
 
 

@@ -79,7 +79,7 @@ def test_my_packages_lifecycle(db: Database, tmp_path: Path) -> None:
     db.mark_republished(first.identity, replicas=7, at=150.0)
     assert (db.my_packages()[0].last_republished_at, db.my_packages()[0].replicas) == (150.0, 7)
 
-    resigned = sign(make_package(version="1.0.0", updated_at=1_800_000_000), KEY)
+    resigned = sign(make_package(version="1.0.0", updated_at=1_750_000_000), KEY)
     db.update_my_package(resigned)
     assert db.my_packages()[0].record == resigned
     assert db.my_packages()[0].published_at == 100.0
