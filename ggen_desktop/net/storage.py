@@ -1,11 +1,20 @@
-"""Validated multi-record storage for the DHT: many signed records per key, each verified.
+"""Validated multi-record storage for the DHT, shared fairly among the addresses that fill it.
 
 kademlia's `ForgetfulStorage` keeps one unvalidated value per key, so any peer
 could overwrite a package or fill a node with junk. Here a key holds one record
-per (package, version, publisher); every record is verified before it is kept,
-must belong under the key it is stored for, and is bounded per key, per sending
-peer and in total. Entries expire (Kademlia paper §2.5: values expire unless
-their publisher republishes them).
+per (package, version, publisher); every record is verified before it is kept
+and must belong under the key it is stored for. Entries expire (Kademlia paper
+§2.5: values expire unless their publisher republishes them).
+
+Shares are counted by the address a record came from, never by a claimed node
+id (ids cost nothing; addresses do): at most MAX_PER_SOURCE records per IP and
+MAX_PER_GROUP per network (/24, IPv6 /48), and at most MAX_VERSIONS_PER_PACKAGE
+versions of one publisher's package under a key. When a key or the whole
+storage is full, room is made by evicting from the largest holder: under a key,
+the address group holding most there, then within a group the publisher holding
+most; in total, the group holding most. So a newcomer is refused only when no
+party holds more than one record beyond what the newcomer's own party holds.
+Records this node stored itself (SELF_SENDER) are never evicted by others.
 """
 
 from __future__ import annotations
@@ -18,6 +27,9 @@ from dataclasses import dataclass
 
 from kademlia.storage import IStorage
 
+from ggen_desktop.core.address import address_group, canonical_ip
+from ggen_desktop.core.fair_share import Holders
+from ggen_desktop.core.key_space import KeyIndex, KeyRange
 from ggen_desktop.core.keywords import package_keywords
 from ggen_desktop.core.query import Query, matches_query
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
@@ -26,12 +38,16 @@ log = logging.getLogger(__name__)
 
 RECORD_TTL_S = 24 * 3600.0  # Kademlia §2.5: a value expires 24 h after it was published
 MAX_PER_KEY = 256  # the busiest keyword of the sample catalogue (a category) holds ~70
-MAX_PER_PEER = 2048
+# Versions of one publisher's package under one key; a newer one replaces the oldest. Not a cap per
+# publisher: one sample publisher has 51 packages under the keyword "gopher", all of them findable.
+MAX_VERSIONS_PER_PACKAGE = 4
+MAX_PER_SOURCE = 2048  # records from one IP
+MAX_PER_GROUP = 4096  # records from one /24 (IPv6 /48): a few hosts of one network
 MAX_TOTAL = 50_000
 PAGE_BYTES = 40 * 1024  # one answer page; with the envelope it stays under the 48 KiB answer cap
 PAGE_RECORDS = 64  # records in one answer page, whatever their size (a searcher reads no more)
 RECORD_OVERHEAD = 8  # msgpack's bin header and list slot per record, generously
-SELF_SENDER = "self"  # the sender of a record this node stored itself: exempt from per-peer caps
+SELF_SENDER = "self"  # the sender of a record this node stored itself: exempt from caps, never evicted
 
 
 def package_dht_key(package_id: str) -> bytes:
@@ -73,10 +89,30 @@ class StorageRefused(ValueError):
         self.invalid = invalid
 
 
+Identity = tuple[str, str, str]
+Slot = tuple[bytes, Identity]  # (key, record identity): one stored entry
+
+
+def _source_of(sender: str) -> tuple[str, str]:
+    """(IP, network group) of a sender. A sender that is not an address (the node-id hex the
+    protocol passed before it handed over the datagram's IP) is a group of its own."""
+    if sender == SELF_SENDER:
+        return SELF_SENDER, SELF_SENDER
+    try:
+        return canonical_ip(sender), address_group(sender)
+    except ValueError:
+        return sender, sender
+
+
+def _newness(record: SignedRecord) -> tuple[object, int]:
+    return record.package.version, record.package.updated_at
+
+
 @dataclass
 class _Entry:
     record: SignedRecord
-    sender: str
+    source: str  # the IP it came from, or SELF_SENDER
+    group: str  # that IP's /24 (IPv6 /48), or SELF_SENDER
     stored_at: float
     expires_at: float
 
@@ -88,24 +124,33 @@ class RecordStorage(IStorage):
         self,
         ttl: float = RECORD_TTL_S,
         max_per_key: int = MAX_PER_KEY,
-        max_per_peer: int = MAX_PER_PEER,
+        max_per_source: int = MAX_PER_SOURCE,
+        max_per_group: int = MAX_PER_GROUP,
         max_total: int = MAX_TOTAL,
+        max_versions: int = MAX_VERSIONS_PER_PACKAGE,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.ttl = ttl
         self.max_per_key = max_per_key
-        self.max_per_peer = max_per_peer
+        self.max_per_source = max_per_source
+        self.max_per_group = max_per_group
         self.max_total = max_total
+        self.max_versions = max_versions
         self._clock = clock or time.time
-        self._data: dict[bytes, dict[tuple[str, str, str], _Entry]] = {}
-        self._per_peer: dict[str, int] = {}
+        self._data: dict[bytes, dict[Identity, _Entry]] = {}
+        self._index = KeyIndex()
+        self._sources = Holders()  # per IP
+        self._groups = Holders()  # per /24 (/48)
+        self._queues: dict[str, dict[Slot, None]] = {}  # group -> its entries, least recently stored first
         self._total = 0
         self._swept_at = float("-inf")
+        self.evicted = 0  # entries dropped to make room for another party's
 
     # -- our API -------------------------------------------------------------
 
     def add(self, key: bytes, value: object, sender: str = SELF_SENDER) -> SignedRecord:
-        """Verify and keep one record under `key`; raises StorageRefused saying why not."""
+        """Verify and keep one record under `key` from `sender` (the IP the datagram came from);
+        raises StorageRefused saying why not. Nothing is kept or counted for a refused record."""
         if not isinstance(key, bytes) or len(key) != 20:
             raise StorageRefused("a key must be 20 bytes", invalid=True)
         if not isinstance(value, (bytes, bytearray)):
@@ -120,37 +165,148 @@ class RecordStorage(IStorage):
         """Keep a record this process already verified (it came from `decode_and_verify` or `sign`)."""
         if key not in _keys_of(record):
             raise StorageRefused(f"record {record.identity} does not belong under key {key.hex()}", invalid=True)
+        source, group = _source_of(sender)
         self.expire()
-        entries = self._data.setdefault(key, {})
         now = self._clock()
-        old = entries.get(record.identity)
+        old = self._data.get(key, {}).get(record.identity)
         if old is not None:
-            if record.is_older_than(old.record):
-                # An older signed copy replayed by a peer must not roll metadata back; it is genuine,
-                # so not held against the sender, but it does not refresh the entry either.
-                return old.record
-            # The same identity again (a republish, or re-signed metadata): refresh it; counts do not change.
-            if old.sender != sender:
-                self._count(old.sender, -1)
-                self._count(sender, +1)
-            entries[record.identity] = _Entry(record, sender, now, now + self.ttl)
-            return record
-        if len(entries) >= self.max_per_key:
-            raise StorageRefused(f"key {key.hex()} already holds {self.max_per_key} records", invalid=False)
-        if sender != SELF_SENDER and self._per_peer.get(sender, 0) >= self.max_per_peer:
-            raise StorageRefused(f"peer {sender[:12]} already stored {self.max_per_peer} records here", invalid=False)
-        if self._total >= self.max_total:
-            raise StorageRefused(f"storage is full ({self.max_total} records)", invalid=False)
-        entries[record.identity] = _Entry(record, sender, now, now + self.ttl)
-        self._count(sender, +1)
-        self._total += 1
+            return self._refresh(key, old, record, source, group, now)
+        if source != SELF_SENDER:
+            if self._sources.count(source) >= self.max_per_source:
+                raise StorageRefused(f"{source} already stored {self.max_per_source} records here", invalid=False)
+            if self._groups.count(group) >= self.max_per_group:
+                raise StorageRefused(f"network {group} already stored {self.max_per_group} records here", invalid=False)
+        victim = self._room_for(key, record, group)
+        if victim is not None:
+            self._remove(*victim)
+            self.evicted += 1
+        self._insert(key, _Entry(record, source, group, now, now + self.ttl))
         return record
+
+    def _refresh(self, key: bytes, old: _Entry, record: SignedRecord, source: str, group: str, now: float
+                 ) -> SignedRecord:
+        """The same identity again (a republish, a hand-over, re-signed metadata): renew it. An older
+        signed copy replayed by a peer is genuine, so not held against the sender, but it neither rolls
+        metadata back nor refreshes the entry. The entry moves to the new sender only if that evens the
+        shares (to us, or to a smaller network), so replaying others' records cannot make them an
+        attacker's, to be evicted from its large share."""
+        if record.is_older_than(old.record):
+            return old.record
+        moves = source == SELF_SENDER or (
+            old.source != SELF_SENDER
+            and self._groups.count(group) + 1 < self._groups.count(old.group)
+            and self._sources.count(source) < self.max_per_source
+            and self._groups.count(group) < self.max_per_group
+        )
+        self._disown(key, old)
+        self._data[key][record.identity] = entry = _Entry(
+            record, source if moves else old.source, group if moves else old.group, now, now + self.ttl)
+        self._own(key, entry)
+        return record
+
+    def _room_for(self, key: bytes, record: SignedRecord, group: str) -> Slot | None:
+        """The entry to drop so `record` fits, None if it fits as is; raises StorageRefused if it may not."""
+        entries = self._data.get(key, {})
+        name, _, fingerprint = record.identity
+        versions = [e for i, e in entries.items() if i[0] == name and i[2] == fingerprint]
+        if len(versions) >= self.max_versions:
+            oldest = min(versions, key=lambda e: _newness(e.record))
+            if _newness(record) <= _newness(oldest.record):
+                raise StorageRefused(f"{len(versions)} newer versions of {name} by {fingerprint} are held "
+                                     f"under key {key.hex()}", invalid=False)
+            return key, oldest.record.identity
+        if len(entries) >= self.max_per_key:
+            return key, self._key_victim(key, entries, record, group)
+        if self._total >= self.max_total:
+            victim_group = self._groups.should_yield(group) if group != SELF_SENDER else self._largest_group()
+            if victim_group is None:
+                raise StorageRefused(f"storage is full ({self.max_total} records) and no network holds more "
+                                     f"than its share", invalid=False)
+            return next(iter(self._queues[victim_group]))
+        return None
+
+    def _largest_group(self) -> str | None:
+        largest = self._groups.largest()
+        return None if largest is None else largest[0]
+
+    def _key_victim(self, key: bytes, entries: dict[Identity, _Entry], record: SignedRecord, group: str) -> Identity:
+        """A full key yields from the network holding most there, or else, within the newcomer's own
+        network, from the publisher holding most: the least recently stored of its records."""
+        groups = Holders()
+        for entry in entries.values():
+            if entry.source != SELF_SENDER:
+                groups.add(entry.group)
+        victim_group = groups.should_yield(group) if group != SELF_SENDER else self._first(groups)
+        victim_publisher = None
+        if victim_group is not None:
+            victim_publisher = self._first(self._publishers(entries, victim_group))
+        elif group != SELF_SENDER:
+            victim_group = group
+            victim_publisher = self._publishers(entries, group).should_yield(record.fingerprint)
+        if victim_group is None or victim_publisher is None:
+            raise StorageRefused(f"key {key.hex()} already holds {self.max_per_key} records and no network or "
+                                 f"publisher there holds more than its share", invalid=False)
+        return min((e for e in entries.values() if e.group == victim_group and e.record.fingerprint == victim_publisher),
+                   key=lambda e: e.stored_at).record.identity
+
+    @staticmethod
+    def _publishers(entries: dict[Identity, _Entry], group: str) -> Holders:
+        publishers = Holders()
+        for entry in entries.values():
+            if entry.group == group:
+                publishers.add(entry.record.fingerprint)
+        return publishers
+
+    @staticmethod
+    def _first(holders: Holders) -> str | None:
+        largest = holders.largest()
+        return None if largest is None else largest[0]
+
+    def _insert(self, key: bytes, entry: _Entry) -> None:
+        entries = self._data.get(key)
+        if entries is None:
+            entries = self._data[key] = {}
+            self._index.add(key)
+        entries[entry.record.identity] = entry
+        self._total += 1
+        self._own(key, entry)
+
+    def _remove(self, key: bytes, identity: Identity) -> None:
+        entries = self._data[key]
+        entry = entries.pop(identity)
+        if not entries:
+            del self._data[key]
+            self._index.discard(key)
+        self._total -= 1
+        self._disown(key, entry)
+
+    def _own(self, key: bytes, entry: _Entry) -> None:
+        if entry.source != SELF_SENDER:
+            self._sources.add(entry.source)
+            self._groups.add(entry.group)
+            self._queues.setdefault(entry.group, {})[(key, entry.record.identity)] = None
+
+    def _disown(self, key: bytes, entry: _Entry) -> None:
+        if entry.source != SELF_SENDER:
+            self._sources.remove(entry.source)
+            self._groups.remove(entry.group)
+            queue = self._queues[entry.group]
+            del queue[(key, entry.record.identity)]
+            if not queue:
+                del self._queues[entry.group]
 
     def records(self, key: bytes) -> list[SignedRecord]:
         """Live records under a key, in the order they were first stored."""
         self.expire()
         now = self._clock()
         return [e.record for e in self._data.get(key, {}).values() if e.expires_at > now]
+
+    def keys_near(self, node_id: bytes, limit: int, within: KeyRange | None = None) -> list[bytes]:
+        """Up to `limit` stored keys, nearest to `node_id` (XOR) first, from `within` if given. With
+        `within=handover_range(newcomer, own id, contact ids, k)` these are the only keys a new
+        contact can be owed (§2.5): the hand-over tests those instead of every stored key."""
+        self.expire()
+        return self._index.near(node_id, limit, within)
 
     def search(self, key: bytes, query: Query, page: int = 0, page_bytes: int = PAGE_BYTES) -> tuple[list[bytes], int | None]:
         """Matching records under `key` as encoded bytes, one page at a time, and the next page's number.
@@ -177,26 +333,24 @@ class RecordStorage(IStorage):
         if now - self._swept_at < 1.0:
             return 0
         self._swept_at = now
-        dropped = 0
-        for key in list(self._data):
-            entries = self._data[key]
-            for identity in [i for i, e in entries.items() if e.expires_at <= now]:
-                self._count(entries.pop(identity).sender, -1)
-                self._total -= 1
-                dropped += 1
-            if not entries:
-                del self._data[key]
-        return dropped
+        expired = [(key, identity) for key, entries in self._data.items()
+                   for identity, entry in entries.items() if entry.expires_at <= now]
+        for slot in expired:
+            self._remove(*slot)
+        return len(expired)
+
+    def clear(self) -> None:
+        """Forget every record."""
+        for slot in [(key, identity) for key, entries in self._data.items() for identity in entries]:
+            self._remove(*slot)
+
+    def footprint(self) -> dict[str, int]:
+        """What the storage holds and tracks, every figure bounded: records, keys, sources, groups."""
+        return {"records": self._total, "keys": len(self._data), "indexed_keys": len(self._index),
+                "sources": len(self._sources), "groups": len(self._groups), "evicted": self.evicted}
 
     def __len__(self) -> int:
         return self._total
-
-    def _count(self, sender: str, delta: int) -> None:
-        value = self._per_peer.get(sender, 0) + delta
-        if value > 0:
-            self._per_peer[sender] = value
-        else:
-            self._per_peer.pop(sender, None)
 
     # -- kademlia's IStorage -------------------------------------------------
 

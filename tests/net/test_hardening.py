@@ -168,7 +168,7 @@ async def test_a_lying_peer_loses_reputation_and_its_records_are_dropped(network
         return {"records": [fake, b"garbage"], "next": None, "nodes": []}
 
     liar.protocol.rpc_search = lie  # type: ignore[method-assign]
-    searcher.storage._data.clear()
+    searcher.storage.clear()
     searcher._discovered.clear()
     trace = await searcher.search(Query(text="widget")).wait()
     assert list(trace.hits) == [good.identity]
