@@ -31,6 +31,7 @@ from ggen_desktop.core.address import address_group, canonical_ip
 from ggen_desktop.core.fair_share import Holders
 from ggen_desktop.core.key_space import KeyIndex, KeyRange
 from ggen_desktop.core.keywords import package_keywords
+from ggen_desktop.core.package import Version
 from ggen_desktop.core.query import Query, matches_query
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
 
@@ -104,7 +105,7 @@ def _source_of(sender: str) -> tuple[str, str]:
         return sender, sender
 
 
-def _newness(record: SignedRecord) -> tuple[object, int]:
+def _newness(record: SignedRecord) -> tuple[Version, int]:
     return record.package.version, record.package.updated_at
 
 
@@ -218,16 +219,12 @@ class RecordStorage(IStorage):
         if len(entries) >= self.max_per_key:
             return key, self._key_victim(key, entries, record, group)
         if self._total >= self.max_total:
-            victim_group = self._groups.should_yield(group) if group != SELF_SENDER else self._largest_group()
+            victim_group = self._groups.should_yield(group) if group != SELF_SENDER else self._first(self._groups)
             if victim_group is None:
                 raise StorageRefused(f"storage is full ({self.max_total} records) and no network holds more "
                                      f"than its share", invalid=False)
             return next(iter(self._queues[victim_group]))
         return None
-
-    def _largest_group(self) -> str | None:
-        largest = self._groups.largest()
-        return None if largest is None else largest[0]
 
     def _key_victim(self, key: bytes, entries: dict[Identity, _Entry], record: SignedRecord, group: str) -> Identity:
         """A full key yields from the network holding most there, or else, within the newcomer's own
@@ -259,6 +256,7 @@ class RecordStorage(IStorage):
 
     @staticmethod
     def _first(holders: Holders) -> str | None:
+        """A party holding the most, or None."""
         largest = holders.largest()
         return None if largest is None else largest[0]
 
