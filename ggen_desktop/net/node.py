@@ -201,7 +201,7 @@ class MarketplaceNode:
         self._discovered: OrderedDict[tuple[str, str, str], SignedRecord] = OrderedDict()
         self._queries: dict[str, SearchHandle] = {}
         self._tasks: set[asyncio.Task[object]] = set()
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # each periodic job's next tick, and only that
         self._dirty_peers: set[str] = set()
         self._save_handle: asyncio.TimerHandle | None = None
         self._started = False
@@ -281,7 +281,7 @@ class MarketplaceNode:
             await self.stop()
             raise
         await self._join()
-        self._every(self.republish_check, self._republish_due)
+        self._every("republish", self.republish_check, self._republish_due)
         self._spawn(self._republish_due())
 
     async def _resolve(self, peer: tuple[str, int]) -> tuple[str, int]:
@@ -319,7 +319,7 @@ class MarketplaceNode:
         self._stopped = True
         for handle in list(self._queries.values()):
             handle.cancel()
-        for timer in self._timers:
+        for timer in self._timers.values():
             timer.cancel()
         if self._save_handle is not None:
             self._save_handle.cancel()
@@ -339,16 +339,17 @@ class MarketplaceNode:
                 self._server.stop()
                 await asyncio.sleep(0)  # let the transport deliver connection_lost
 
-    def _every(self, interval: float, job: Callable[[], Coroutine[Any, Any, object]]) -> None:
+    def _every(self, name: str, interval: float, job: Callable[[], Coroutine[Any, Any, object]]) -> None:
+        """Run `job` every `interval` s until stop; only the next tick's timer is kept, under `name`."""
         loop = asyncio.get_running_loop()
 
         def tick() -> None:
             if self._stopped:
                 return
             self._spawn(job())
-            self._timers.append(loop.call_later(interval, tick))
+            self._timers[name] = loop.call_later(interval, tick)
 
-        self._timers.append(loop.call_later(interval, tick))
+        self._timers[name] = loop.call_later(interval, tick)
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
         task: asyncio.Task[object] = asyncio.ensure_future(coro)

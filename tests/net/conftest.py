@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
@@ -49,6 +50,23 @@ def big_record(pid: str, key: Ed25519PrivateKey) -> SignedRecord:
     package = make_package(pid, "Widget " + "w" * 100, tags=("widget",), description="d" * 500)
     metadata = replace(package.metadata, long_description="x" * 2000, homepage=url, repository=url, documentation=url)
     return sign(replace(package, metadata=metadata), key)
+
+
+def slow_search(node: MarketplaceNode, delay: float) -> None:
+    """Make a node answer searches only after `delay` seconds (a slow, distant peer)."""
+    original = node.protocol.rpc_search
+
+    async def delayed(*args: object) -> object:
+        await asyncio.sleep(delay)
+        return original(*args)  # type: ignore[arg-type]
+
+    node.protocol.rpc_search = delayed  # type: ignore[method-assign]
+
+
+def forget_locally(node: MarketplaceNode) -> None:
+    """Drop the records a node holds and has discovered, so a search must ask the network."""
+    node.storage._data.clear()
+    node._discovered.clear()
 
 
 Network = Callable[..., Awaitable[list[MarketplaceNode]]]

@@ -13,23 +13,7 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus, QueryTrace
 from ggen_desktop.net.node import MarketplaceNode, NodeError
 from ggen_desktop.net.storage import keyword_key, package_dht_key
-from tests.net.conftest import FAST, Network, make_record
-
-
-def slow_search(node: MarketplaceNode, delay: float) -> None:
-    """Make a node answer searches only after `delay` seconds (a slow, distant peer)."""
-    original = node.protocol.rpc_search
-
-    async def delayed(*args: object) -> object:
-        await asyncio.sleep(delay)
-        return original(*args)  # type: ignore[arg-type]
-
-    node.protocol.rpc_search = delayed  # type: ignore[method-assign]
-
-
-def forget_locally(node: MarketplaceNode) -> None:
-    node.storage._data.clear()
-    node._discovered.clear()
+from tests.net.conftest import FAST, Network, forget_locally, make_record, slow_search
 
 
 async def search_afresh(searcher: MarketplaceNode, text: str, **config: object) -> tuple[QueryTrace, float]:
