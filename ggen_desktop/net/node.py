@@ -273,7 +273,6 @@ class MarketplaceNode:
             raise NodeError(f"cannot listen on UDP {interface}:{port}: {exc.strerror or exc}") from None
         self._node_id = self._server.node.id
         self._announcer = Announcer(self._server.protocol, self._discovered_record)
-        self._server.protocol.announcer = self._announcer
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
         try:
             self.bootstrap_peers = [await self._resolve(peer) for peer in bootstrap]
