@@ -66,7 +66,7 @@ def slow_search(node: MarketplaceNode, delay: float) -> None:
 def forget_locally(node: MarketplaceNode) -> None:
     """Drop the records a node holds and has discovered, so a search must ask the network."""
     node.storage._data.clear()
-    node._discovered.clear()
+    node.discovered.clear()
 
 
 Network = Callable[..., Awaitable[list[MarketplaceNode]]]

@@ -185,7 +185,7 @@ async def test_a_lying_peer_loses_reputation_and_its_records_are_dropped(network
 
     liar.protocol.rpc_search = lie  # type: ignore[method-assign]
     searcher.storage._data.clear()
-    searcher._discovered.clear()
+    searcher.discovered.clear()
     trace = await searcher.search(Query(text="widget")).wait()
     assert list(trace.hits) == [good.identity]
     stats = searcher.reputation.peers[liar.node_id_hex]

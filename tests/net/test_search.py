@@ -175,7 +175,7 @@ async def test_announcements_reach_neighbours_verified(network: Network, publish
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
     await nodes[0].publish(record)
     await asyncio.sleep(0.1)
-    reached = [n for n in nodes[1:] if record.identity in n._discovered]
+    reached = [n for n in nodes[1:] if record.identity in n.discovered]
     assert reached
     assert all(n.transport_stats()["announcements_received"] <= 1 for n in nodes)
 
