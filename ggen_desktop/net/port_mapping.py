@@ -125,10 +125,9 @@ class Gateway:
         self.action_timeout = action_timeout
 
     @classmethod
-    async def discover(cls, timeout: float = DISCOVERY_TIMEOUT, *, source_ip: str = "0.0.0.0",
-                       action_timeout: float = ACTION_TIMEOUT) -> Gateway:
+    async def discover(cls, timeout: float = DISCOVERY_TIMEOUT, *, action_timeout: float = ACTION_TIMEOUT) -> Gateway:
         """Search the LAN for an IGD (NoGatewayFound after `timeout` s), then read its description."""
-        location = await _search(timeout, source_ip)
+        location = await _search(timeout)
         requester = AiohttpRequester(timeout=math.ceil(action_timeout))
         try:
             async with asyncio.timeout(action_timeout):
@@ -202,12 +201,15 @@ class UdpPortMapping:
 
     `external_address` is the (router ip, port) peers can send to, or None while
     no mapping is known to be in place. `on_change` is called with it whenever that
-    changes after `start` (a renewal failed past the lease's end, or worked again).
+    changes after `start`: renewals failed until the lease ran out, or it was
+    re-established. After a lapse the gateway is searched for again, since a
+    restarted router may serve UPnP on a new port and have a new public address.
     """
 
     def __init__(self, gateway: Gateway, internal_port: int, *, external_port: int | None = None,
                  lease_seconds: int = DEFAULT_LEASE, description: str = DESCRIPTION,
-                 on_change: Callable[[tuple[str, int] | None], None] | None = None) -> None:
+                 on_change: Callable[[tuple[str, int] | None], None] | None = None,
+                 discovery_timeout: float = DISCOVERY_TIMEOUT) -> None:
         if not 1 <= internal_port <= 65535 or not (external_port is None or 1 <= external_port <= 65535):
             raise ValueError(f"ports must be 1..65535, got internal {internal_port} and external {external_port}")
         if not 2 <= lease_seconds <= MAX_LEASE:
@@ -218,6 +220,7 @@ class UdpPortMapping:
         self.lease_seconds = lease_seconds
         self.description = description
         self.on_change = on_change
+        self.discovery_timeout = discovery_timeout
         self.external_address: tuple[str, int] | None = None
         self.renewals = 0
         self._port = self.wanted_port
@@ -227,11 +230,16 @@ class UdpPortMapping:
 
     async def start(self) -> tuple[str, int]:
         """Learn the router's public address and add the mapping; a PortMappingError says why not."""
+        self.external_address = await self._establish(self.wanted_port)
+        self._renewer = asyncio.get_running_loop().create_task(self._renew_forever(), name="port-mapping-renewal")
+        return self.external_address
+
+    async def _establish(self, wanted_port: int) -> tuple[str, int]:
+        """The router's public address, then `wanted_port` mapped, or a random one while the router says it is taken."""
         external_ip = await self.gateway.external_ip()
         if external_ip is None or not ipaddress.IPv4Address(external_ip).is_global:
             raise BehindAnotherNat(external_ip)
-        self._external_ip = external_ip
-        candidates = [self.wanted_port, *random.sample(range(1024, 65536), PORT_TRIES - 1)]
+        candidates = [wanted_port, *random.sample(range(1024, 65536), PORT_TRIES - 1)]
         for port in candidates:
             try:
                 await self._add(port)
@@ -241,11 +249,10 @@ class UdpPortMapping:
                 log.info("UDP port %d is taken on the router; trying another", port)
                 continue
             break
-        self.external_address = (external_ip, self._port)
+        self._external_ip = external_ip
         log.info("the router forwards %s:%d to %s:%d for %d s", external_ip, self._port, self.gateway.local_ip,
                  self.internal_port, self.lease_seconds)
-        self._renewer = asyncio.get_running_loop().create_task(self._renew_forever(), name="port-mapping-renewal")
-        return self.external_address
+        return (external_ip, self._port)
 
     async def close(self) -> None:
         """Stop renewing and delete the mapping; a gateway that is gone is logged, not raised."""
@@ -277,12 +284,17 @@ class UdpPortMapping:
         self._expires = time.monotonic() + self.lease_seconds
 
     async def _renew_forever(self) -> None:
-        """Renew at half the lease; after a failure retry every eighth of it, and report a lapse once the lease ends."""
+        """Renew at half the lease; after a failure retry every eighth of it (at least 1 s), report a lapse once
+        the lease has run out, and from then on search for the gateway again on every try."""
         delay = self.lease_seconds / 2
         while True:
             await asyncio.sleep(delay)
             try:
-                await self._add(self._port)
+                if self.external_address is not None:
+                    await self._add(self._port)
+                else:
+                    self.gateway = await Gateway.discover(self.discovery_timeout, action_timeout=self.gateway.action_timeout)
+                    self._changed(await self._establish(self._port))
             except PortMappingError as exc:
                 delay = max(1.0, self.lease_seconds / 8)
                 log.warning("renewing the port mapping failed: %s", exc)
@@ -291,8 +303,6 @@ class UdpPortMapping:
                 continue
             self.renewals += 1
             delay = self.lease_seconds / 2
-            if self.external_address is None:
-                self._changed((self._external_ip, self._port))
 
     def _changed(self, address: tuple[str, int] | None) -> None:
         self.external_address = address
@@ -318,7 +328,7 @@ class _ActionRefused(Exception):
         self.reason = reason
 
 
-async def _search(timeout: float, source_ip: str) -> str:
+async def _search(timeout: float) -> str:
     """The description URL of the first IGD that answers, sent from the same host it names."""
     loop = asyncio.get_running_loop()
     found: asyncio.Future[str] = loop.create_future()
@@ -334,7 +344,7 @@ async def _search(timeout: float, source_ip: str) -> str:
             return
         found.set_result(location)
 
-    listeners = [SsdpSearchListener(callback=on_response, loop=loop, source=(source_ip, 0), timeout=SEARCH_MX,
+    listeners = [SsdpSearchListener(callback=on_response, loop=loop, source=("0.0.0.0", 0), timeout=SEARCH_MX,
                                     search_target=target) for target in IGD_DEVICE_TYPES]
     started: list[SsdpSearchListener] = []
     try:

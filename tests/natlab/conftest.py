@@ -24,10 +24,13 @@ UDP_PROBE = HERE / "udp_probe.py"
 @pytest.fixture(scope="session")
 def natlab_tools() -> None:
     """The lab's Debian packages, installed by install.sh if missing. Missing tools fail the tests: they are not optional."""
+    problem = None
     try:
         ensure_tools()
     except (LabError, OSError, subprocess.TimeoutExpired) as exc:
-        pytest.fail(f"the NAT lab cannot run: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(f"the NAT lab cannot run: {problem}", pytrace=False)
 
 
 MakeLab = Callable[..., NatLab]
@@ -40,10 +43,13 @@ def make_lab(natlab_tools: None, tmp_path: Path) -> Iterator[MakeLab]:
 
     def build(**options: Any) -> NatLab:
         lab = NatLab(tmp_path / f"lab{len(labs)}", **options)
+        problem = None
         try:
             lab.__enter__()
         except LabError as exc:
-            pytest.fail(f"the NAT lab could not be built: {exc}", pytrace=False)
+            problem = str(exc)
+        if problem is not None:
+            pytest.fail(f"the NAT lab could not be built: {problem}", pytrace=False)
         labs.append(lab)
         return lab
 

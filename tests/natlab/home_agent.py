@@ -7,7 +7,8 @@ One JSON command per line on stdin, one JSON answer per line on stdout:
                                                          -> {"ok": true, "external": [ip, port]} (a UdpPortMapping)
   {"cmd": "add", "external_port": ..., "internal_port": ..., "lease": ...}  -> one AddPortMapping, never renewed
   {"cmd": "mappings"}                                    -> {"ok": true, "mappings": [MappingEntry fields, ...]}
-  {"cmd": "status"}                                      -> {"ok": true, "mappings": {external port: renewals}}
+  {"cmd": "status"}                                      -> {"ok": true, "changes": [each on_change address],
+                                                             "mappings": {port: {"renewals", "external", "location"}}}
   {"cmd": "unmap", "external_port": 40000}               -> closes that UdpPortMapping
 A PortMappingError answers {"ok": false, "error": class name, "message": ..., "code": ..., "elapsed": seconds}.
 End of stdin closes every mapping and exits 0.
@@ -38,6 +39,7 @@ class Agent:
         self.gateway: Gateway | None = None
         self.mappings: dict[int, UdpPortMapping] = {}
         self.echoes: list[asyncio.DatagramTransport] = []
+        self.changes: list[tuple[str, int] | None] = []
 
     async def handle(self, command: dict[str, Any]) -> dict[str, Any]:
         name = command["cmd"]
@@ -53,7 +55,7 @@ class Agent:
         assert gateway is not None, "discover first"
         if name == "map":
             mapping = UdpPortMapping(gateway, int(command["internal_port"]), external_port=command.get("external_port"),
-                                     lease_seconds=int(command.get("lease", 60)))
+                                     lease_seconds=int(command.get("lease", 60)), on_change=self.changes.append)
             ip, port = await mapping.start()
             self.mappings[port] = mapping
             return {"external": [ip, port]}
@@ -64,7 +66,9 @@ class Agent:
         if name == "mappings":
             return {"mappings": [dataclasses.asdict(entry) for entry in await gateway.mappings()]}
         if name == "status":
-            return {"mappings": {port: m.renewals for port, m in self.mappings.items() if m.external_address}}
+            return {"changes": self.changes, "mappings": {
+                port: {"renewals": m.renewals, "external": m.external_address, "location": m.gateway.location}
+                for port, m in self.mappings.items()}}
         if name == "unmap":
             await self.mappings.pop(int(command["external_port"])).close()
             return {}

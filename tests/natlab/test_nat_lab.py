@@ -84,9 +84,30 @@ def test_the_lease_is_renewed_before_it_runs_out(lab: NatLab, home_agent: HomeAg
     wait_for(lambda: ports() == {40011}, timeout=15, what="the unrenewed mapping to lapse", interval=0.5)
     wait_for(lambda: time.monotonic() - started > 4.5, timeout=10, what="more than a lease to pass")
     assert ports() == {40011}
-    assert home_agent.ask(cmd="status")["mappings"]["40011"] >= 2
+    status = home_agent.ask(cmd="status")
+    assert status["mappings"]["40011"]["renewals"] >= 2 and status["changes"] == []
     assert probe(lab, 40011, "renewed")["reply"] == "echo:renewed"
     assert probe(lab, 40010, "lapsed")["reply"] is None
+
+
+def test_a_mapping_that_lapsed_while_the_router_was_down_comes_back_with_it(lab: NatLab, home_agent: HomeAgent) -> None:
+    home_agent.ask(cmd="discover", timeout=3)
+    home_agent.ask(cmd="echo", port=ECHO_PORT)
+    assert home_agent.ask(cmd="map", internal_port=ECHO_PORT, external_port=40040, lease=3)["ok"]
+    before = home_agent.ask(cmd="status")["mappings"]["40040"]["location"]
+
+    lab.stop_igd()
+
+    def changes() -> list[object]:
+        return list(home_agent.ask(cmd="status")["changes"])
+
+    wait_for(lambda: changes() == [None], timeout=10, what="the client to report the lapsed mapping", interval=0.25)
+    lab.start_igd()  # miniupnpd comes back on another HTTP port: only a new search finds it
+    wait_for(lambda: changes() == [None, [lab.router_public_ip, 40040]], timeout=15,
+             what="the client to map the port again", interval=0.25)
+    status = home_agent.ask(cmd="status")["mappings"]["40040"]
+    assert status["external"] == [lab.router_public_ip, 40040] and status["location"] != before
+    assert probe(lab, 40040, "back")["reply"] == "echo:back"
 
 
 def test_without_a_gateway_discovery_fails_clearly_within_its_time_bound(make_lab: MakeLab) -> None:
