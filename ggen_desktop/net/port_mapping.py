@@ -182,9 +182,13 @@ class Gateway:
                 if exc.code == ARRAY_INDEX_INVALID:
                     break
                 raise GatewayFailed(f"the gateway did not list its mappings: UPnP error {exc.code} ({exc.reason})") from None
-            entries.append(MappingEntry(int(row["NewExternalPort"]), str(row["NewProtocol"]), str(row["NewInternalClient"]),
-                                        int(row["NewInternalPort"]), str(row["NewPortMappingDescription"]),
-                                        int(row.get("NewLeaseDuration") or 0)))
+            try:
+                entries.append(MappingEntry(int(row["NewExternalPort"]), str(row["NewProtocol"]),
+                                            str(row["NewInternalClient"]), int(row["NewInternalPort"]),
+                                            str(row.get("NewPortMappingDescription") or ""),
+                                            int(row.get("NewLeaseDuration") or 0)))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise GatewayFailed(f"the gateway listed a malformed mapping entry {dict(row)!r}") from exc
         return entries
 
     async def _call(self, action: str, **arguments: Any) -> Mapping[str, Any]:
@@ -230,6 +234,8 @@ class UdpPortMapping:
 
     async def start(self) -> tuple[str, int]:
         """Learn the router's public address and add the mapping; a PortMappingError says why not."""
+        if self._renewer is not None:
+            raise RuntimeError("this port mapping is already started")
         self.external_address = await self._establish(self.wanted_port)
         self._renewer = asyncio.get_running_loop().create_task(self._renew_forever(), name="port-mapping-renewal")
         return self.external_address

@@ -1,4 +1,4 @@
-"""A NAT lab on real kernel parts: three network namespaces joined by veth pairs.
+"""A NAT lab on real kernel parts: four network namespaces joined by veth pairs and a bridge.
 
     public (internet host) --- router (NAT, firewall, UPnP IGD) --+-- home  (a desktop behind NAT)  HOME.2/24
       PUB.2/24        wan0: PUB.1/24   lan0 (bridge): HOME.1/24    +-- home2 (a second one)          HOME.3/24
@@ -10,13 +10,14 @@ no route to the home network: only the router's NAT connects them. The two home
 hosts share the LAN, as two computers in one household do.
 
 Every packet stays inside these namespaces: no veth end is ever created in the
-caller's namespace, and nothing routes out of the three. Names are unique per lab,
+caller's namespace, and nothing routes out of the four. Names are unique per lab,
 so labs of parallel test runs do not meet.
 
 Why a public-looking address on the public side: miniupnpd 2.3.1 refuses to map
 ports when its external address is private or reserved (10/8, 100.64/10, the
 documentation ranges, ...; it logs "Port forwarding is impossible" and answers
-GetExternalIPAddress with 0.0.0.0), as a real router behind a second NAT would.
+GetExternalIPAddress with an empty address), as a real router behind a second NAT
+would. `NatLab(public_prefix="10.77.0")` builds exactly that double-NAT case.
 """
 
 from __future__ import annotations
