@@ -173,7 +173,7 @@ content_hash = "sha256:{}"
 
 def test_nodes_behind_the_nat_publish_and_search_through_a_public_node(lab: NatLab, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    cli = [sys.executable, "-m", "ggen_desktop"]
+    cli = [str(Path(sys.executable).with_name("ggen-desktop-cli"))]  # the installed console entry point
     node = lab.spawn(lab.public, [*cli, "node", "--port", "7000", "--data-dir", str(tmp_path / "public-node")], env=env,
                      log_name="public-node.log")
     assert node.stdout is not None
