@@ -487,8 +487,14 @@ class MainWindow(QMainWindow):
         if serious:
             box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, self)
             box.setObjectName("errorBox")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one box per error: gone once answered
+            box.finished.connect(partial(self._error_box_closed, box))
             box.open()  # window-modal but not blocking: the event loop (and the node) keep running
             self.error_box = box
+
+    def _error_box_closed(self, box: QMessageBox, _result: int) -> None:
+        if self.error_box is box:
+            self.error_box = None
 
     def _task_failed(self, what: str, message: str) -> None:
         self.show_error(f"{what[:1].upper()}{what[1:]} failed", message, serious=True)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QMenuBar,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTabBar,
@@ -317,3 +318,22 @@ def test_about_shows_the_data_and_settings_folders_in_use(window: MainWindow, mo
     window.about_action.trigger()
     assert window.app is not None
     assert shown == [(window.app.database.data_dir, window.config_dir)]
+
+
+def test_each_error_box_is_deleted_once_closed(qtbot: QtBot, run: Runner, config_dir: Path) -> None:
+    """An error box used to stay behind, hidden, as a child of the window after the user closed it."""
+    window = MainWindow(config_dir)
+    window.show()
+    try:
+        for number in range(3):
+            window.show_error("Saving failed", f"disk full ({number})", serious=True)
+            box = window.error_box
+            assert box is not None and box.isVisible() and box.text() == f"disk full ({number})"
+            box.button(QMessageBox.StandardButton.Ok).click()
+            assert not box.isVisible()
+        qtbot.waitUntil(lambda: not window.findChildren(QMessageBox), timeout=2000)
+        assert window.error_box is None
+    finally:
+        run(window.shutdown())
+        window.close()
+        window.deleteLater()
