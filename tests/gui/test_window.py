@@ -339,3 +339,20 @@ def test_each_error_box_is_deleted_once_closed(qtbot: QtBot, run: Runner, config
         run(window.shutdown())
         window.close()
         window.deleteLater()
+
+
+def test_a_search_the_fields_cannot_make_is_explained_in_the_status_bar(qtbot: QtBot, run: Runner,
+                                                                         config_dir: Path) -> None:
+    window = MainWindow(config_dir)
+    window.show()
+    try:
+        window.search()
+        assert window.status.currentMessage() == "Type something to search for, or pick a category or tag"
+        window.search_bar.field.setText("x" * 300)
+        window.search()
+        assert window.status.currentMessage().startswith("Cannot search: query text must be text of at most")
+        assert window.session.handle is None and window.error_box is None  # nothing ran, no dialog
+    finally:
+        run(window.shutdown())
+        window.close()
+        window.deleteLater()
