@@ -53,7 +53,6 @@ class SearchSession(QObject):
         self.model = model
         self.tasks = tasks
         self.handle: Handle | None = None
-        self.last_query: Query | None = None
         self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, parent=self)
 
     @property
@@ -73,7 +72,6 @@ class SearchSession(QObject):
         self.cancel()
         handle = searcher.search(query)
         self.handle = handle
-        self.last_query = query
         self._limiter.discard()
         self.model.reset(handle.query_id)
         self.tasks.spawn(self._consume(handle), f"search “{query.text}”")
