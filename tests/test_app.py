@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,14 +88,14 @@ async def test_a_locked_data_folder_can_fall_back_to_an_in_memory_node(tmp_path:
     try:
         assert guest.in_memory and guest.data_dir is None
         await guest.start()
-        record = make_record(id="acme/in-memory", metadata={"tags": ["memory"]})
+        record = make_record("acme/in-memory", tags=["memory"])
         report = await guest.publish(record)
         assert report.replicas > 0
         assert [mine.record for mine in guest.my_packages()] == [record]
     finally:
         await guest.stop()
         await holder.stop()
-    with Database(tmp_path / "data") as database:  # the holder's folder got nothing of the guest's run
+    with closing(Database(tmp_path / "data")) as database:  # the holder's folder got nothing of the guest's run
         assert database.my_packages() == []
 
 
