@@ -222,9 +222,7 @@ class MainWindow(QMainWindow):
         if self._pending_query is not None:
             self._pending_query = None
             self.status.search_status.setText("Search cancelled")
-        if self.session.running:
-            self.session.cancel()
-            self._search_finished(self.session.trace)  # type: ignore[arg-type]  # say so now, not after the task ends
+        self.session.cancel()  # its `finished` says so now, once
 
     def _search_started(self, trace: QueryTrace) -> None:
         self.search_bar.set_running(True)

@@ -83,6 +83,12 @@ def test_cancel_stops_the_query_and_no_late_rows_arrive(qtbot: QtBot, window: Ma
     window.app.node.query_config = QueryConfig(max_results=500, default_timeout=20.0, fan_out=1)
     window.search_bar.field.setText("a")
     window.search()
+    ends: list[QueryStatus] = []
+    window.session.finished.connect(lambda trace: ends.append(trace.status))
+    label = window.status.search_status
+    shown: list[str] = []
+    set_text = label.setText
+    label.setText = lambda text: (shown.append(text), set_text(text))  # type: ignore[method-assign]
     assert window.search_bar.cancel_button.isEnabled() and window.search_bar.busy.isVisible()
     with qtbot.waitSignal(window.session.finished, timeout=10000) as blocker:
         qtbot.keyClick(window.results_view, Qt.Key.Key_Escape)  # Esc is the window's cancel shortcut
@@ -91,6 +97,9 @@ def test_cancel_stops_the_query_and_no_late_rows_arrive(qtbot: QtBot, window: Ma
     rows = window.results_model.rowCount()
     qtbot.waitUntil(lambda: late_answers_are_in(window), timeout=10000)
     assert window.results_model.rowCount() == rows
+    # was reported twice: by the window at once, then again when the session's task ended
+    assert ends == [QueryStatus.CANCELLED]
+    assert len([text for text in shown if text.endswith(": cancelled")]) == 1
     assert window.status.search_status.text().endswith(": cancelled")
     assert not window.search_bar.cancel_button.isEnabled()
 
