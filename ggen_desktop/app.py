@@ -1,26 +1,59 @@
 """Composition root: settings, database, node and (without a bootstrap peer) the demo network.
 
-Both front ends build one `App`: the GUI wraps it in Qt, the CLI drives it
-headless. It owns start-up and shutdown order: the database opens first (and
-refuses a data folder another process holds), the demo network starts before
-the node that joins it, and shutdown runs the other way round.
+Both front ends build one `App` and reach the engine only through it: the GUI
+wraps it in Qt, the CLI drives it headless. It owns start-up and shutdown
+order: the database opens first (and refuses a data folder another process
+holds), the demo network starts before the node that joins it, and shutdown
+runs the other way round.
+
+The network code (kademlia) and the keyring load when an App is made or a key
+is asked for, not when this module is imported: the window is shown first.
+The engine's errors and types the front ends need are re-exported here.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ggen_desktop.core.settings import Settings, SettingsError, parse_peer
-from ggen_desktop.net.demo import DemoNetwork
-from ggen_desktop.net.node import MarketplaceNode, NodeError
 from ggen_desktop.store import paths
 from ggen_desktop.store.database import Database
+from ggen_desktop.store.errors import StoreError as StoreError
+from ggen_desktop.store.errors import StoreLocked as StoreLocked
+
+if TYPE_CHECKING:
+    from ggen_desktop.core.record import SignedRecord
+    from ggen_desktop.net.demo import DemoNetwork
+    from ggen_desktop.net.node import MarketplaceNode
+    from ggen_desktop.net.node import NodeError as NodeError
+    from ggen_desktop.net.node import PublishReport as PublishReport
+    from ggen_desktop.store.identity import IdentityError as IdentityError
+    from ggen_desktop.store.identity import PublisherIdentity as PublisherIdentity
+    from ggen_desktop.store.rows import MyPackage
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+
+# Re-exported on first use (PEP 562), so importing this module stays cheap.
+_ENGINE_NAMES = {
+    "NodeError": "ggen_desktop.net.node",
+    "PublishReport": "ggen_desktop.net.node",
+    "IdentityError": "ggen_desktop.store.identity",
+    "PublisherIdentity": "ggen_desktop.store.identity",
+}
+
+if not TYPE_CHECKING:  # mypy reads the imports above; at run time the names resolve here
+
+    def __getattr__(name: str) -> object:
+        module = _ENGINE_NAMES.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
 
 
 class App:
@@ -36,10 +69,14 @@ class App:
         demo_size: int = 24,
         interface: str | None = None,
         allow_demo: bool = True,
+        memory_if_locked: bool = False,
     ) -> None:
         """Load settings and open the database; raises NodeError for a bad bootstrap address and
-        StoreLocked (one sentence) when another process holds the data folder. With
+        StoreLocked (one sentence) when another process holds the data folder, unless
+        `memory_if_locked`: then the node keeps nothing on disk (`in_memory`). With
         `allow_demo=False` and no bootstrap peer the node starts a network of its own."""
+        from ggen_desktop.net.node import MarketplaceNode, NodeError
+
         self.config_dir = paths.config_dir(config_dir)
         self.settings, self.settings_problems = Settings.load(self.config_dir)
         try:
@@ -50,18 +87,45 @@ class App:
         self.is_demo = allow_demo and not self._bootstrap
         self.demo_size = demo_size
         self._interface = interface or ("127.0.0.1" if self.is_demo else "0.0.0.0")
-        self.database = Database(data_dir)
+        self.database = self._open_database(data_dir, memory_if_locked)
         # Demo peers live for one run: do not mix their addresses into the saved contacts.
-        self.node = MarketplaceNode(self.database, self.settings.query_config(), remember_contacts=not self.is_demo)
+        self.node: MarketplaceNode = MarketplaceNode(self.database, self.settings.query_config(),
+                                                     remember_contacts=not self.is_demo)
         self.demo: DemoNetwork | None = None
         self._stopped = False
 
+    @staticmethod
+    def _open_database(data_dir: Path | None, memory_if_locked: bool) -> Database | None:
+        try:
+            return Database(data_dir)
+        except StoreLocked:
+            if not memory_if_locked:
+                raise
+            return None
+
+    @staticmethod
+    def default_config_dir() -> Path:
+        """The settings folder an App made without `config_dir` uses (the window needs it before the App)."""
+        return paths.config_dir()
+
+    @property
+    def in_memory(self) -> bool:
+        """True when the data folder was in use, so nothing of this run is kept on disk."""
+        return self.database is None
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The data folder in use, None when in memory."""
+        return self.database.data_dir if self.database is not None else None
+
     @property
     def port(self) -> int:
-        return self._port if self._port is not None else int(self.settings.get("listen_port"))
+        return self._port if self._port is not None else self.settings.listen_port
 
     async def start(self, progress: Progress | None = None) -> None:
         """Start the demo network when there is no bootstrap peer, then the node."""
+        from ggen_desktop.net.demo import DemoNetwork
+
         report = progress or (lambda stage, done, total: None)
         bootstrap = list(self._bootstrap)
         if self.is_demo:
@@ -83,7 +147,8 @@ class App:
                 if self.demo is not None:
                     await self.demo.stop()
             finally:
-                self.database.close()
+                if self.database is not None:
+                    self.database.close()
 
     def apply_settings(self, settings: Settings) -> list[str]:
         """Save, and apply what can change live (the query config); returns the changed settings
@@ -93,3 +158,34 @@ class App:
         self.settings = settings
         self.node.query_config = settings.query_config()
         return waiting
+
+    # -- publishing ------------------------------------------------------------------
+    async def publish(self, record: SignedRecord) -> PublishReport:
+        """Store a signed record on the network and keep it among my packages for republishing.
+        NodeError when no peer stored it, StoreError when it could not be kept on disk."""
+        return await self.node.publish(record)
+
+    def my_packages(self) -> list[MyPackage]:
+        return self.node.my_packages()
+
+    # -- the publisher key (before any App exists for the CLI, so static) ------------
+    @staticmethod
+    def keyring_identity() -> PublisherIdentity | None:
+        """The publisher key in the OS keyring, None when there is none yet; IdentityError without a keyring."""
+        from ggen_desktop.store.identity import load_keyring_identity
+
+        return load_keyring_identity()
+
+    @staticmethod
+    def create_keyring_identity() -> PublisherIdentity:
+        """A new publisher key, kept in the OS keyring; IdentityError without a usable keyring."""
+        from ggen_desktop.store.identity import create_keyring_identity
+
+        return create_keyring_identity()
+
+    @staticmethod
+    def open_key_file(path: Path) -> tuple[PublisherIdentity, bool]:
+        """The publisher key in a file the user chose, created owner-only if missing (True when created)."""
+        from ggen_desktop.store.identity import open_key_file
+
+        return open_key_file(path)

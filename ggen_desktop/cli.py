@@ -18,9 +18,12 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ggen_desktop import __version__
+
+if TYPE_CHECKING:
+    from ggen_desktop.app import App
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log everything, including the DHT library's per-peer messages")
     common.add_argument("--interface", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_commands(commands, common)
+    return parser
 
+
+def _add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    """`node`, `publish` and `search`, each with the shared options of `common`."""
     node = commands.add_parser("node", parents=[common], help="run a headless node until interrupted")
     node.add_argument("--port", type=int, default=argparse.SUPPRESS, help="UDP port to listen on")
     node.set_defaults(handler=_sync(cmd_node), command="node")
@@ -77,24 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for answers (default 10)")
     search.add_argument("--json", action="store_true", help="one JSON object per result on stdout")
     search.set_defaults(handler=_sync(cmd_search), command="search")
-    return parser
 
 
 def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[[argparse.Namespace], int]:
     """Run an async command; turn every expected failure into one sentence on stderr."""
-    from ggen_desktop.core.manifest import ManifestError
-    from ggen_desktop.core.package import PackageError
-    from ggen_desktop.core.query import QueryError
-    from ggen_desktop.core.record import RecordError
-    from ggen_desktop.core.settings import SettingsError
-    from ggen_desktop.net.node import NodeError
-    from ggen_desktop.store.errors import StoreError
-    from ggen_desktop.store.identity import IdentityError
-
-    expected = (CliError, ManifestError, PackageError, QueryError, RecordError, SettingsError, NodeError,
-                StoreError, IdentityError, OSError)
 
     def run(args: argparse.Namespace) -> int:
+        expected = _expected_errors()  # imported here: the GUI launch needs none of them
         _configure_logging(args)
         try:
             return asyncio.run(command(args))
@@ -106,6 +103,19 @@ def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> 
             return 130
 
     return run
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """Failures whose message is the whole story for the user: printed as one sentence, no traceback."""
+    from ggen_desktop.app import IdentityError, NodeError, StoreError
+    from ggen_desktop.core.manifest import ManifestError
+    from ggen_desktop.core.package import PackageError
+    from ggen_desktop.core.query import QueryError
+    from ggen_desktop.core.record import RecordError
+    from ggen_desktop.core.settings import SettingsError
+
+    return (CliError, ManifestError, PackageError, QueryError, RecordError, SettingsError, NodeError,
+            StoreError, IdentityError, OSError)
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -145,54 +155,48 @@ async def cmd_node(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _client_node(args: argparse.Namespace, what: str) -> tuple[Any, Callable[[], Coroutine[Any, Any, None]]]:
+async def _client_app(args: argparse.Namespace, what: str) -> App:
     """A short-lived node joined through --bootstrap; in memory if the data folder is in use."""
     from ggen_desktop.app import App
-    from ggen_desktop.core.settings import parse_peer
-    from ggen_desktop.net.node import MarketplaceNode
-    from ggen_desktop.store.errors import StoreLocked
 
     bootstrap = _bootstrap(args)
     if not bootstrap:
         raise CliError(f"{what} needs a peer to join: give --bootstrap HOST:PORT")
-    try:
-        app = App(data_dir=args.data_dir, port=0, bootstrap=bootstrap, interface=args.interface, allow_demo=False)
-    except StoreLocked:
+    app = App(data_dir=args.data_dir, port=0, bootstrap=bootstrap, interface=args.interface, allow_demo=False,
+              memory_if_locked=True)
+    if app.in_memory:
         print("ggen-desktop: the data folder is in use by another ggen-desktop; using a temporary in-memory node",
               file=sys.stderr)
-        node = MarketplaceNode()
-        await node.start(0, [parse_peer(p) for p in bootstrap], args.interface)
-        return node, node.stop
     try:
         await app.start()
     except BaseException:
         await app.stop()
         raise
-    return app.node, app.stop
+    return app
 
 
 async def cmd_publish(args: argparse.Namespace) -> int:
+    from ggen_desktop.app import App
     from ggen_desktop.core.manifest import load_manifest
-    from ggen_desktop.store import identity as ids
 
     package = load_manifest(args.manifest)
     if args.key_file is not None:
-        publisher, created = ids.open_key_file(args.key_file)
+        publisher, created = App.open_key_file(args.key_file)
         if created:
             print(f"created a new publisher key in {args.key_file} (readable by you only; back it up)",
                   file=sys.stderr)
     else:
-        found = ids.load_keyring_identity()
+        found = App.keyring_identity()
         if found is None:
             raise CliError("there is no publisher key in the OS keyring yet; create one in the app, "
                            "or pass --key-file PATH to use (or create) a key file")
         publisher = found
     record = publisher.sign_package(package)
-    node, stop = await _client_node(args, "publish")
+    app = await _client_app(args, "publish")
     try:
-        report = await node.publish(record)
+        report = await app.publish(record)
     finally:
-        await stop()
+        await app.stop()
     print(f"published {package.id} {package.version} by {record.fingerprint}: "
           f"{report.replicas} replicas acknowledged, {report.keys} keys, {report.keyword_replicas} keyword acks",
           flush=True)
@@ -204,10 +208,10 @@ async def cmd_search(args: argparse.Namespace) -> int:
 
     query = Query(text=args.text, categories=tuple(args.category), tags=tuple(args.tag), limit=args.limit)
     config = QueryConfig(default_timeout=args.timeout, max_results=args.limit)
-    node, stop = await _client_node(args, "search")
+    app = await _client_app(args, "search")
     try:
-        node.remember_query(query)
-        handle = node.search(query, config)
+        app.node.remember_query(query)
+        handle = app.node.search(query, config)
         async for event in handle:
             if not event.is_new:
                 continue
@@ -223,7 +227,7 @@ async def cmd_search(args: argparse.Namespace) -> int:
                       flush=True)
         trace = await handle.wait()
     finally:
-        await stop()
+        await app.stop()
     print(trace.summary(), file=sys.stderr if args.json else sys.stdout, flush=True)
     return 0
 

@@ -1,7 +1,9 @@
-"""User settings, each declared once with its default, check and description (Electrum style).
+"""User settings, each declared once as a typed field with its default, rule and description (Electrum's ConfigVar).
 
-Persisted as JSON in the platform config folder. A bad value in the file is
-reported and that one setting falls back to its default; the rest are kept.
+`Settings` is a frozen dataclass, so `settings.fan_out` is an `int` to mypy and
+a value that breaks its rule cannot exist in one. Persisted as JSON in the
+platform config folder; a bad value in the file is reported naming its setting
+and falls back to its default, the rest are kept.
 """
 
 from __future__ import annotations
@@ -10,19 +12,18 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
-from ggen_desktop.core.query import QueryConfig
+from ggen_desktop.core.query import QueryConfig, QueryError
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 SETTINGS_FILE = "settings.json"
-# The node listens and joins once, at start; every other setting applies to the next search.
-NEEDS_RESTART = ("listen_port", "bootstrap_peers")
-DEFAULT_PORT = 4433
+_DECLARATION = "declaration"
 
 
 class SettingsError(ValueError):
@@ -41,114 +42,153 @@ def parse_peer(text: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _port(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
-        raise SettingsError("listen_port must be a number from 0 (any free port) to 65535")
+@dataclass(frozen=True)
+class Declaration(Generic[T]):
+    """One setting: its default, its rule (returns the value to keep, raises on a bad one) and what it means.
+
+    `needs_restart`: the node reads it only when it starts (it listens and joins once).
+    """
+
+    default: T
+    rule: Callable[[str, object], T]
+    description: str
+    needs_restart: bool = False
+
+
+def setting(default: T, rule: Callable[[str, object], T], description: str, *, needs_restart: bool = False) -> T:
+    """A `Settings` field: typed as its default to mypy, with its declaration in the field's metadata."""
+    declaration = Declaration(default, rule, description, needs_restart)
+    return field(default=default, metadata={_DECLARATION: declaration})
+
+
+def _query_rule(name: str, value: object) -> None:
+    """The node's own rule and message for one of QueryConfig's fields."""
+    try:
+        QueryConfig(**{name: value})  # type: ignore[arg-type]  # checked by QueryConfig itself
+    except QueryError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _number(name: str, value: object) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{name} must be a number, not {json.dumps(value)}")
     return value
 
 
-def _peers(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SettingsError("bootstrap_peers must be a list of HOST:PORT")
+def _whole_number(name: str, value: object) -> int:
+    number = _number(name, value)
+    if not isinstance(number, int):
+        raise SettingsError(f"{name} must be a whole number, not {number}")
+    return number
+
+
+def _seconds(name: str, value: object) -> float:
+    seconds = float(_number(name, value))
+    _query_rule(name, seconds)
+    return seconds
+
+
+def _query_count(name: str, value: object) -> int:
+    count = _whole_number(name, value)
+    _query_rule(name, count)
+    return count
+
+
+def _switch(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be true or false, not {json.dumps(value)}")
+    return value
+
+
+def _port(name: str, value: object) -> int:
+    port = _whole_number(name, value)
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"{name} must be a number from 0 (any free port) to 65535")
+    return port
+
+
+def _peers(name: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"{name} must be a list of HOST:PORT")
     for peer in value:
         parse_peer(peer)
-    return [v.strip() for v in value]
+    return tuple(peer.strip() for peer in value)
 
 
-def _query_field(name: str) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        QueryConfig(**{name: value})
-        return value
-
-    return check
+_QUERY = QueryConfig()
 
 
 @dataclass(frozen=True)
-class Setting:
-    name: str
-    default: Any
-    check: Callable[[Any], Any]
-    description: str
-
-
-_QUERY_DEFAULTS = QueryConfig()
-SETTINGS: tuple[Setting, ...] = (
-    Setting("default_timeout", _QUERY_DEFAULTS.default_timeout, _query_field("default_timeout"),
-            "Seconds a search waits for answers before it returns partial results"),
-    Setting("max_results", _QUERY_DEFAULTS.max_results, _query_field("max_results"),
-            "A search stops early once it has this many distinct results"),
-    Setting("adaptive_timeout", _QUERY_DEFAULTS.adaptive_timeout, _query_field("adaptive_timeout"),
-            "Give each peer a timeout from its measured round-trip time"),
-    Setting("fan_out", _QUERY_DEFAULTS.fan_out, _query_field("fan_out"),
-            "How many peers are asked at the same time"),
-    Setting("listen_port", 0, _port, "UDP port this node listens on (0: any free port)"),
-    Setting("bootstrap_peers", [], _peers,
-            "Peers to join (HOST:PORT); none means the built-in demo network"),
-)
-_BY_NAME = {s.name: s for s in SETTINGS}
-
-
 class Settings:
-    """Validated settings with load/save; `query_config()` builds the node's QueryConfig."""
+    """Validated settings with load/save; `query_config()` builds the node's QueryConfig.
 
-    def __init__(self, values: dict[str, Any] | None = None) -> None:
-        self._values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
-        for name, value in (values or {}).items():
-            self.set(name, value)
+    Change one with `dataclasses.replace(settings, fan_out=5)`: the new value is checked
+    on construction and a SettingsError names the setting that broke its rule.
+    """
 
-    def get(self, name: str) -> Any:
-        return self._values[name]
+    default_timeout: float = setting(_QUERY.default_timeout, _seconds,
+                                     "Seconds a search waits for answers before it returns partial results")
+    max_results: int = setting(_QUERY.max_results, _query_count,
+                               "A search stops early once it has this many distinct results")
+    adaptive_timeout: bool = setting(_QUERY.adaptive_timeout, _switch,
+                                     "Give each peer a timeout from its measured round-trip time")
+    fan_out: int = setting(_QUERY.fan_out, _query_count, "How many peers are asked at the same time")
+    listen_port: int = setting(0, _port, "UDP port this node listens on (0: any free port)", needs_restart=True)
+    bootstrap_peers: tuple[str, ...] = setting((), _peers, "Peers to join (HOST:PORT); none means the built-in "
+                                               "demo network", needs_restart=True)
 
-    def set(self, name: str, value: Any) -> None:
-        setting = _BY_NAME.get(name)
-        if setting is None:
-            raise SettingsError(f"unknown setting '{name}'")
-        try:
-            setting.check(value)
-        except (ValueError, TypeError) as exc:
-            raise SettingsError(f"{name}: {exc}") from None
-        self._values[name] = value
+    def __post_init__(self) -> None:
+        for name, declaration in declarations().items():
+            object.__setattr__(self, name, _checked(name, getattr(self, name), declaration))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> Settings:
+        """Settings from plain values (a settings file, a form); raises SettingsError at the first bad one."""
+        for name in values:
+            if name not in declarations():
+                raise SettingsError(f"unknown setting '{name}'")
+        return cls(**cast(Mapping[str, Any], values))  # each value is checked by __post_init__
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        """Plain JSON values, as in the settings file (lists, not tuples)."""
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in asdict(self).items()}
 
     def restart_needed(self, previous: Settings) -> list[str]:
         """The settings changed since `previous` that only take effect when the node starts again."""
-        return [name for name in NEEDS_RESTART if self.get(name) != previous.get(name)]
+        return [name for name, declaration in declarations().items()
+                if declaration.needs_restart and getattr(self, name) != getattr(previous, name)]
 
     def query_config(self) -> QueryConfig:
-        return QueryConfig(
-            default_timeout=float(self.get("default_timeout")),
-            max_results=self.get("max_results"),
-            adaptive_timeout=self.get("adaptive_timeout"),
-            fan_out=self.get("fan_out"),
-        )
+        return replace(_QUERY, default_timeout=self.default_timeout, max_results=self.max_results,
+                       adaptive_timeout=self.adaptive_timeout, fan_out=self.fan_out)
 
     def bootstrap(self) -> list[tuple[str, int]]:
-        return [parse_peer(p) for p in self.get("bootstrap_peers")]
+        return [parse_peer(p) for p in self.bootstrap_peers]
 
     @classmethod
     def load(cls, config_dir: Path) -> tuple[Settings, list[str]]:
-        """Settings from the file plus a list of problems found (each one setting kept at default)."""
+        """Settings from the file plus a list of problems found (each one setting kept at its default)."""
         path = Path(config_dir) / SETTINGS_FILE
-        settings = cls()
-        problems: list[str] = []
         if not path.exists():
-            return settings, problems
+            return cls(), []
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            return settings, [f"{path}: unreadable ({exc}); using defaults"]
+            return cls(), [f"{path}: unreadable ({exc}); using defaults"]
+        good: dict[str, object] = {}
+        problems: list[str] = []
         for name, value in raw.items():
             try:
-                settings.set(name, value)
+                cls.from_dict({name: value})
             except SettingsError as exc:
                 problems.append(f"{path}: {exc}; using the default")
+            else:
+                good[name] = value
         for problem in problems:
             log.warning("%s", problem)
-        return settings, problems
+        return cls.from_dict(good), problems
 
     def save(self, config_dir: Path) -> Path:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""
@@ -157,8 +197,22 @@ class Settings:
         path = config_dir / SETTINGS_FILE
         fd, tmp = tempfile.mkstemp(dir=config_dir, prefix=".settings-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self._values, handle, indent=2, sort_keys=True)
+            json.dump(self.as_dict(), handle, indent=2, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         return path
+
+
+def declarations() -> dict[str, Declaration[Any]]:
+    """Every setting's declaration by name, in the order they are declared."""
+    return {f.name: f.metadata[_DECLARATION] for f in fields(Settings)}
+
+
+def _checked(name: str, value: object, declaration: Declaration[T]) -> T:
+    """The value its rule keeps; a message that names the setting once when it breaks the rule."""
+    try:
+        return declaration.rule(name, value)
+    except (SettingsError, TypeError, ValueError) as exc:
+        message = str(exc)
+        raise SettingsError(message if message.startswith(name) else f"{name}: {message}") from None

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ggen_desktop import __version__
+
+ICON_SIZE = 64
 
 
 def about_text(data_dir: Path | None, config_dir: Path | None) -> str:
@@ -23,5 +26,14 @@ def about_text(data_dir: Path | None, config_dir: Path | None) -> str:
     )
 
 
-def show_about(parent: QWidget, data_dir: Path | None, config_dir: Path | None) -> None:
-    QMessageBox.about(parent, f"About ggen-desktop {__version__}", about_text(data_dir, config_dir))
+def show_about(parent: QWidget, data_dir: Path | None, config_dir: Path | None) -> QMessageBox:
+    """Open the box the way `QMessageBox.about` lays it out (the app icon beside the text), but without
+    blocking: the node keeps answering peers while it is open. It is deleted once closed."""
+    box = QMessageBox(QMessageBox.Icon.NoIcon, f"About ggen-desktop {__version__}", about_text(data_dir, config_dir),
+                      QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("aboutBox")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    window_icon = box.windowIcon()
+    box.setIconPixmap(window_icon.pixmap(window_icon.actualSize(QSize(ICON_SIZE, ICON_SIZE))))
+    box.open()
+    return box

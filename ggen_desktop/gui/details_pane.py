@@ -33,46 +33,52 @@ class DetailsPane(QTextBrowser):
         if hit is None:
             self.setHtml("<p><i>Select a result to see its details.</i></p>")
             return
-        record = hit.record
-        package = record.package
+        package = hit.record.package
         meta = package.metadata
         e = html.escape
-
-        def row(label: str, value: str) -> str:
-            return f"<tr><th align='left' valign='top'>{e(label)}</th><td>{value}</td></tr>"
-
-        def link(url: str) -> str:
-            return f"<a href='{e(url)}'>{e(url)}</a>" if url else "–"
-
         warning = ""
         if publishers_of_name > 1:
             warning = (
                 f"<p><b>⚠ {publishers_of_name} publishers use the name {e(str(package.id))}.</b> "
                 "They are different packages: compare the publisher keys.</p>"
             )
-        deps = ", ".join(f"{d.id} {d.requirement}" for d in package.dependencies) or "none"
-        rows = [
-            row("Version", e(str(package.version))),
-            row("Description", e(meta.description) or "–"),
-            row("Categories", e(", ".join(meta.categories)) or "–"),
-            row("Tags", e(", ".join(meta.tags)) or "–"),
-            row("License", e(meta.license) or "–"),
-            row("Authors", e(", ".join(meta.authors)) or "–"),
-            row("Homepage", link(meta.homepage)),
-            row("Repository", link(meta.repository)),
-            row("Documentation", link(meta.documentation)),
-            row("Dependencies", e(deps)),
-            row("Content hash", f"<code>{e(package.content_hash)}</code>"),
-            row("Publisher", f"fingerprint <code>{e(record.fingerprint)}</code>"),
-            row("Publisher key", f"<code>{e(base64.b64encode(record.publisher).decode())}</code><br>"
-                f"<code>{e(record.publisher.hex())}</code>"),
-            row("Signature", "✓ verified (Ed25519; the node verifies every record before showing it)"),
-            row(f"Returned by {len(hit.sources)} peer{'s' if len(hit.sources) != 1 else ''}",
-                "<br>".join(f"<code>{e(s)}</code>" for s in sorted(hit.sources))),
-            row("First seen", f"{hit.first_seen_ms:.0f} ms after the query started"),
-        ]
+        rows = "".join(f"<tr><th align='left' valign='top'>{e(label)}</th><td>{value}</td></tr>"
+                       for label, value in _rows(hit))
         long = f"<p>{e(meta.long_description)}</p>" if meta.long_description else ""
         self.setHtml(
             f"<h3>{e(meta.title)}</h3><p><code>{e(str(package.id))}</code></p>{warning}"
-            f"<table cellspacing='4'>{''.join(rows)}</table>{long}"
+            f"<table cellspacing='4'>{rows}</table>{long}"
         )
+
+
+def _rows(hit: SearchHit) -> list[tuple[str, str]]:
+    """(label, HTML value) for each line of the details table."""
+    record = hit.record
+    package = record.package
+    meta = package.metadata
+    e = html.escape
+
+    def link(url: str) -> str:
+        return f"<a href='{e(url)}'>{e(url)}</a>" if url else "–"
+
+    deps = ", ".join(f"{d.id} {d.requirement}" for d in package.dependencies) or "none"
+    return [
+        ("Version", e(str(package.version))),
+        ("Description", e(meta.description) or "–"),
+        ("Categories", e(", ".join(meta.categories)) or "–"),
+        ("Tags", e(", ".join(meta.tags)) or "–"),
+        ("License", e(meta.license) or "–"),
+        ("Authors", e(", ".join(meta.authors)) or "–"),
+        ("Homepage", link(meta.homepage)),
+        ("Repository", link(meta.repository)),
+        ("Documentation", link(meta.documentation)),
+        ("Dependencies", e(deps)),
+        ("Content hash", f"<code>{e(package.content_hash)}</code>"),
+        ("Publisher", f"fingerprint <code>{e(record.fingerprint)}</code>"),
+        ("Publisher key", f"<code>{e(base64.b64encode(record.publisher).decode())}</code><br>"
+         f"<code>{e(record.publisher.hex())}</code>"),
+        ("Signature", "✓ verified (Ed25519; the node verifies every record before showing it)"),
+        (f"Returned by {len(hit.sources)} peer{'s' if len(hit.sources) != 1 else ''}",
+         "<br>".join(f"<code>{e(s)}</code>" for s in sorted(hit.sources))),
+        ("First seen", f"{hit.first_seen_ms:.0f} ms after the query started"),
+    ]

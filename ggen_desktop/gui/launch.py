@@ -116,11 +116,11 @@ async def main(args: argparse.Namespace) -> int:
     """The whole GUI session as one coroutine: show, start, run until closed, shut down."""
     from PySide6.QtWidgets import QApplication
 
-    from ggen_desktop.gui.main_window import MainWindow, wait_for
-    from ggen_desktop.store.paths import config_dir
+    from ggen_desktop.app import App
+    from ggen_desktop.gui.main_window import MainWindow
+    from ggen_desktop.gui.tasks import wait_for
 
-    config = config_dir()
-    window = MainWindow(config)
+    window = MainWindow(App.default_config_dir())
     # A quit from outside the window (logout, `QApplication.quit()`) closes it too, which wakes
     # this coroutine for the shutdown below; `run_until_done` keeps the loop running for it.
     QApplication.instance().aboutToQuit.connect(window.close)  # type: ignore[union-attr]
@@ -136,81 +136,81 @@ async def main(args: argparse.Namespace) -> int:
         print(f"ggen-desktop window shown at {time.time():.6f}", flush=True)
         window.close()
         return 0
-    code = 0
     try:
-        app = create_app(args, window)
-        if app is None:
-            if args.self_check:
-                print(f"self-check failed: {window.statusBar().currentMessage()}", flush=True)
-                return 1
-            await closed
-            return 1
-        window.attach(app)
-        # Once joined, move start-up objects out of the collector's sight: later gen-2 passes only
-        # walk what searches create, which keeps GC pauses short while results stream.
-        window.ready.connect(gc.freeze)
-        window.tasks.spawn(window.start_engine(), "joining the network")
-        if args.self_check:
-            code = await self_check(window)
-            window.close()
-        else:
-            await closed
+        return await run_session(args, window, closed)
     finally:
         await window.shutdown()
-    return code
+
+
+async def run_session(args: argparse.Namespace, window: MainWindow, closed: asyncio.Future[Any]) -> int:
+    """Build the engine and join, then wait for the window to close (or run the self-check)."""
+    app = create_app(args, window)
+    if app is None:
+        if args.self_check:
+            print(f"self-check failed: {window.statusBar().currentMessage()}", flush=True)
+            return 1
+        await closed
+        return 1
+    window.attach(app)
+    # Once joined, move start-up objects out of the collector's sight: later gen-2 passes only
+    # walk what searches create, which keeps GC pauses short while results stream.
+    window.ready.connect(gc.freeze)
+    window.tasks.spawn(window.start_engine(), "joining the network")
+    if args.self_check:
+        code = await self_check(window)
+        window.close()
+        return code
+    await closed
+    return 0
 
 
 def create_app(args: argparse.Namespace, window: MainWindow) -> App | None:
     """Build the engine; a locked data folder or unreadable store is shown as a dialog, not a traceback."""
-    from ggen_desktop.app import App
-    from ggen_desktop.net.node import NodeError
-    from ggen_desktop.store.errors import StoreError
+    from ggen_desktop.app import App, NodeError, StoreError
 
     try:
         return App(data_dir=args.data_dir, port=args.port, bootstrap=args.bootstrap)
     except StoreError as exc:
         window.show_error("Cannot open the data folder", str(exc), serious=True)
-        window.network_label.setText("Not connected: the data folder is not available")
-        window.join_progress.hide()
+        window.status.show_not_connected("the data folder is not available")
         return None
     except NodeError as exc:  # e.g. a bootstrap peer that is not HOST:PORT
         window.show_error("Cannot start the node", str(exc), serious=True)
-        window.network_label.setText("Not connected: fix the bootstrap peers in Settings or on the command line")
-        window.join_progress.hide()
+        window.status.show_not_connected("fix the bootstrap peers in Settings or on the command line")
         return None
+
+
+async def _first_of(window: MainWindow, signal: object, what: str, deadline: float) -> object | None:
+    """The signal's value, or None after printing why not (a GUI task failed, or time ran out)."""
+    from ggen_desktop.gui.tasks import wait_for
+
+    wanted, failed = wait_for(signal), wait_for(window.tasks.failed)
+    left = max(0.1, deadline - time.monotonic())
+    done, _ = await asyncio.wait({wanted, failed}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+    if failed in done:
+        task, message = failed.result()
+        print(f"self-check failed: {task}: {message}", flush=True)
+    elif wanted not in done:
+        print(f"self-check failed: {what} within {SELF_CHECK_TIMEOUT_S:.0f} s", flush=True)
+    else:
+        value: object = wanted.result()
+        return value
+    return None
 
 
 async def self_check(window: MainWindow) -> int:
     """Join, search for a term the sample catalogue surely has, and report one line."""
     from ggen_desktop import __version__
     from ggen_desktop.core.search import QueryStatus, QueryTrace
-    from ggen_desktop.gui.main_window import wait_for
 
-    started = time.monotonic()
-
-    def left() -> float:
-        return max(0.1, SELF_CHECK_TIMEOUT_S - (time.monotonic() - started))
-
-    async def first_of(signal: object, what: str) -> object | None:
-        """The signal's value, or None after printing why not (a GUI task failed, or time ran out)."""
-        wanted, failed = wait_for(signal), wait_for(window.tasks.failed)
-        done, _ = await asyncio.wait({wanted, failed}, timeout=left(), return_when=asyncio.FIRST_COMPLETED)
-        if failed in done:
-            task, message = failed.result()
-            print(f"self-check failed: {task}: {message}", flush=True)
-        elif wanted not in done:
-            print(f"self-check failed: {what} within {SELF_CHECK_TIMEOUT_S:.0f} s", flush=True)
-        else:
-            value: object = wanted.result()
-            return value
-        return None
-
-    if not window.is_ready and await first_of(window.ready, "the network did not join") is None:
+    deadline = time.monotonic() + SELF_CHECK_TIMEOUT_S
+    if not window.is_ready and await _first_of(window, window.ready, "the network did not join", deadline) is None:
         return 1
     # listening before the search starts, so even an instant answer is not missed
-    finished = asyncio.ensure_future(first_of(window.session.finished, f"the search for '{SELF_CHECK_TERM}' did not finish"))
+    finished = asyncio.ensure_future(_first_of(window, window.session.finished,
+                                               f"the search for '{SELF_CHECK_TERM}' did not finish", deadline))
     await asyncio.sleep(0)
-    window.search_field.setText(SELF_CHECK_TERM)
+    window.search_bar.field.setText(SELF_CHECK_TERM)
     window.search()
     trace = await finished
     if trace is None:

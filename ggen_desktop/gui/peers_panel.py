@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import QPoint, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -91,6 +93,7 @@ class PeersPanel(QWidget):
             return
         peer = self.model.peer(self.proxy.mapToSource(index).row())
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right-click: gone once closed
         action = menu.addAction(f"{'Unblock' if peer.blocked else 'Block'} peer {peer.peer_id[:12]}")
-        action.triggered.connect(lambda: self.block_requested.emit(peer.peer_id, not peer.blocked))
+        action.triggered.connect(partial(self.block_requested.emit, peer.peer_id, not peer.blocked))
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -42,8 +42,7 @@ from ggen_desktop.gui.table_model import make_compact
 from ggen_desktop.gui.tasks import TaskGroup
 
 if TYPE_CHECKING:
-    from ggen_desktop.net.node import MarketplaceNode
-    from ggen_desktop.store.identity import PublisherIdentity
+    from ggen_desktop.app import App, PublisherIdentity
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +76,8 @@ class PublishPanel(QWidget):
     def __init__(self, tasks: TaskGroup, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tasks = tasks
-        self.node: MarketplaceNode | None = None
+        self.app: App | None = None
         self.identity: PublisherIdentity | None = None
-        self.identity_source = ""
         self.confirm: Callable[[str, str], bool] = lambda title, text: _ask(self, title, text)
         self.choose_key_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self, "Publisher key file (existing or new)", str(Path.home()),
@@ -116,8 +114,8 @@ class PublishPanel(QWidget):
         self.publish_button.setEnabled(False)
         self.identity_label.setText("The node is starting…")
 
-    def attach(self, node: MarketplaceNode) -> None:
-        self.node = node
+    def attach(self, app: App) -> None:
+        self.app = app
         self.publish_button.setEnabled(True)
         self._load_identity()
 
@@ -126,10 +124,10 @@ class PublishPanel(QWidget):
 
     # -- identity --------------------------------------------------------------------
     def _load_identity(self) -> None:
-        from ggen_desktop.store.identity import IdentityError, load_keyring_identity
+        from ggen_desktop.app import App, IdentityError
 
         try:
-            self.identity = load_keyring_identity()
+            self.identity = App.keyring_identity()
         except IdentityError as exc:
             self.identity_label.setText(f"⚠ {exc}. Use “Use a key file…” to publish with a key file instead.")
             return
@@ -142,7 +140,6 @@ class PublishPanel(QWidget):
 
     def _show_identity(self, source: str) -> None:
         assert self.identity is not None
-        self.identity_source = source
         self.identity_label.setText(
             f"Publishing as <b>{self.identity.fingerprint}</b> (key in {source}).<br>"
             f"Public key: <code>{self.identity.public_key_bytes.hex()}</code>"
@@ -152,14 +149,10 @@ class PublishPanel(QWidget):
         """The key to sign with; creates one in the keyring after the user confirms."""
         if self.identity is not None:
             return self.identity
-        from ggen_desktop.store.identity import (
-            IdentityError,
-            create_keyring_identity,
-            load_keyring_identity,
-        )
+        from ggen_desktop.app import App, IdentityError
 
         try:
-            self.identity = load_keyring_identity()
+            self.identity = App.keyring_identity()
             if self.identity is None:
                 if not self.confirm(
                     "Create a publisher key?",
@@ -167,7 +160,7 @@ class PublishPanel(QWidget):
                     "and keep it in the OS keyring? Back it up: only this key can publish new versions.",
                 ):
                     return None
-                self.identity = create_keyring_identity()
+                self.identity = App.create_keyring_identity()
         except IdentityError as exc:
             self.form_error.setText(f"⚠ {exc}")
             self.identity_label.setText(f"⚠ {exc}")
@@ -176,10 +169,10 @@ class PublishPanel(QWidget):
         return self.identity
 
     def use_key_file(self, path: Path) -> bool:
-        from ggen_desktop.store.identity import IdentityError, open_key_file
+        from ggen_desktop.app import App, IdentityError
 
         try:
-            self.identity, _created = open_key_file(path)
+            self.identity, _created = App.open_key_file(path)
         except IdentityError as exc:
             self.identity_label.setText(f"⚠ {exc}")
             return False
@@ -304,7 +297,7 @@ class PublishPanel(QWidget):
     # -- publishing --------------------------------------------------------------------
     def publish(self) -> None:
         package = self.validate()
-        if package is None or self.node is None:
+        if package is None or self.app is None:
             return
         identity = self.ensure_identity()
         if identity is None:
@@ -312,11 +305,10 @@ class PublishPanel(QWidget):
         self.tasks.spawn(self.publish_package(package, identity), f"publishing {package.id}")
 
     async def publish_package(self, package: Package, identity: PublisherIdentity) -> None:
+        from ggen_desktop.app import NodeError, StoreError
         from ggen_desktop.core.record import RecordError
-        from ggen_desktop.net.node import NodeError
-        from ggen_desktop.store.errors import StoreError
 
-        assert self.node is not None
+        assert self.app is not None
         try:
             record = identity.sign_package(package)
         except RecordError as exc:
@@ -326,7 +318,7 @@ class PublishPanel(QWidget):
         self.progress.setVisible(True)
         self.result_label.setText(f"Publishing {package.id} {package.version}…")
         try:
-            report = await self.node.publish(record)
+            report = await self.app.publish(record)
         except (NodeError, StoreError) as exc:
             # Expected outcomes (no peer reachable, disk full): the message says what happened and
             # whether the package is kept for republishing; nothing here is a crash to report.
@@ -346,7 +338,7 @@ class PublishPanel(QWidget):
         self.refresh_my_packages()
 
     def refresh_my_packages(self) -> None:
-        if self.node is None:
+        if self.app is None:
             return
 
         def when(stamp: float | None) -> str:
@@ -355,5 +347,5 @@ class PublishPanel(QWidget):
         self.my_packages.set_rows([
             (str(p.record.package.id), str(p.record.package.version), when(p.published_at),
              when(p.last_republished_at), str(p.replicas))
-            for p in self.node.my_packages()
+            for p in self.app.my_packages()
         ])

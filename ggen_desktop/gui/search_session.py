@@ -53,7 +53,6 @@ class SearchSession(QObject):
         self.model = model
         self.tasks = tasks
         self.handle: Handle | None = None
-        self.last_query: Query | None = None
         self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, parent=self)
 
     @property
@@ -69,11 +68,11 @@ class SearchSession(QObject):
         return self.handle is not None and self.handle.trace.status is QueryStatus.RUNNING
 
     def start(self, searcher: Searcher, query: Query) -> Handle:
-        """Cancel whatever runs, empty the table, and stream the new query into it."""
-        self.cancel()
+        """Stop whatever runs (silently: `finished` is only ever about the current query), empty the
+        table, and stream the new query into it."""
+        self._stop()
         handle = searcher.search(query)
         self.handle = handle
-        self.last_query = query
         self._limiter.discard()
         self.model.reset(handle.query_id)
         self.tasks.spawn(self._consume(handle), f"search “{query.text}”")
@@ -81,13 +80,19 @@ class SearchSession(QObject):
         return handle
 
     def cancel(self) -> None:
-        """Stop the running query; rows already shown stay, nothing arrives after this call."""
+        """Stop the running query and say so now, once; rows already shown stay, nothing arrives after."""
+        if self._stop() and self.handle is not None:
+            self.finished.emit(self.handle.trace)  # `_consume` stays silent for a cancelled query
+
+    def _stop(self) -> bool:
+        """Cancel the running query, if any; True when one was running."""
         handle = self.handle
         if handle is None or handle.trace.status is not QueryStatus.RUNNING:
-            return
+            return False
         self._limiter.flush_all()
         self.model.query_id = None  # later batches of this query are now stale
         handle.cancel()
+        return True
 
     async def _consume(self, handle: Handle) -> None:
         async for event in handle:
@@ -98,7 +103,7 @@ class SearchSession(QObject):
         while handle is self.handle and self._limiter.pending:
             self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
             await asyncio.sleep(0)
-        if handle is self.handle:
+        if handle is self.handle and trace.status is not QueryStatus.CANCELLED:
             self.finished.emit(trace)
 
     def _apply(self, events: list[SearchEvent]) -> None:

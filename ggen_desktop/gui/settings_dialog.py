@@ -1,10 +1,13 @@
 """The settings dialog: query settings (apply at once) and network settings (apply on restart).
 
-Every value goes through `core.settings.Settings.set`, so the dialog and the
-settings file share one set of rules and one set of messages.
+Every value is checked by `core.settings.Settings` itself, so the dialog and the
+settings file share one set of rules and one set of messages; each field's
+tooltip is its setting's declared description.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ggen_desktop.core.settings import Settings, SettingsError
+from ggen_desktop.core.settings import Settings, SettingsError, declarations
 from ggen_desktop.gui.resources import child, load_ui
 
 
@@ -41,12 +44,14 @@ class SettingsDialog(QDialog):
         self.bootstrap: QPlainTextEdit = child(form, QPlainTextEdit, "bootstrap_peersField")
         self.error_label: QLabel = child(form, QLabel, "errorLabel")
         self.error_label.setStyleSheet("font-weight: bold;")
-        self.timeout.setValue(float(settings.get("default_timeout")))
-        self.max_results.setValue(settings.get("max_results"))
-        self.fan_out.setValue(settings.get("fan_out"))
-        self.adaptive.setChecked(settings.get("adaptive_timeout"))
-        self.port.setValue(settings.get("listen_port"))
-        self.bootstrap.setPlainText("\n".join(settings.get("bootstrap_peers")))
+        for name, declaration in declarations().items():
+            child(form, QWidget, f"{name}Field").setToolTip(declaration.description)
+        self.timeout.setValue(settings.default_timeout)
+        self.max_results.setValue(settings.max_results)
+        self.fan_out.setValue(settings.fan_out)
+        self.adaptive.setChecked(settings.adaptive_timeout)
+        self.port.setValue(settings.listen_port)
+        self.bootstrap.setPlainText("\n".join(settings.bootstrap_peers))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -55,23 +60,17 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.form)
         layout.addWidget(buttons)
 
-    def values(self) -> dict[str, object]:
-        peers = [line.strip() for line in self.bootstrap.toPlainText().splitlines() if line.strip()]
-        return {
-            "default_timeout": round(self.timeout.value(), 1),
-            "max_results": self.max_results.value(),
-            "fan_out": self.fan_out.value(),
-            "adaptive_timeout": self.adaptive.isChecked(),
-            "listen_port": self.port.value(),
-            "bootstrap_peers": peers,
-        }
-
     def build(self) -> Settings:
         """Validated Settings from the form; raises SettingsError naming the bad setting."""
-        settings = Settings(self.original.as_dict())
-        for name, value in self.values().items():
-            settings.set(name, value)
-        return settings
+        return replace(
+            self.original,
+            default_timeout=round(self.timeout.value(), 1),
+            max_results=self.max_results.value(),
+            fan_out=self.fan_out.value(),
+            adaptive_timeout=self.adaptive.isChecked(),
+            listen_port=self.port.value(),
+            bootstrap_peers=tuple(line.strip() for line in self.bootstrap.toPlainText().splitlines() if line.strip()),
+        )
 
     def accept(self) -> None:
         try:

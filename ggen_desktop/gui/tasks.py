@@ -1,4 +1,4 @@
-"""Strong references to asyncio tasks started from the GUI, with their failures reported to the window.
+"""Asyncio from the GUI: strong references to its tasks (failures reported to the window), and signal waits.
 
 qasync's `asyncSlot` and a bare `asyncio.ensure_future` keep no strong reference:
 a task can be garbage collected mid-flight and its exception vanishes into a
@@ -52,3 +52,16 @@ class TaskGroup(QObject):
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def wait_for(signal: Any) -> asyncio.Future[Any]:
+    """A future resolved by the next emission of a Qt signal (used by the launcher's coroutine)."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def done(*args: Any) -> None:
+        if not future.done():
+            future.set_result(args[0] if len(args) == 1 else args)
+        signal.disconnect(done)
+
+    signal.connect(done)
+    return future

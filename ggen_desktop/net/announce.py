@@ -4,7 +4,9 @@ An announcement carries a random message id, a hop budget and one signed
 record. A node that has not seen the id verifies the record (a bad one counts
 against the sender and stops there), hands it to the node's discovered
 records, and passes it on to a few neighbours with one hop less. The seen-id
-set is bounded, so memory stays flat however much gossip arrives.
+set is bounded, so memory stays flat however much gossip arrives. The
+announcer serves the `announce` RPC through the protocol's handler registry,
+so the protocol knows nothing of announcements.
 """
 
 from __future__ import annotations
@@ -15,24 +17,27 @@ import os
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from kademlia.node import Node
 
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
-
-if TYPE_CHECKING:
-    from ggen_desktop.net.protocol import MarketProtocol
+from ggen_desktop.net.protocol import ArgCheck, MarketProtocol, int_in, is_node_id
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOPS = 3
 FORWARD_TO = 4  # neighbours each hop passes an announcement to
 SEEN_CAPACITY = 4096
+ANNOUNCE_ARGS: tuple[ArgCheck, ...] = (
+    is_node_id,  # the sender's node id
+    lambda v: isinstance(v, bytes) and 8 <= len(v) <= 32,  # the message id
+    int_in(0, 16),  # hops left
+    lambda v: isinstance(v, bytes),  # the encoded record, verified on receipt
+)
 
 
 class Announcer:
-    """Sends, receives and forwards announcements for one protocol."""
+    """Sends, receives and forwards announcements for one protocol, and serves its `announce` RPC."""
 
     def __init__(self, protocol: MarketProtocol, on_record: Callable[[SignedRecord, str], None],
                  forward_to: int = FORWARD_TO) -> None:
@@ -41,6 +46,12 @@ class Announcer:
         self.forward_to = forward_to
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        protocol.register_rpc("announce", ANNOUNCE_ARGS, self._rpc_announce)
+
+    def _rpc_announce(self, sender: tuple[str, int], nodeid: bytes, msg_id: bytes, hops: int, record: bytes) -> bool:
+        """A neighbour's gossip about a new record: a contact to welcome, a record to verify and pass on."""
+        self.protocol.welcome_if_new(Node(nodeid, sender[0], sender[1]))
+        return self.receive(nodeid.hex(), sender, msg_id, hops, record)
 
     def announce(self, record: SignedRecord, hops: int = DEFAULT_HOPS) -> bytes:
         """Start gossip for one of my records; returns the message id."""

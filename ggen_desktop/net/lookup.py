@@ -22,12 +22,12 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from kademlia.node import Node
 
-from ggen_desktop.core.query import Query, matches_query
+from ggen_desktop.core.query import Query, QueryConfig, matches_query
 from ggen_desktop.core.record import (
     MAX_RECORD_BYTES,
     RecordError,
@@ -35,7 +35,7 @@ from ggen_desktop.core.record import (
     decode_and_verify,
 )
 from ggen_desktop.core.search import PeerTrace, QueryTrace
-from ggen_desktop.net.protocol import ERROR_KEY, MarketProtocol, Result, parse_contacts
+from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, ERROR_KEY, MarketProtocol, Result, parse_contacts
 from ggen_desktop.net.storage import (
     MAX_PER_KEY,
     PAGE_BYTES,
@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 MAX_PAGES_PER_PEER = math.ceil(MAX_PER_KEY * (MAX_RECORD_BYTES + RECORD_OVERHEAD) / PAGE_BYTES) + 1
 UNKNOWN_PEER_STALL_S = 0.5  # a peer never measured counts as stalled after this long
 MIN_STALL_S = 0.05
+
+OnRecords = Callable[[Node, list[SignedRecord]], bool]
+"""Receives each peer's verified, matching records; returns True to end the lookup early."""
+Lookup = Callable[[bytes, QueryTrace, OnRecords, QueryConfig], Awaitable[None]]
+"""A streaming lookup toward a key within the config's overall timeout, as the node runs it."""
 
 
 @dataclass
@@ -69,7 +74,7 @@ class StreamingLookup:
         key: bytes,
         query: Query,
         trace: QueryTrace,
-        on_records: Callable[[Node, list[SignedRecord]], bool],
+        on_records: OnRecords,
         *,
         fan_out: int,
         request_timeout: float,
@@ -248,3 +253,16 @@ class StreamingLookup:
             self._pages.append((node, min(next_page, request.page + PAGE_RECORDS), pages_read))
         if valid and self.on_records(node, valid):
             self._stopped = True
+
+
+async def lookup_within_timeout(protocol: MarketProtocol, key: bytes, trace: QueryTrace, on_records: OnRecords,
+                                config: QueryConfig, ksize: int) -> None:
+    """A streaming lookup toward `key` for `trace.query`, ended by the query's overall timeout
+    (TimeoutError); each request's own timeout is bounded well below it."""
+    lookup = StreamingLookup(
+        protocol, key, trace.query, trace, on_records, fan_out=config.fan_out,
+        request_timeout=min(config.default_timeout, DEFAULT_RPC_TIMEOUT * 2),
+        adaptive_timeout=config.adaptive_timeout, ksize=ksize,
+    )
+    remaining = config.default_timeout - trace.elapsed_ms() / 1000.0
+    await asyncio.wait_for(lookup.run(), max(remaining, 0.0))

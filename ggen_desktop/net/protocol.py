@@ -14,7 +14,9 @@ kademlia nodes still join and route) but replaces that machinery:
   sent (no `__getattr__` magic);
 - handler errors are caught and counted; our own RPCs answer with an error
   marker so the caller does not wait for its timeout;
-- every answer is bounded in size.
+- every answer is bounded in size;
+- other modules serve RPCs of their own through `register_rpc` (announcements
+  do), so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import umsgpack
 from kademlia.node import Node
@@ -37,9 +39,6 @@ from kademlia.protocol import KademliaProtocol
 from ggen_desktop.core.query import Query, QueryError
 from ggen_desktop.core.reputation import ReputationBook
 from ggen_desktop.net.storage import RecordStorage, StorageRefused
-
-if TYPE_CHECKING:
-    from ggen_desktop.net.announce import Announcer
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +66,12 @@ STAT_NAMES = (
 Result = tuple[bool, Any]
 """What a request resolves to, as in rpcudp: (answered, payload)."""
 
+ArgCheck = Callable[[object], bool]
+RpcHandler = Callable[..., Any]
+"""Called as handler(sender, *args) with checked arguments; returns the answer, or an awaitable of it."""
 
-def _is_id(value: object) -> bool:
+
+def is_node_id(value: object) -> bool:
     return isinstance(value, bytes) and len(value) == 20
 
 
@@ -76,27 +79,31 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _int_in(low: int, high: int) -> Callable[[object], bool]:
+def int_in(low: int, high: int) -> ArgCheck:
     """A check for a whole number from `low` to `high` (bools are not numbers here)."""
     return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-# name → (argument checks, is it one of ours). The standard four (plus stun) keep
-# plain kademlia nodes working; ours answer an error marker when they fail.
-_ARG_CHECKS: dict[str, tuple[tuple[Callable[[object], bool], ...], bool]] = {
-    "stun": ((), False),
-    "ping": ((_is_id,), False),
-    "store": ((_is_id, _is_id, lambda v: True), False),
-    "find_node": ((_is_id, _is_id), False),
-    "find_value": ((_is_id, _is_id), False),
-    "search": ((_is_id, _is_id, lambda v: isinstance(v, dict), _int_in(0, 9_999)), True),
-    "announce": (
-        (_is_id, lambda v: isinstance(v, bytes) and 8 <= len(v) <= 32, _int_in(0, 16),
-         lambda v: isinstance(v, bytes)),
-        True,
-    ),
+@dataclass(frozen=True)
+class _Rpc:
+    """How one RPC is served: its argument checks, whether it is one of ours (ours answer an error
+    marker when they fail; the standard ones stay silent, as plain kademlia does), and its handler
+    (None: the protocol's own `rpc_<name>` method, looked up at each call)."""
+
+    checks: tuple[ArgCheck, ...]
+    ours: bool
+    handler: RpcHandler | None = None
+
+
+# The standard four (plus stun) keep plain kademlia nodes working; search is ours.
+_BUILT_IN_RPCS: dict[str, _Rpc] = {
+    "stun": _Rpc((), ours=False),
+    "ping": _Rpc((is_node_id,), ours=False),
+    "store": _Rpc((is_node_id, is_node_id, lambda v: True), ours=False),
+    "find_node": _Rpc((is_node_id, is_node_id), ours=False),
+    "find_value": _Rpc((is_node_id, is_node_id), ours=False),
+    "search": _Rpc((is_node_id, is_node_id, lambda v: isinstance(v, dict), int_in(0, 9_999)), ours=True),
 }
-OUR_RPCS = frozenset(name for name, (_, ours) in _ARG_CHECKS.items() if ours)
 
 
 def parse_contacts(value: object, limit: int = 64) -> list[Node]:
@@ -106,7 +113,7 @@ def parse_contacts(value: object, limit: int = 64) -> list[Node]:
     nodes = []
     for item in value[:limit]:
         if (
-            isinstance(item, list) and len(item) == 3 and _is_id(item[0]) and isinstance(item[1], str)
+            isinstance(item, list) and len(item) == 3 and is_node_id(item[0]) and isinstance(item[1], str)
             and 0 < len(item[1]) <= 255 and _is_int(item[2]) and 0 < item[2] < 65536
         ):
             nodes.append(Node(item[0], item[1], item[2]))
@@ -129,8 +136,8 @@ class MarketProtocol(KademliaProtocol):
         super().__init__(source_node, storage, ksize)
         self.storage: RecordStorage = storage
         self.reputation = reputation
-        self.announcer: Announcer | None = None
         self.stats: Counter[str] = Counter()
+        self._rpcs: dict[str, _Rpc] = dict(_BUILT_IN_RPCS)
         self._pending: dict[bytes, _Pending] = {}
         self._handlers: set[asyncio.Task[None]] = set()
         self._handovers: set[asyncio.Task[None]] = set()
@@ -159,9 +166,12 @@ class MarketProtocol(KademliaProtocol):
         else:
             self._accept_checked_response(msg_id, payload, addr)
 
-    async def _solve_datagram(self, datagram: bytes, address: tuple[str, int]) -> None:
-        """rpcudp's entry point, kept for anything that calls it directly."""
-        self.datagram_received(datagram, address)
+    def register_rpc(self, name: str, arg_checks: Iterable[ArgCheck], handler: RpcHandler) -> None:
+        """Serve one more RPC of ours: a request whose arguments all pass `arg_checks` is answered by
+        `handler(sender, *args)`; a malformed one or a failing handler gets an error marker."""
+        if name in self._rpcs:
+            raise ValueError(f"rpc '{name}' is already served")
+        self._rpcs[name] = _Rpc(tuple(arg_checks), ours=True, handler=handler)
 
     def _drop(self, counter: str, addr: object, why: str) -> None:
         self.stats[counter] += 1
@@ -188,21 +198,22 @@ class MarketProtocol(KademliaProtocol):
             self._drop("dropped_malformed", addr, "request is not [name, args]")
             return
         name, args = payload
-        spec = _ARG_CHECKS.get(name)
-        if spec is None:
+        rpc = self._rpcs.get(name)
+        if rpc is None:
             self._drop("dropped_unknown_rpc", addr, f"unknown rpc {name[:40]!r}")
             return
-        checks, ours = spec
+        checks = rpc.checks
         if len(args) != len(checks) or not all(check(arg) for check, arg in zip(checks, args, strict=True)):
             self.stats["dropped_malformed"] += 1
-            if ours:
+            if rpc.ours:
                 self._reply(msg_id, {ERROR_KEY: "malformed arguments"}, addr)
             return
         self.stats["requests"] += 1
-        self._spawn(self._serve(msg_id, name, args, ours, addr))
+        self._spawn(self._serve(msg_id, name, rpc, args, addr))
 
-    async def _serve(self, msg_id: bytes, name: str, args: list[Any], ours: bool, addr: tuple[str, int]) -> None:
-        handler = getattr(self, f"rpc_{name}")
+    async def _serve(self, msg_id: bytes, name: str, rpc: _Rpc, args: list[Any], addr: tuple[str, int]) -> None:
+        handler = rpc.handler if rpc.handler is not None else getattr(self, f"rpc_{name}")
+        ours = rpc.ours
         try:
             answer = handler(addr, *args)
             if asyncio.iscoroutine(answer):
@@ -236,7 +247,7 @@ class MarketProtocol(KademliaProtocol):
 
         Cancelling the future forgets the request, so a late answer is dropped.
         """
-        if name not in _ARG_CHECKS:
+        if name not in self._rpcs:
             raise ValueError(f"'{name}' is not an RPC of this protocol")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
@@ -293,18 +304,9 @@ class MarketProtocol(KademliaProtocol):
         stats["outstanding"] = len(self._pending)
         return stats
 
-    # The standard RPCs, as explicit methods (kademlia's call_* use these names).
     def ping(self, address: tuple[str, int], nodeid: bytes) -> asyncio.Future[Result]:
+        """The standard ping by address, as kademlia's Server calls it when joining."""
         return self.request(address, "ping", [nodeid])
-
-    def store(self, address: tuple[str, int], nodeid: bytes, key: bytes, value: bytes) -> asyncio.Future[Result]:
-        return self.request(address, "store", [nodeid, key, value])
-
-    def find_node(self, address: tuple[str, int], nodeid: bytes, key: bytes) -> asyncio.Future[Result]:
-        return self.request(address, "find_node", [nodeid, key])
-
-    def find_value(self, address: tuple[str, int], nodeid: bytes, key: bytes) -> asyncio.Future[Result]:
-        return self.request(address, "find_value", [nodeid, key])
 
     # -- calls with reputation and answer checks -----------------------------
 
@@ -332,18 +334,9 @@ class MarketProtocol(KademliaProtocol):
             answer = [tuple(n) for n in parse_contacts(answer)]
         return self._responded(node_to_ask, ok, answer)
 
-    async def call_find_value(self, node_to_ask: Node, node_to_find: Node) -> Result:
-        ok, answer = await self._call(node_to_ask, "find_value", [self.source_node.id, node_to_find.id])
-        if ok:
-            if isinstance(answer, dict) and isinstance(answer.get("value"), (bytes, str, int, float)):
-                answer = {"value": answer["value"]}
-            else:
-                answer = [tuple(n) for n in parse_contacts(answer)]
-        return self._responded(node_to_ask, ok, answer)
-
     async def call_ping(self, node_to_ask: Node) -> Result:
         ok, answer = await self._call(node_to_ask, "ping", [self.source_node.id])
-        if ok and not _is_id(answer):
+        if ok and not is_node_id(answer):
             ok, answer = False, None
         return self._responded(node_to_ask, ok, answer)
 
@@ -443,10 +436,3 @@ class MarketProtocol(KademliaProtocol):
         records, next_page = self.storage.search(key, parsed, page)
         neighbors = self.router.find_neighbors(Node(key), exclude=source)
         return {"records": records, "next": next_page, "nodes": [list(n) for n in neighbors]}
-
-    def rpc_announce(self, sender: tuple[str, int], nodeid: bytes, msg_id: bytes, hops: int, record: bytes) -> bool:
-        """A neighbour's gossip about a new record; verified and passed on by the announcer."""
-        self.welcome_if_new(Node(nodeid, sender[0], sender[1]))
-        if self.announcer is None:
-            return False
-        return self.announcer.receive(nodeid.hex(), sender, msg_id, hops, record)

@@ -101,9 +101,9 @@ async def main() -> dict[str, object]:
     ttfr, complete, found = [], [], 0
     for i, record in enumerate(records):
         node = ours[askers[i]]
-        node.storage._data.clear()  # measure the network, not a local replica
-        node._discovered.clear()
-        node._mine.clear()
+        node.storage.clear()  # measure the network, not a local replica
+        node.discovered.clear()
+        node.publisher.mine.clear()
         trace = await node.search(Query(text=f"zeta{i}"), QueryConfig(default_timeout=10)).wait()
         if record.identity in trace.hits:
             found += 1

@@ -22,8 +22,9 @@ from qasync import run  # after PySide6, so qasync binds to it
 
 from ggen_desktop.app import App
 from ggen_desktop.core.query import QueryConfig
-from ggen_desktop.gui.main_window import MainWindow, wait_for
+from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.settings_dialog import SettingsDialog
+from ggen_desktop.gui.tasks import wait_for
 
 
 def dark_palette() -> QPalette:
@@ -67,11 +68,11 @@ async def shoot(out: Path) -> None:
         # a first search, so metrics, the chart and peer reputation have something to show
         for term in ("postgres", "auth", "deploy"):
             finished = wait_for(window.session.finished)
-            window.search_field.setText(term)
+            window.search_bar.field.setText(term)
             window.search()
             await finished
         finished = wait_for(window.session.finished)
-        window.search_field.setText("rust")
+        window.search_bar.field.setText("rust")
         window.search()
         while window.results_model.rowCount() < 8 and window.session.running:
             await asyncio.sleep(0.005)

@@ -63,15 +63,19 @@ def test_sigterm_closes_the_window_and_shuts_down_cleanly(tmp_path: Path) -> Non
 
     base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     base.update(QT_QPA_PLATFORM="offscreen", GGEN_DESKTOP_DATA_DIR=str(tmp_path / "data"),
-                GGEN_DESKTOP_CONFIG_DIR=str(tmp_path / "config"))
+                GGEN_DESKTOP_CONFIG_DIR=str(tmp_path / "config"), GGEN_DESKTOP_LOG_DIR=str(tmp_path / "logs"))
     process = subprocess.Popen([sys.executable, "-m", "ggen_desktop"], env=base, cwd=Path(__file__).parents[2],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        lock = tmp_path / "data" / "ggen-desktop.lock"
-        while not lock.exists() and time.monotonic() < deadline:
+        log_file = tmp_path / "logs" / "ggen-desktop.log"
+
+        def joined() -> bool:
+            return log_file.exists() and "joined with" in log_file.read_text(encoding="utf-8")
+
+        while not joined() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(1.0)  # let it join
+        assert joined(), "the window's node did not join"
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -92,7 +96,7 @@ joined = main_window.MainWindow.start_engine
 
 async def join_then_logout(self):
     await joined(self)
-    self.search_field.setText("rust")
+    self.search_bar.field.setText("rust")
     self.search()  # a search in flight, as a user logging out might leave one
     QTimer.singleShot(50, QApplication.quit)  # like a session logout: the app quits, not the window
 

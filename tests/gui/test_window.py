@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QMenuBar,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTabBar,
@@ -27,11 +28,13 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from ggen_desktop import __version__
 from ggen_desktop.app import App
 from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import QueryStatus
-from ggen_desktop.core.settings import SETTINGS_FILE, Settings
-from ggen_desktop.gui.main_window import MainWindow, in_view
+from ggen_desktop.core.settings import SETTINGS_FILE, Settings, declarations
+from ggen_desktop.gui.main_window import MainWindow
+from ggen_desktop.gui.panel_poller import in_view
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.settings_dialog import SettingsDialog
 from tests.gui.conftest import Runner
@@ -47,23 +50,24 @@ def test_window_is_shown_before_the_network_joins_and_shuts_down_cleanly(
     assert window.isVisible() and not window.is_ready
     app = App(data_dir=tmp_path / "data", config_dir=config_dir, demo_size=8)
     window.attach(app)
-    bar = window.join_progress
+    bar = window.status.join_progress
     progress: list[tuple[str, int, int]] = []
-    window.join_progress.valueChanged.connect(lambda v: progress.append((window.network_label.text(), bar.maximum(), v)))
+    label = window.status.network_label
+    bar.valueChanged.connect(lambda v: progress.append((label.text(), bar.maximum(), v)))
     with qtbot.waitSignal(window.ready, timeout=30000):
         window.tasks.spawn(window.start_engine(), "joining the network")
-        assert window.join_progress.isVisible()
+        assert window.status.join_progress.isVisible()
     # one determinate bar over both stages, never running backwards: "Starting demo network i/8", then "Joining"
     assert [text for text, _, _ in progress if text.startswith("Starting demo network")][-1].endswith("(8/8)")
     assert any(text == "Joining the demo network…" for text, _, _ in progress)
     assert all(maximum == 100 for _, maximum, _ in progress)
     values = [value for _, _, value in progress]
     assert values == sorted(values) and values[-1] == 100
-    assert not window.join_progress.isVisible()
+    assert not window.status.join_progress.isVisible()
     # then the status bar says this is the demo, and how to join a real network
-    assert window.network_label.text() == ("Demo network: 8 local peers with sample packages. "
+    assert window.status.network_label.text() == ("Demo network: 8 local peers with sample packages. "
                                            "To join a real one: Settings → Bootstrap peers")
-    assert "--bootstrap HOST:PORT" in window.network_label.toolTip()
+    assert "--bootstrap HOST:PORT" in window.status.network_label.toolTip()
     node = app.node
     assert node.is_running
     window.close()
@@ -79,9 +83,9 @@ def test_a_search_typed_before_joining_runs_once_joined(qtbot: QtBot, run: Runne
     window = MainWindow(config_dir)
     window.show()
     window.attach(App(data_dir=tmp_path / "data", config_dir=config_dir, demo_size=8))
-    window.search_field.setText("rust")
+    window.search_bar.field.setText("rust")
     window.search()
-    assert "Waiting for the network" in window.search_status.text()
+    assert "Waiting for the network" in window.status.search_status.text()
     with qtbot.waitSignal(window.session.finished, timeout=30000):
         window.tasks.spawn(window.start_engine(), "joining the network")
     assert window.results_model.rowCount() > 0
@@ -176,10 +180,11 @@ def test_settings_round_trip_through_their_file(qtbot: QtBot, window: MainWindow
                                                        fan_out=5)
     assert "restart" in window.statusBar().currentMessage()
     reloaded, problems = Settings.load(config_dir)
-    assert not problems and reloaded.as_dict() == dialog.result_settings.as_dict()
+    assert not problems and reloaded == dialog.result_settings
     again = SettingsDialog(reloaded)
     qtbot.addWidget(again)
-    assert again.values() == {k: v for k, v in saved.items()}
+    assert again.build() == reloaded  # the form shows what was saved
+    assert again.fan_out.toolTip() == declarations()["fan_out"].description
 
 
 def test_geometry_docks_columns_and_sort_persist_across_windows(qtbot: QtBot, run: Runner, config_dir: Path) -> None:
@@ -192,9 +197,9 @@ def test_geometry_docks_columns_and_sort_persist_across_windows(qtbot: QtBot, ru
     first.results_view.sortByColumn(ResultsModel.Columns.SOURCES, Qt.SortOrder.DescendingOrder)
     first.docks["node"].hide()
     first.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, first.docks["metrics"])
-    qtbot.wait(50)  # let the layout settle: the window grows to what the new dock layout needs
-    size = (first.width(), first.height())
+    first.layout().activate()  # lay out now: the window grows to what the new dock layout needs
     first.close()
+    size = (first.width(), first.height())  # as saved on close
     store = QSettings(str(config_dir / "window.ini"), QSettings.Format.IniFormat)
     assert isinstance(store.value("geometry"), QByteArray)
     second = MainWindow(config_dir)
@@ -217,13 +222,13 @@ def test_menus_show_the_shortcuts(window: MainWindow) -> None:
     def keys(action: QAction) -> list[str]:
         return [s.toString() for s in action.shortcuts()]
 
-    assert keys(window.focus_action)[:2] == ["Ctrl+L", "Ctrl+F"]
-    assert keys(window.again_action)[:2] == ["F5", "Ctrl+R"]
-    assert keys(window.cancel_action) == ["Esc"]
-    assert keys(window.publish_action) == ["Ctrl+Shift+P"]
-    assert keys(window.settings_action)[0] == "Ctrl+,"
-    assert keys(window.quit_action) == ["Ctrl+Q"]
-    assert keys(window.about_action) == ["F1"]
+    assert keys(window.commands.focus)[:2] == ["Ctrl+L", "Ctrl+F"]
+    assert keys(window.commands.again)[:2] == ["F5", "Ctrl+R"]
+    assert keys(window.commands.cancel) == ["Esc"]
+    assert keys(window.commands.publish) == ["Ctrl+Shift+P"]
+    assert keys(window.commands.settings)[0] == "Ctrl+,"
+    assert keys(window.commands.quit) == ["Ctrl+Q"]
+    assert keys(window.commands.about) == ["F1"]
     # every action in every menu has a shortcut, and the menu shows it (Qt shows the first one)
     for menu_action in window.menuBar().actions():
         menu = menu_action.menu()
@@ -251,14 +256,14 @@ def test_panel_shortcuts_bring_a_tabbed_panel_to_the_front_before_hiding_it(qtbo
 
 def test_shortcuts_focus_search_and_cancel_a_running_search(qtbot: QtBot, window: MainWindow) -> None:
     window.results_view.setFocus()
-    window.search_field.setText("rust")
+    window.search_bar.field.setText("rust")
     qtbot.keyClick(window.results_view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    assert window.search_field.hasFocus() and window.search_field.selectedText() == "rust"
+    assert window.search_bar.field.hasFocus() and window.search_bar.field.selectedText() == "rust"
     with qtbot.waitSignal(window.session.started, timeout=2000):
         qtbot.keyClick(window.results_view, Qt.Key.Key_F5)
-    qtbot.keyClick(window.search_field, Qt.Key.Key_Escape)
+    qtbot.keyClick(window.search_bar.field, Qt.Key.Key_Escape)
     assert window.session.trace is not None and window.session.trace.status is QueryStatus.CANCELLED
-    assert window.search_status.text().endswith(": cancelled")
+    assert window.status.search_status.text().endswith(": cancelled")
 
 
 def buddied_labels(root: QWidget) -> set[QWidget]:
@@ -301,19 +306,53 @@ def test_a_failing_task_is_reported_in_the_window(qtbot: QtBot, window: MainWind
     window.error_box.close()
 
 
-def test_about_names_the_version(config_dir: Path) -> None:
-    from ggen_desktop import __version__
-    from ggen_desktop.gui.about import about_text
+def test_about_box_shows_the_version_and_the_folders_in_use(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                           config_dir: Path) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    box = window.findChild(QMessageBox, "aboutBox")
+    assert isinstance(box, QMessageBox) and box.isVisible()
+    assert box.windowTitle() == f"About ggen-desktop {__version__}"
+    text = box.text()
+    assert f"<h3>ggen-desktop {__version__}</h3>" in text
+    assert f"Data: <code>{html.escape(str(tmp_path / 'data'))}</code>" in text
+    assert f"Settings: <code>{html.escape(str(config_dir))}</code>" in text
+    assert not box.iconPixmap().isNull()  # the app icon, as QMessageBox.about shows it
+    assert box.windowModality() == Qt.WindowModality.WindowModal  # open(), not exec(): the node keeps running
+    box.button(QMessageBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "aboutBox") is None, timeout=2000)  # deleted, not hidden
 
-    text = about_text(Path("/data"), config_dir)
-    assert f"ggen-desktop {__version__}" in text and str(config_dir) in text
+
+def test_each_error_box_is_deleted_once_closed(qtbot: QtBot, run: Runner, config_dir: Path) -> None:
+    """An error box used to stay behind, hidden, as a child of the window after the user closed it."""
+    window = MainWindow(config_dir)
+    window.show()
+    try:
+        for number in range(3):
+            window.show_error("Saving failed", f"disk full ({number})", serious=True)
+            box = window.error_box
+            assert box is not None and box.isVisible() and box.text() == f"disk full ({number})"
+            box.button(QMessageBox.StandardButton.Ok).click()
+            assert not box.isVisible()
+        qtbot.waitUntil(lambda: not window.findChildren(QMessageBox), timeout=2000)
+        assert window.error_box is None
+    finally:
+        run(window.shutdown())
+        window.close()
+        window.deleteLater()
 
 
-def test_about_shows_the_data_and_settings_folders_in_use(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ggen_desktop.gui.about
-
-    shown: list[tuple[object, object]] = []
-    monkeypatch.setattr(ggen_desktop.gui.about, "show_about", lambda parent, data, config: shown.append((data, config)))
-    window.about_action.trigger()
-    assert window.app is not None
-    assert shown == [(window.app.database.data_dir, window.config_dir)]
+def test_a_search_the_fields_cannot_make_is_explained_in_the_status_bar(qtbot: QtBot, run: Runner,
+                                                                         config_dir: Path) -> None:
+    window = MainWindow(config_dir)
+    window.show()
+    try:
+        window.search()
+        assert window.status.currentMessage() == "Type something to search for, or pick a category or tag"
+        window.search_bar.field.setText("x" * 300)
+        window.search()
+        assert window.status.currentMessage().startswith("Cannot search: query text must be text of at most")
+        assert window.session.handle is None and window.error_box is None  # nothing ran, no dialog
+    finally:
+        run(window.shutdown())
+        window.close()
+        window.deleteLater()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -22,6 +23,23 @@ FAST = QueryConfig(default_timeout=3.0, grace_period=0.5)
 def _quiet_dht_libraries() -> None:
     """As the app does: peers leaving is normal, so kademlia's per-peer warnings do not fill reports."""
     quiet_library_loggers()
+
+
+def slow_search(node: MarketplaceNode, delay: float) -> None:
+    """Make a node answer searches only after `delay` seconds (a slow, distant peer)."""
+    original = node.protocol.rpc_search
+
+    async def delayed(*args: object) -> object:
+        await asyncio.sleep(delay)
+        return original(*args)  # type: ignore[arg-type]
+
+    node.protocol.rpc_search = delayed  # type: ignore[method-assign]
+
+
+def forget_locally(node: MarketplaceNode) -> None:
+    """Drop the records a node holds and has discovered, so a search must ask the network."""
+    node.storage.clear()
+    node.discovered.clear()
 
 
 Network = Callable[..., Awaitable[list[MarketplaceNode]]]

@@ -106,6 +106,23 @@ async def test_our_rpcs_answer_an_error_marker_instead_of_silence(node: Marketpl
 
 
 @pytest.mark.asyncio
+async def test_the_announce_rpc_is_served_through_the_protocols_registry(node: MarketplaceNode, raw: RawPeer,
+                                                                       publisher) -> None:
+    """The announcer registers `announce` with the protocol (which imports nothing of it): its arguments
+    are checked, a malformed call gets an error marker, the record is verified, one server per name."""
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    malformed = await raw.call(node.address, "announce", [raw.id, b"short", 0, record.encoded])
+    assert malformed == {"error": "malformed arguments"}
+    assert await raw.call(node.address, "announce", [raw.id, os.urandom(16), 0, b"not a record"]) is False
+    assert node.reputation.peers[raw.id.hex()].invalid_records == 1
+    assert await raw.call(node.address, "announce", [raw.id, os.urandom(16), 0, record.encoded]) is True
+    assert node.local_search(Query(text="widget")) == [record]
+    assert node.transport_stats()["announcements_received"] == 1
+    with pytest.raises(ValueError, match="'announce' is already served"):
+        node.protocol.register_rpc("announce", (), lambda sender: None)
+
+
+@pytest.mark.asyncio
 async def test_forged_tampered_misfiled_and_list_values_are_refused(node: MarketplaceNode, raw: RawPeer,
                                                                    publisher) -> None:
     record = make_record("acme/cli", "CLI tool", publisher)
@@ -169,7 +186,7 @@ async def test_a_lying_peer_loses_reputation_and_its_records_are_dropped(network
 
     liar.protocol.rpc_search = lie  # type: ignore[method-assign]
     searcher.storage.clear()
-    searcher._discovered.clear()
+    searcher.discovered.clear()
     trace = await searcher.search(Query(text="widget")).wait()
     assert list(trace.hits) == [good.identity]
     stats = searcher.reputation.peers[liar.node_id_hex]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ggen_desktop.core.query import Query
-from ggen_desktop.net import node as node_module
+from ggen_desktop.net import node_state
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import package_dht_key
 from ggen_desktop.store.database import Database
@@ -138,7 +138,7 @@ async def test_a_full_disk_during_publish_is_a_store_error_and_changes_nothing(n
 @pytest.mark.asyncio
 async def test_reputation_writes_are_debounced_and_flushed_on_stop(network: Network, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(node_module, "REPUTATION_SAVE_DELAY_S", 0.2)
+    monkeypatch.setattr(node_state, "REPUTATION_SAVE_DELAY_S", 0.2)
     peers = await network(2)
     database = Database(tmp_path)
     writes: list[int] = []
@@ -172,6 +172,6 @@ async def test_recent_queries_have_one_home_on_the_node(tmp_path: Path) -> None:
 
 def forget(node: MarketplaceNode) -> None:
     """Drop its records and contacts (the killed node among them, which would cost a 2 s timeout)."""
-    node.storage._data.clear()
+    node.storage.clear()
     for contact in node.protocol.known_nodes():
         node.protocol.router.remove_contact(contact)

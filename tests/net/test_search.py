@@ -14,23 +14,7 @@ from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus, QueryTrace
 from ggen_desktop.net.node import MarketplaceNode, NodeError
 from ggen_desktop.net.storage import keyword_key, package_dht_key
 from tests.helpers.packages import make_record
-from tests.net.conftest import FAST, Network
-
-
-def slow_search(node: MarketplaceNode, delay: float) -> None:
-    """Make a node answer searches only after `delay` seconds (a slow, distant peer)."""
-    original = node.protocol.rpc_search
-
-    async def delayed(*args: object) -> object:
-        await asyncio.sleep(delay)
-        return original(*args)  # type: ignore[arg-type]
-
-    node.protocol.rpc_search = delayed  # type: ignore[method-assign]
-
-
-def forget_locally(node: MarketplaceNode) -> None:
-    node.storage._data.clear()
-    node._discovered.clear()
+from tests.net.conftest import FAST, Network, forget_locally, slow_search
 
 
 async def search_afresh(searcher: MarketplaceNode, text: str, **config: object) -> tuple[QueryTrace, float]:
@@ -192,7 +176,7 @@ async def test_announcements_reach_neighbours_verified(network: Network, publish
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
     await nodes[0].publish(record)
     await asyncio.sleep(0.1)
-    reached = [n for n in nodes[1:] if record.identity in n._discovered]
+    reached = [n for n in nodes[1:] if record.identity in n.discovered]
     assert reached
     assert all(n.transport_stats()["announcements_received"] <= 1 for n in nodes)
 

@@ -1,0 +1,61 @@
+"""The status bar: the network state on the left, the search summary and the join progress on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
+
+# Join progress as one bar across the start-up stages: (first %, share %) of each stage's span.
+STAGE_SPAN = {"Starting demo network": (0, 85), "Joining": (85, 15)}
+DEMO_HINT = "Demo network: {peers} local peers with sample packages. To join a real one: Settings → Bootstrap peers"
+DEMO_TIP = "The demo network runs on this computer only. To join a real network, add one or more of its peers " \
+    "(HOST:PORT) in File → Settings → Bootstrap peers and restart, or start with --bootstrap HOST:PORT."
+
+
+class StatusBar(QStatusBar):
+    """`network_label` says how the node is connected; `join_progress` runs while it joins."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.network_label = QLabel("Starting the node…")
+        self.network_label.setAccessibleName("Network status")
+        # a long status must not set the window's minimum width: it is cut instead, and the tooltip has it all
+        self.network_label.setMinimumWidth(1)
+        self.network_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.search_status = QLabel("")
+        self.search_status.setObjectName("searchStatus")
+        self.search_status.setAccessibleName("Search status")
+        self.join_progress = QProgressBar()
+        self.join_progress.setAccessibleName("Joining the network")
+        self.join_progress.setMaximumWidth(180)
+        self.join_progress.setRange(0, 0)  # busy until the engine reports its first stage
+        self.join_progress.setFormat("%p%")
+        self.addWidget(self.network_label, 1)
+        self.addPermanentWidget(self.search_status)
+        self.addPermanentWidget(self.join_progress)
+
+    def show_join_progress(self, label: str, done: int, total: int, demo: bool) -> None:
+        """One determinate bar over all start-up stages, so it never runs backwards between them."""
+        if label == "Joining":
+            text = "Joining the demo network…" if demo else "Joining the network through the bootstrap peers…"
+        else:
+            text = f"{label}… ({done}/{total})" if total else f"{label}…"
+        self.network_label.setText(text)
+        self.network_label.setToolTip(text)
+        first, share = STAGE_SPAN.get(label, (0, 100)) if demo else (0, 100)
+        if not demo and total <= 1 and done < total:
+            self.join_progress.setRange(0, 0)  # one step of unknown length (real peers): busy, not a stuck 0 %
+        else:
+            self.join_progress.setRange(0, 100)
+            self.join_progress.setValue(first + (share * done // total if total > 0 else 0))
+
+    def show_joined(self, *, demo_peers: int | None, contacts: int, this_node: str) -> None:
+        """The node has joined: the demo network (and how to leave it) or the size of the routing table."""
+        self.join_progress.hide()
+        text = DEMO_HINT.format(peers=demo_peers) if demo_peers is not None \
+            else f"Connected: {contacts} peers in the routing table"
+        self.network_label.setText(text)
+        self.network_label.setToolTip(f"{DEMO_TIP if demo_peers is not None else text}\nThis node: {this_node}")
+
+    def show_not_connected(self, reason: str) -> None:
+        self.join_progress.hide()
+        self.network_label.setText(f"Not connected: {reason}")

@@ -1,0 +1,66 @@
+"""Records this node learned of from others: announcements and the answers to its searches.
+
+They are what a search shows before the network answers, so they must survive
+a restart (saved in the store when there is one) and stay bounded: the least
+recently seen are forgotten first. My own packages are never among them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ggen_desktop.core.record import SignedRecord
+from ggen_desktop.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from ggen_desktop.store.database import Database
+
+log = logging.getLogger(__name__)
+
+MAX_DISCOVERED = 5000
+
+Identity = tuple[str, str, str]
+
+
+class DiscoveredRecords:
+    """The newest verified version of each discovered package identity, most recently seen last."""
+
+    def __init__(self, database: Database | None, is_mine: Callable[[Identity], bool]) -> None:
+        self.database = database
+        self.is_mine = is_mine
+        self._records: OrderedDict[Identity, SignedRecord] = OrderedDict()
+
+    def load(self) -> None:
+        if self.database is None:
+            return
+        for found in self.database.discovered_records():
+            self._records[found.record.identity] = found.record
+
+    def add(self, record: SignedRecord, peer_id: str) -> None:
+        """A verified record from an announcement or a search answer: remember it."""
+        if self.is_mine(record.identity):
+            return
+        known = self._records.get(record.identity)
+        if known is None or not record.is_older_than(known):
+            self._records[record.identity] = record
+        self._records.move_to_end(record.identity)
+        while len(self._records) > MAX_DISCOVERED:
+            self._records.popitem(last=False)
+        if self.database is not None:
+            try:
+                self.database.upsert_discovered(record, peer_id)
+            except StoreError as exc:  # a full disk must not fail the search that found it
+                log.warning("discovered record not saved: %s", exc)
+
+    def records(self) -> list[SignedRecord]:
+        return list(self._records.values())
+
+    def __contains__(self, identity: object) -> bool:
+        return identity in self._records
+
+    def clear(self) -> None:
+        """Forget them in memory (the store keeps its copy): a test or benchmark measuring the network."""
+        self._records.clear()

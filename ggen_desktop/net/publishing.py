@@ -1,0 +1,162 @@
+"""My packages: publishing them on the DHT, republishing them before they expire, forgetting them.
+
+A record is stored on the k nodes closest to its package key and to each of
+its keywords (§2.3), and saved among my packages first, so a crash or a
+network where nobody answers leaves it to be published again. Kademlia
+expects the original publisher to store its values again before they expire
+(§2.5); kademlia's library does not, so this module does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kademlia.crawling import NodeSpiderCrawl
+from kademlia.node import Node
+
+from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
+from ggen_desktop.net.dht_server import DhtServer
+from ggen_desktop.net.errors import NodeError
+from ggen_desktop.net.storage import RecordStorage, StorageRefused, record_keys
+from ggen_desktop.store.errors import StoreError
+from ggen_desktop.store.rows import MyPackage
+
+if TYPE_CHECKING:
+    from ggen_desktop.store.database import Database
+
+log = logging.getLogger(__name__)
+
+REPUBLISH_INTERVAL_S = 12 * 3600.0  # well inside the 24 h record lifetime (paper §2.5)
+REPUBLISH_CHECK_S = 600.0
+
+Identity = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    record: SignedRecord
+    replicas: int
+    keys: int
+    keyword_replicas: int
+
+
+class Publisher:
+    """Publishes, republishes and forgets my packages; `mine` holds them by identity."""
+
+    def __init__(self, database: Database | None, storage: RecordStorage, server: Callable[[], DhtServer],
+                 announce: Callable[[SignedRecord], None], *, ksize: int, alpha: int, republish_interval: float) -> None:
+        """`server()` is the running server (NodeError when stopped); `announce(record)` starts its gossip.
+        My packages are stored again every `republish_interval` s."""
+        self.database = database
+        self.storage = storage
+        self.server = server
+        self.announce = announce
+        self.ksize = ksize
+        self.alpha = alpha
+        self.republish_interval = republish_interval
+        self.mine: dict[Identity, MyPackage] = {}
+
+    def load(self) -> None:
+        if self.database is None:
+            return
+        for mine in self.database.my_packages():
+            self.mine[mine.record.identity] = mine
+
+    def is_mine(self, identity: Identity) -> bool:
+        return identity in self.mine
+
+    def records(self) -> list[SignedRecord]:
+        return [m.record for m in self.mine.values()]
+
+    def my_packages(self) -> list[MyPackage]:
+        return sorted(self.mine.values(), key=lambda m: (m.record.identity, m.published_at))
+
+    async def publish(self, record: SignedRecord) -> PublishReport:
+        """Store a signed record on the k closest nodes of its package key and of each keyword.
+
+        The record is saved among my packages before anything goes on the wire, so a crash (or a
+        network where nobody answers) leaves it to be republished on the next start or check.
+        Raises StoreError (nothing changed) when it cannot be saved, e.g. on a full disk, and
+        NodeError when no peer acknowledged any copy.
+        """
+        try:
+            record = decode_and_verify(record.encoded)
+        except RecordError as exc:
+            raise NodeError(f"the record cannot be published: {exc}") from None
+        now = time.time()
+        old = self.mine.get(record.identity)
+        if self.database is not None:
+            if old is None:
+                self.database.add_my_package(record, published_at=now)
+            else:
+                self.database.update_my_package(record)
+        self.mine[record.identity] = (MyPackage(record, now) if old is None
+                                      else MyPackage(record, old.published_at, old.last_republished_at, old.replicas))
+        had_peers = bool(self.server().protocol.known_nodes())  # dead ones leave the routing table during the store
+        report = await self._store_everywhere(record)
+        self.announce(record)
+        if report.replicas == 0 and report.keyword_replicas == 0:
+            why = "every neighbour failed to answer" if had_peers else "this node knows no peers"
+            raise NodeError(f"no peer stored {record.package.id} {record.package.version} ({why}); it is kept "
+                            "among my packages and published again when peers answer")
+        return report
+
+    async def _store_everywhere(self, record: SignedRecord) -> PublishReport:
+        keys = record_keys(record)
+        acks = await asyncio.gather(*(self._store_on_closest(key, record) for key in keys))
+        now = time.time()
+        mine = self.mine.get(record.identity)
+        if mine is not None:
+            self.mine[record.identity] = MyPackage(record, mine.published_at, now, acks[0])
+            if self.database is not None:
+                try:
+                    self.database.mark_republished(record.identity, replicas=acks[0], at=now)
+                except StoreError as exc:  # the copies are out; only the bookkeeping is lost
+                    log.warning("publish of %s not noted: %s", record.package.id, exc)
+        log.info("published %s %s: %d replicas, %d keyword acks over %d keys",
+                 record.package.id, record.package.version, acks[0], sum(acks[1:]), len(keys))
+        return PublishReport(record, acks[0], len(keys), sum(acks[1:]))
+
+    async def _store_on_closest(self, key: bytes, record: SignedRecord) -> int:
+        """§2.3's store: find the k closest nodes to the key, then store on each; returns the acks."""
+        server = self.server()
+        target = Node(key)
+        nearest = server.protocol.router.find_neighbors(target)
+        nodes: list[Node] = []
+        if nearest:
+            nodes = await NodeSpiderCrawl(server.protocol, target, nearest, self.ksize, self.alpha).find()
+        if len(nodes) < self.ksize or server.node.distance_to(target) < max(n.distance_to(target) for n in nodes):
+            try:
+                self.storage.add(key, record.encoded)
+            except StorageRefused as exc:
+                log.warning("not keeping my own record locally: %s", exc)
+        results = await asyncio.gather(*(server.protocol.call_store(n, key, record.encoded) for n in nodes))
+        return sum(1 for ok, stored in results if ok and stored)
+
+    def _republish_is_due(self, mine: MyPackage, now: float) -> bool:
+        """Due after the interval, and at once when no peer ever acknowledged it (a crash mid-publish,
+        or no peer answering then)."""
+        if mine.last_republished_at is None or mine.replicas == 0:
+            return True
+        return now - mine.last_republished_at >= self.republish_interval
+
+    async def republish_due(self) -> None:
+        """The original publisher's periodic republish (§2.5), which kademlia does not implement."""
+        now = time.time()
+        for mine in list(self.mine.values()):
+            if self._republish_is_due(mine, now) and mine.record.identity in self.mine:
+                await self._store_everywhere(mine.record)
+
+    def delete(self, package_id: str, version: str | None = None) -> int:
+        """Forget my own package (all versions, or one) locally; the network's copies expire."""
+        doomed = [i for i in self.mine if i[0] == package_id and (version is None or i[1] == version)]
+        for identity in doomed:
+            del self.mine[identity]
+            if self.database is not None:
+                self.database.delete_my_package(identity)
+        return len(doomed)

@@ -1,0 +1,80 @@
+"""The seed's Registry operations on the node: a package's versions, its newest, exists, metadata.
+
+They answer from what this node knows (my packages, discovered records) and,
+while it runs, from a lookup of the package's own DHT key, which every
+version of the package is stored under.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from kademlia.node import Node
+
+from ggen_desktop.core.package import PackageError, PackageId, PackageMetadata
+from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.core.record import SignedRecord
+from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryTrace
+from ggen_desktop.net.errors import NodeError
+from ggen_desktop.net.lookup import Lookup
+from ggen_desktop.net.storage import package_dht_key
+
+log = logging.getLogger(__name__)
+
+REGISTRY_QUERY_LIMIT = 500
+
+
+class PackageRegistry:
+    """Looks packages up by id, locally and on the DHT."""
+
+    def __init__(self, known_records: Callable[[], list[SignedRecord]], local_search: Callable[[Query], list[SignedRecord]],
+                 lookup: Lookup, is_running: Callable[[], bool], query_config: Callable[[], QueryConfig]) -> None:
+        """`query_config()` is read at each call: the node's settings may change while it runs."""
+        self.known_records = known_records
+        self.local_search = local_search
+        self.lookup = lookup
+        self.is_running = is_running
+        self.query_config = query_config
+
+    async def list_versions(self, package_id: str, publisher: str | None = None) -> list[SignedRecord]:
+        """Every version of a package known locally or on the DHT, newest first."""
+        try:
+            PackageId.parse(package_id)
+        except PackageError as exc:
+            raise NodeError(f"'{package_id}' is not a package id: {exc.rule}") from None
+        trace = QueryTrace(Query(text=package_id, limit=REGISTRY_QUERY_LIMIT))
+        for record in self.local_search(trace.query):
+            trace.add(record, THIS_NODE_SOURCE)
+        if self.is_running():
+            def merge(node: Node, records: list[SignedRecord]) -> bool:
+                for record in records:
+                    trace.add(record, node.id.hex())
+                return False
+
+            try:
+                await self.lookup(package_dht_key(package_id), trace, merge, self.query_config())
+            except TimeoutError:
+                log.info("list_versions(%s) timed out; returning what arrived", package_id)
+        records = [
+            h.record for h in trace.hits.values()
+            if str(h.record.package.id) == package_id and (publisher is None or h.record.fingerprint == publisher)
+        ]
+        return sorted(records, key=lambda r: r.package.version, reverse=True)
+
+    async def get_package(self, package_id: str, publisher: str | None = None,
+                          version: str | None = None) -> SignedRecord | None:
+        """The newest version (or the one asked for); without `publisher`, any publisher's newest."""
+        for record in await self.list_versions(package_id, publisher):
+            if version is None or str(record.package.version) == version:
+                return record
+        return None
+
+    async def exists(self, package_id: str) -> bool:
+        if any(str(r.package.id) == package_id for r in self.known_records()):
+            return True
+        return bool(await self.list_versions(package_id))
+
+    async def metadata(self, package_id: str) -> PackageMetadata | None:
+        record = await self.get_package(package_id)
+        return record.package.metadata if record is not None else None
