@@ -17,8 +17,9 @@ the simulated datagram network this loop carries (`tests.helpers.simnet`).
 
 Threads (`run_in_executor`, e.g. a name lookup) take no simulated time either:
 while one runs, the clock stands still and the loop waits for it in real time.
-A loop with nothing ready, no timer and no thread can never wake again; it
-raises `SimulationStalled` instead of hanging.
+A loop with nothing ready and no timer that no thread wakes within
+`STALL_GRACE_S` can never wake again; it raises `SimulationStalled` instead of
+hanging.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 THREAD_POLL_S = 0.01  # real seconds between looks at a running executor job
+STALL_GRACE_S = 1.0  # real seconds an idle loop waits for some other thread before it is declared stuck
 
 
 class SimulationStalled(RuntimeError):
@@ -57,6 +59,9 @@ class _JumpingSelector:
             wait = THREAD_POLL_S if timeout is None else min(timeout, THREAD_POLL_S)
             return self.real.select(wait)  # simulated time stands still while a thread works
         if timeout is None:
+            ready = self.real.select(STALL_GRACE_S)  # e.g. asyncio's own executor shutdown thread
+            if ready:
+                return ready
             raise SimulationStalled("the simulation is stuck: no callback is ready, no timer is scheduled "
                                     "and no thread is running, so nothing can ever happen again")
         loop.advance(timeout)
