@@ -17,9 +17,23 @@ protocol's `datagram_received` after the pair's one-way delay, unless:
   timer (REQ-5) refreshed by outbound traffic only (REQ-6).
 
 Delays: the round-trip time of each pair of hosts is drawn once from a
-log-normal distribution (`LogNormalRtt`) and each direction takes half of it;
-processing takes no time (the loop's clock is simulated). Addresses are labels
-in 127.0.0.0/8, one /24 per host (`host_address`), never sockets.
+log-normal distribution (`LogNormalRtt`) and each direction takes half of it,
+with no jitter (datagrams between two hosts stay in order); there is no
+bandwidth limit or queueing, and processing takes no time (the loop's clock is
+simulated). Addresses are labels in 127.0.0.0/8, one /24 per host
+(`host_address`), never sockets.
+
+Sources for the delay model. Measured internet RTTs are unimodal with a long
+right tail (Acharya & Saltz, "A Study of Internet Round-Trip Delay", UMIACS-TR-96-97),
+and a log-normal usually characterises such network metrics as well as
+heavier-tailed models do (Downey, "Lognormal and Pareto distributions in the
+Internet", Computer Communications 28(7), 2005). The quantiles it is fitted to
+(`INTERNET_RTT_QUANTILES_MS`: median 80 ms, p90 250 ms, p99 600 ms) are the
+ggen-desktop issue's summary of all-pairs RTT measurements such as the King
+data set (Gummadi, Saroiu & Gribble, "King: Estimating Latency between
+Arbitrary Internet End Hosts", IMW 2002; the DNS-server matrix that p2psim and
+the Vivaldi paper used) and WonderNetwork's global ping tables; no data set is
+read here.
 """
 
 from __future__ import annotations
