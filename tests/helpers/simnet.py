@@ -12,9 +12,9 @@ protocol's `datagram_received` after the pair's one-way delay, unless:
 - the destination host is dead (`kill`): it never answers, nor receives anything;
 - nothing is bound at the destination (a stopped node);
 - the destination host is behind a NAT (`put_behind_nat`) and the destination
-  has not itself sent to that exact (ip, port) within the last `nat_timeout` s: RFC 4787's "address
-  and port-dependent filtering" (§5), with its minimum 2-minute UDP mapping
-  timer (REQ-5) refreshed by outbound traffic only (REQ-6).
+  has not itself sent to that exact (ip, port) within the last `nat_timeout`
+  s: RFC 4787's "address and port-dependent filtering" (§5), with its minimum
+  2-minute UDP mapping timer (REQ-5) refreshed by outbound traffic only (REQ-6).
 
 Delays: the round-trip time of each pair of hosts is drawn once from a
 log-normal distribution (`LogNormalRtt`) and each direction takes half of it,
@@ -93,11 +93,8 @@ class LogNormalRtt:
         return cls(mu=y_mean - sigma * z_mean, sigma=sigma)
 
     def quantile_ms(self, p: float) -> float:
+        """The p-quantile; at a uniform variate p in (0, 1) it is a sample (inverse-CDF sampling)."""
         return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(p))
-
-    def rtt_ms(self, u: float) -> float:
-        """The RTT at uniform variate `u` in (0, 1) (inverse-CDF sampling)."""
-        return self.quantile_ms(u)
 
 
 INTERNET_RTT = LogNormalRtt.fit(INTERNET_RTT_QUANTILES_MS)
@@ -212,7 +209,7 @@ class SimNetwork:
         if delay is None:
             digest = hashlib.blake2b(f"{self.seed}|{pair[0]}|{pair[1]}".encode(), digest_size=8).digest()
             u = (int.from_bytes(digest, "big") + 0.5) / 2**64  # uniform in (0, 1), fixed per pair and seed
-            delay = self._pair_delay[pair] = self.rtt.rtt_ms(u) / 2000.0
+            delay = self._pair_delay[pair] = self.rtt.quantile_ms(u) / 2000.0
         return delay
 
     def send(self, source: Address, destination: Address, data: bytes) -> None:
