@@ -110,9 +110,11 @@ class Publisher:
         keys = record_keys(record)
         acks = await asyncio.gather(*(self._store_on_closest(key, record) for key in keys))
         now = time.time()
+        # Re-read after the await: the user may have re-signed or deleted the package meanwhile.
+        # Only the bookkeeping changes here; the record kept is whatever is newest now.
         mine = self.mine.get(record.identity)
         if mine is not None:
-            self.mine[record.identity] = MyPackage(record, mine.published_at, now, acks[0])
+            self.mine[record.identity] = MyPackage(mine.record, mine.published_at, now, acks[0])
             if self.database is not None:
                 try:
                     self.database.mark_republished(record.identity, replicas=acks[0], at=now)
@@ -148,8 +150,9 @@ class Publisher:
     async def republish_due(self) -> None:
         """The original publisher's periodic republish (§2.5), which kademlia does not implement."""
         now = time.time()
-        for mine in list(self.mine.values()):
-            if self._republish_is_due(mine, now) and mine.record.identity in self.mine:
+        for identity in list(self.mine):
+            mine = self.mine.get(identity)  # as it is now: an earlier store may have awaited a re-sign
+            if mine is not None and self._republish_is_due(mine, now):
                 await self._store_everywhere(mine.record)
 
     def delete(self, package_id: str, version: str | None = None) -> int:
