@@ -200,6 +200,13 @@ async def cmd_publish(args: argparse.Namespace) -> int:
     print(f"published {package.id} {package.version} by {record.fingerprint}: "
           f"{report.replicas} replicas acknowledged, {report.keys} keys, {report.keyword_replicas} keyword acks",
           flush=True)
+    for copies in report.per_key:
+        print(f"  {copies.describe()}", flush=True)
+    refused = report.refused_keywords()
+    if refused:
+        words = ", ".join(f"'{k.keyword}'" for k in refused)
+        print(f"ggen-desktop: warning: peers refused the keyword copies for {words} because those keys are full; "
+              "a search by those words may not find this package", file=sys.stderr, flush=True)
     return 0
 
 

@@ -31,7 +31,8 @@ from ggen_desktop.net.errors import NodeError
 from ggen_desktop.net.lookup import OnRecords, lookup_within_timeout
 from ggen_desktop.net.node_state import NodeState
 from ggen_desktop.net.protocol import MarketProtocol
-from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher, PublishReport
+from ggen_desktop.net.publish_report import PublishReport
+from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher
 from ggen_desktop.net.registry import PackageRegistry
 from ggen_desktop.net.search_handle import SearchHandle
 from ggen_desktop.net.search_runner import SearchRunner

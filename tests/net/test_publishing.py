@@ -58,3 +58,32 @@ async def test_a_republish_in_flight_does_not_write_the_old_record_back_over_a_r
         assert new in peers[1].storage.records(package_dht_key("acme/widget"))
     finally:
         await node.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_publish_reports_each_key_and_names_a_keyword_refused_because_its_key_is_full(
+        network: Network, publisher) -> None:
+    peers = await network(3)
+    for peer in peers:
+        peer.storage.max_per_key = 2  # as a popular keyword's key is at MAX_PER_KEY
+    for name in ("fill/alpha", "fill/beta"):  # both under 'crowded' and 'utility' (their category)
+        await peers[0].publish(make_record(name, name[5:].title(), tags=("crowded",)))
+    node = MarketplaceNode(query_config=FAST)
+    await node.start(0, [peers[1].address])
+    try:
+        report = await node.publish(make_record("acme/widget", "Widget", publisher, tags=("crowded",)))
+    finally:
+        await node.stop()
+    by_label = {k.label: (k.asked, k.stored, k.refused) for k in report.per_key}
+    assert by_label == {
+        "package key": (3, 3, 0),
+        "keyword 'widget'": (3, 3, 0),
+        "keyword 'crowded'": (3, 0, 3),
+        "keyword 'utility'": (3, 0, 3),
+        "keyword 'acme'": (3, 3, 0),
+    }
+    assert (report.replicas, report.keys, report.keyword_replicas) == (3, 5, 6)
+    assert [k.keyword for k in report.refused_keywords()] == ["crowded", "utility"]
+    assert report.summary() == ("stored on 3 peers; keyword copies refused (key full): "
+                                "'crowded' by 3 of 3 peers, 'utility' by 3 of 3 peers")
+    assert report.per_key[2].describe().startswith("keyword 'crowded': 0 of 3 copies stored, 3 refused (the key is full")
