@@ -75,7 +75,7 @@ class MarketplaceNode:
         self.state = NodeState(database, self.reputation, remember_contacts)
         self.publisher = Publisher(database, self.storage, lambda: self.server, self._announce, ksize=ksize, alpha=alpha,
                                    republish_interval=republish_interval)
-        self.discovered = DiscoveredRecords(database, self.publisher.is_mine)
+        self.discovered = DiscoveredRecords(self.state.record_seen, self.publisher.is_mine)
         self.searches = SearchRunner(self.metrics, self.storage, self.local_search, self.discovered.add, self._lookup,
                                      lambda: self.node_id_hex if self.is_running else None)
         self.registry = PackageRegistry(self._known_records, self.local_search, self._lookup, lambda: self.is_running,
@@ -143,7 +143,11 @@ class MarketplaceNode:
         if self._started:
             raise NodeError("the node is already started; a stopped node cannot be restarted")
         self._started = True
-        self._load_state()
+        try:
+            await self._load_state()
+        except BaseException:
+            self._stopped = True
+            raise
         self._server = DhtServer(self.ksize, self.alpha, self._node_id, self.storage, self.reputation)
         try:
             await self._server.listen(port, interface)
@@ -153,6 +157,7 @@ class MarketplaceNode:
             self.state.close()
             raise NodeError(f"cannot listen on UDP {interface}:{port}: {exc.strerror or exc}") from None
         self._node_id = self._server.node.id
+        await self.state.save_node_id(self._node_id)  # chosen once: a crash must not lose it
         self._announcer = Announcer(self._server.protocol, self.discovered.add)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
         try:
@@ -164,12 +169,13 @@ class MarketplaceNode:
         self._every("republish", self.republish_check, self.publisher.republish_due)
         self._spawn(self.publisher.republish_due())
 
-    def _load_state(self) -> None:
+    async def _load_state(self) -> None:
+        """Read (and verify) what the store keeps on its thread, so the loop keeps running meanwhile."""
+        stored = await self.state.load()
         if self._node_id is None:
-            self._node_id = self.state.load_node_id()
-        self.state.load_reputation()
-        self.publisher.load()
-        self.discovered.load()
+            self._node_id = stored.node_id
+        self.publisher.load(stored.my_packages)
+        self.discovered.load(stored.discovered)
 
     async def _resolve(self, peer: tuple[str, int]) -> tuple[str, int]:
         """Host names become addresses: answers are accepted only from the exact address asked."""
@@ -216,8 +222,7 @@ class MarketplaceNode:
             self._announcer.close()
         if self._server is not None:
             try:
-                self.state.save_contacts(self.contacts())
-                self.state.save(self.node_id)
+                await self.state.save(self.node_id, self.contacts())
             except StoreError as exc:  # e.g. a full disk: still close the socket
                 log.warning("state not saved at shutdown: %s", exc)
             finally:

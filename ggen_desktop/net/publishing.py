@@ -54,10 +54,9 @@ class Publisher:
         self.republish_interval = republish_interval
         self.mine: dict[Identity, MyPackage] = {}
 
-    def load(self) -> None:
-        if self.database is None:
-            return
-        for mine in self.database.my_packages():
+    def load(self, stored: list[MyPackage]) -> None:
+        """My packages as read (and verified) from the store at start."""
+        for mine in stored:
             self.mine[mine.record.identity] = mine
 
     def is_mine(self, identity: Identity) -> bool:
