@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kademlia.crawling import NodeSpiderCrawl
 
+from ggen_desktop.core.connection import ConnectionStatus
 from ggen_desktop.core.metrics import QueryMetrics
 from ggen_desktop.core.package import PackageMetadata
 from ggen_desktop.core.query import Query, QueryConfig, matches_query
@@ -28,8 +29,9 @@ from ggen_desktop.net.announce import Announcer
 from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.discovered import DiscoveredRecords
 from ggen_desktop.net.errors import NodeError
+from ggen_desktop.net.joining import FIRST_RETRY_S, MAX_RETRY_S, Attempt, Joiner
 from ggen_desktop.net.lookup import OnRecords, lookup_within_timeout
-from ggen_desktop.net.node_state import NodeState
+from ggen_desktop.net.node_state import CONTACTS_SAVE_INTERVAL_S, NodeState
 from ggen_desktop.net.protocol import MarketProtocol
 from ggen_desktop.net.publish_report import PublishReport
 from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher
@@ -60,11 +62,16 @@ class MarketplaceNode:
         remember_contacts: bool = True,
         republish_interval: float = REPUBLISH_INTERVAL_S,
         republish_check: float = REPUBLISH_CHECK_S,
+        join_backoff: tuple[float, float] = (FIRST_RETRY_S, MAX_RETRY_S),
+        contacts_save_interval: float = CONTACTS_SAVE_INTERVAL_S,
     ) -> None:
         """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network).
-        My packages are stored again every `republish_interval` s, checked every `republish_check` s."""
+        My packages are stored again every `republish_interval` s, checked every `republish_check` s.
+        While nobody answers, joining is tried again after `join_backoff[0]` s, doubling up to
+        `join_backoff[1]` s; routing contacts are saved every `contacts_save_interval` s."""
         self.database = database
         self.republish_check = republish_check
+        self.contacts_save_interval = contacts_save_interval
         self.query_config = query_config
         self.ksize = ksize
         self.alpha = alpha
@@ -80,6 +87,7 @@ class MarketplaceNode:
                                      lambda: self.node_id_hex if self.is_running else None)
         self.registry = PackageRegistry(self._known_records, self.local_search, self._lookup, lambda: self.is_running,
                                         lambda: self.query_config)
+        self.joiner = Joiner(self._try_join, self._on_joined, first_delay=join_backoff[0], max_delay=join_backoff[1])
         self._node_id = node_id
         self._server: DhtServer | None = None
         self._announcer: Announcer | None = None
@@ -122,6 +130,23 @@ class MarketplaceNode:
     def is_running(self) -> bool:
         return self._started and not self._stopped
 
+    @property
+    def joined(self) -> bool:
+        """True once a peer answered (or when there was nobody to ask: the first node of a network)."""
+        return self.joiner.joined
+
+    def connection_status(self) -> ConnectionStatus:
+        """Joined, trying, or waiting for the next try (and when it is)."""
+        return self.joiner.status
+
+    def retry_join(self) -> None:
+        """Try to join now rather than at the end of the current wait."""
+        self.joiner.retry_now()
+
+    async def wait_joined(self, timeout: float) -> bool:
+        """True once joined; False when `timeout` s pass first."""
+        return await self.joiner.wait_joined(timeout)
+
     def contacts(self) -> list[tuple[str, str, int]]:
         if self._server is None or self._server.protocol is None:
             return []
@@ -139,7 +164,10 @@ class MarketplaceNode:
 
     async def start(self, port: int = 0, bootstrap: Sequence[tuple[str, int]] = (),
                     interface: str = "127.0.0.1") -> None:
-        """Listen, then rejoin saved contacts and the bootstrap peers (§2.3's joining procedure)."""
+        """Listen, then join through the bootstrap peers and saved contacts (§2.3's joining procedure).
+
+        Returns after the first try: joined when a peer answered; otherwise the node keeps running
+        and tries again with backoff (`connection_status()`), and searches wait for the join."""
         if self._started:
             raise NodeError("the node is already started; a stopped node cannot be restarted")
         self._started = True
@@ -165,9 +193,10 @@ class MarketplaceNode:
         except NodeError:
             await self.stop()
             raise
-        await self._join()
         self._every("republish", self.republish_check, self.publisher.republish_due)
-        self._spawn(self.publisher.republish_due())
+        self._every("contacts", self.contacts_save_interval, lambda: self.state.keep_contacts(self.contacts()))
+        if not await self.joiner.try_once():
+            self._spawn(self.joiner.keep_trying())
 
     async def _load_state(self) -> None:
         """Read (and verify) what the store keeps on its thread, so the loop keeps running meanwhile."""
@@ -187,23 +216,27 @@ class MarketplaceNode:
             raise NodeError(f"cannot resolve the bootstrap peer {host}:{port}: {exc.strerror or exc}") from None
         return str(infos[0][4][0]), port
 
-    async def _join(self) -> None:
+    async def _try_join(self) -> Attempt:
+        """Ping the bootstrap peers, the saved contacts and whoever contacted us meanwhile; crawl from
+        those that answered. With nobody at all to ask, this is the first node of its network."""
         server = self.server
         saved = [(c.host, c.port) for c in self.state.saved_contacts()]
-        addresses = list(dict.fromkeys([*self.bootstrap_peers, *saved]))
-        addresses = [a for a in addresses if a != self.address]
-        answered = await asyncio.gather(*(server.bootstrap_node(a) for a in addresses))
-        nodes = [n for n in answered if n is not None]
-        if self.bootstrap_peers and not any(
-            n is not None and a in self.bootstrap_peers for a, n in zip(addresses, answered, strict=True)
-        ):
-            peers = ", ".join(f"{h}:{p}" for h, p in self.bootstrap_peers)
-            await self.stop()
-            raise NodeError(f"no reachable bootstrap peer among {peers}; check the address and that it is running")
-        if nodes:
-            await NodeSpiderCrawl(server.protocol, server.node, nodes, self.ksize, self.alpha).find()
+        known = [(n.ip, n.port) for n in server.protocol.known_nodes()]
+        addresses = [a for a in dict.fromkeys([*self.bootstrap_peers, *saved, *known]) if a != self.address]
+        asked = tuple(f"{host}:{port}" for host, port in addresses)
+        if not addresses:
+            return Attempt(True, asked)
+        answered = [n for n in await asyncio.gather(*(server.bootstrap_node(a) for a in addresses)) if n is not None]
+        if not answered:
+            return Attempt(False, asked)
+        await NodeSpiderCrawl(server.protocol, server.node, answered, self.ksize, self.alpha).find()
         log.info("joined with %d contacts", len(self.contacts()))
-        self.state.save_contacts(self.contacts())
+        await self.state.keep_contacts(self.contacts())
+        return Attempt(True, asked)
+
+    def _on_joined(self) -> None:
+        """My packages not yet stored anywhere (published while nobody answered) go out now."""
+        self._spawn(self.publisher.republish_due())
 
     async def stop(self) -> None:
         """Stop searches and timers, save state, close the socket. Safe to call twice."""
@@ -257,6 +290,9 @@ class MarketplaceNode:
             self._announcer.announce(record)
 
     async def _lookup(self, key: bytes, trace: QueryTrace, on_records: OnRecords, config: QueryConfig) -> None:
+        """A lookup started before the node joined waits for the join, within the query's timeout."""
+        if not self.joined and not await self.joiner.wait_joined(config.default_timeout - trace.elapsed_ms() / 1000.0):
+            raise TimeoutError(f"not joined within {config.default_timeout:g} s: no peer answered")
         await lookup_within_timeout(self.protocol, key, trace, on_records, config, self.ksize)
 
     # -- records I know of -------------------------------------------------------

@@ -113,6 +113,16 @@ class NodeState:
         if rows:
             self.database.background.queue_contacts(rows)
 
+    async def keep_contacts(self, contacts: list[tuple[str, str, int]]) -> None:
+        """Save the contacts now (after a join, and every few minutes), so a crash keeps them."""
+        if self.database is None or not self.remember_contacts or self._closed:
+            return
+        self.save_contacts(contacts)
+        try:
+            await asyncio.wrap_future(self.database.background.flush())
+        except StoreError as exc:
+            log.warning("routing contacts not saved: %s", exc)
+
     async def save(self, node_id: bytes, contacts: list[tuple[str, str, int]]) -> None:
         """At stop: the id, the contacts and every peer's reputation, written before this returns.
         Raises StoreError when they could not be written (e.g. a full disk)."""
