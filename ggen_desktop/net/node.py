@@ -188,11 +188,7 @@ class MarketplaceNode:
         await self.state.save_node_id(self._node_id)  # chosen once: a crash must not lose it
         self._announcer = Announcer(self._server.protocol, self.discovered.add)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
-        try:
-            self.bootstrap_peers = [await self._resolve(peer) for peer in bootstrap]
-        except NodeError:
-            await self.stop()
-            raise
+        self.bootstrap_peers = list(bootstrap)
         self._every("republish", self.republish_check, self.publisher.republish_due)
         self._every("contacts", self.contacts_save_interval, lambda: self.state.keep_contacts(self.contacts()))
         if not await self.joiner.try_once():
@@ -205,6 +201,19 @@ class MarketplaceNode:
             self._node_id = stored.node_id
         self.publisher.load(stored.my_packages)
         self.discovered.load(stored.discovered)
+
+    async def _resolve_bootstrap(self) -> tuple[list[tuple[str, int]], list[str]]:
+        """The configured peers' addresses, resolved at each try (offline, a name does not resolve yet),
+        and the names that did not resolve this time ("host:port (unresolved)")."""
+        addresses: list[tuple[str, int]] = []
+        unresolved: list[str] = []
+        for host, port in self.bootstrap_peers:
+            try:
+                addresses.append(await self._resolve((host, port)))
+            except NodeError as exc:
+                log.info("%s; tried again with the next join attempt", exc)
+                unresolved.append(f"{host}:{port} (unresolved)")
+        return addresses, unresolved
 
     async def _resolve(self, peer: tuple[str, int]) -> tuple[str, int]:
         """Host names become addresses: answers are accepted only from the exact address asked."""
@@ -220,12 +229,13 @@ class MarketplaceNode:
         """Ping the bootstrap peers, the saved contacts and whoever contacted us meanwhile; crawl from
         those that answered. With nobody at all to ask, this is the first node of its network."""
         server = self.server
+        configured, unresolved = await self._resolve_bootstrap()
         saved = [(c.host, c.port) for c in self.state.saved_contacts()]
         known = [(n.ip, n.port) for n in server.protocol.known_nodes()]
-        addresses = [a for a in dict.fromkeys([*self.bootstrap_peers, *saved, *known]) if a != self.address]
-        asked = tuple(f"{host}:{port}" for host, port in addresses)
+        addresses = [a for a in dict.fromkeys([*configured, *saved, *known]) if a != self.address]
+        asked = (*(f"{host}:{port}" for host, port in addresses), *unresolved)
         if not addresses:
-            return Attempt(True, asked)
+            return Attempt(not unresolved, asked)
         answered = [n for n in await asyncio.gather(*(server.bootstrap_node(a) for a in addresses)) if n is not None]
         if not answered:
             return Attempt(False, asked)

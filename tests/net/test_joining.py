@@ -139,3 +139,35 @@ async def test_contacts_are_saved_every_few_minutes_not_only_at_exit(network: Ne
         await newcomer.stop()
         await node.stop()
         database.close()
+
+
+@pytest.mark.asyncio
+async def test_a_bootstrap_name_that_does_not_resolve_yet_is_resolved_again_at_each_try(
+        network: Network, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, a peer's name does not resolve; that is no reason to stop. The loop's resolver stands in
+    for DNS here (a real lookup would leave loopback): it fails until the "network" is back."""
+    (peer,) = await network(1)
+    online = {"now": False}
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def resolver(host: object, port: object, **kwargs: object) -> object:
+        if host != "seed.example":
+            return await real(host, port, **kwargs)  # type: ignore[arg-type]
+        if not online["now"]:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_DGRAM, 0, "", peer.address)]
+
+    monkeypatch.setattr(loop, "getaddrinfo", resolver)
+    node = MarketplaceNode(query_config=FAST, join_backoff=(0.05, 0.2))
+    try:
+        await node.start(0, [("seed.example", peer.address[1])])  # no exception
+        assert not node.joined
+        assert node.connection_status().asked == (f"seed.example:{peer.address[1]} (unresolved)",)
+        await wait_until(lambda: node.connection_status().attempts >= 3)  # still trying, still unresolved
+        online["now"] = True
+        assert await node.wait_joined(10)
+        assert peer.node_id_hex in {c[0] for c in node.contacts()}
+        assert node.bootstrap_peers == [("seed.example", peer.address[1])]  # shown as configured
+    finally:
+        await node.stop()
