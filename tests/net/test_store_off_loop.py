@@ -13,11 +13,11 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import QueryStatus
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import keyword_key
+from ggen_desktop.store.connection import Sighting
 from ggen_desktop.store.database import Database
+from ggen_desktop.store.store_thread import WRITE_INTERVAL_S
 from tests.helpers.packages import make_record
 from tests.net.conftest import FAST, Network
-
-WRITE_INTERVAL_S = 1.0  # the store thread writes at most once per this
 
 
 @pytest.mark.asyncio
@@ -82,8 +82,7 @@ STORED = 5000
 
 def fill_discovered(database: Database, count: int) -> None:
     records = [make_record(f"seen/tool-{i}", f"Tool {i}", tags=("seen",)) for i in range(count)]
-    for record in records:
-        database.upsert_discovered(record, "aa" * 20, seen_at=1.0)
+    database.save_discovered(Sighting(record, {"aa" * 20: 1.0}) for record in records)
 
 
 @pytest.mark.asyncio
