@@ -123,7 +123,8 @@ class App:
         return self._port if self._port is not None else self.settings.listen_port
 
     async def start(self, progress: Progress | None = None) -> None:
-        """Start the demo network when there is no bootstrap peer, then the node."""
+        """Start the demo network when there is no bootstrap peer, then the node. Returns after the node's
+        first try to join: when nobody answered it keeps trying (`node.connection_status()`)."""
         from ggen_desktop.net.demo import DemoNetwork
 
         report = progress or (lambda stage, done, total: None)

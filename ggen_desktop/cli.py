@@ -1,7 +1,8 @@
 """Command-line front end: the GUI by default, headless subcommands for servers and scripts.
 
-`node` runs a node until SIGINT/SIGTERM. `publish` and `search` run a short-lived
-node that joins through `--bootstrap`, does one thing and leaves. They use the
+`node` runs a node until SIGINT/SIGTERM; while no peer answers it keeps trying
+(one log line per try). `publish` and `search` run a short-lived node that joins
+through `--bootstrap` (or says it could not), does one thing and leaves. They use the
 platform data folder like everything else; when another process (the GUI, a
 `node`) holds it, they say so in one line and run an in-memory node instead
 (a package published that way is not republished by this machine later).
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_FAILURE = 1
+ONE_SHOT_JOIN_WAIT_S = 3.0  # after the first try: time for a retry before a one-shot command gives up
 
 
 class CliError(Exception):
@@ -169,6 +171,9 @@ async def _client_app(args: argparse.Namespace, what: str) -> App:
               file=sys.stderr)
     try:
         await app.start()
+        if not await app.node.wait_joined(ONE_SHOT_JOIN_WAIT_S):
+            raise CliError(f"no reachable bootstrap peer among {', '.join(bootstrap)}; "
+                           "check the address and that it is running")
     except BaseException:
         await app.stop()
         raise
@@ -200,6 +205,13 @@ async def cmd_publish(args: argparse.Namespace) -> int:
     print(f"published {package.id} {package.version} by {record.fingerprint}: "
           f"{report.replicas} replicas acknowledged, {report.keys} keys, {report.keyword_replicas} keyword acks",
           flush=True)
+    for copies in report.per_key:
+        print(f"  {copies.describe()}", flush=True)
+    refused = report.refused_keywords()
+    if refused:
+        words = ", ".join(f"'{k.keyword}'" for k in refused)
+        print(f"ggen-desktop: warning: peers refused the keyword copies for {words} because those keys are full; "
+              "a search by those words may not find this package", file=sys.stderr, flush=True)
     return 0
 
 

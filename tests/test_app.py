@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ggen_desktop.app import App
+from ggen_desktop.core.connection import ConnectionState
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.settings import Settings
 from ggen_desktop.net.node import NodeError
@@ -69,12 +70,14 @@ def test_bad_bootstrap_address_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_unreachable_bootstrap_fails_start(tmp_path: Path) -> None:
+async def test_an_unreachable_bootstrap_peer_leaves_the_app_running_and_retrying(tmp_path: Path) -> None:
     app = App(data_dir=tmp_path / "data", config_dir=tmp_path / "config", bootstrap=["127.0.0.1:9"], port=0)
     try:
         assert not app.is_demo
-        with pytest.raises(NodeError, match="no reachable bootstrap peer"):
-            await app.start()
+        await app.start()  # no exception: the node runs and tries again
+        status = app.node.connection_status()
+        assert app.node.is_running and not status.joined
+        assert status.state is ConnectionState.WAITING and status.asked == ("127.0.0.1:9",)
     finally:
         await app.stop()
 

@@ -64,7 +64,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.config_dir = Path(config_dir)
         self.app: App | None = None
-        self.is_ready = False
+        self.is_ready = False  # the node runs: searches start (and wait for the join if need be)
+        self.is_joined = False
         self._pending_query: Query | None = None
         self._shown_once = False
         self._detail_sources = -1
@@ -154,6 +155,7 @@ class MainWindow(QMainWindow):
         self.search_bar.refused.connect(partial(self.show_error, "Cannot search", serious=False))
         self.search_bar.empty.connect(self._nothing_to_search)
         self.search_bar.cancel_requested.connect(self.cancel_search)
+        self.status.retry_requested.connect(self._retry_join)
         self.results_view.selectionModel().selectionChanged.connect(self._show_selected)
         self.peers_panel.block_requested.connect(self._set_blocked)
         self.poller.ticked.connect(self._tick)
@@ -178,16 +180,30 @@ class MainWindow(QMainWindow):
             self.status.show_not_connected("the node failed to start (see the message)")
             raise
         self.is_ready = True
-        node = self.app.node
-        self.status.show_joined(demo_peers=self.app.demo_size if self.app.is_demo else None,
-                                contacts=len(node.contacts()),
-                                this_node=f"{node.node_id_hex[:16]} on {node.address[0]}:{node.address[1]}")
         self.poller.engine_ready(self.app)
-        self.poll()
-        self.ready.emit()
+        self._follow_connection()
         if self._pending_query is not None:
             query, self._pending_query = self._pending_query, None
             self._run(query)
+
+    def _follow_connection(self) -> None:
+        """Until joined (each poll): the countdown to the next try; once joined, say so and emit `ready`."""
+        assert self.app is not None
+        node = self.app.node
+        if not node.joined:
+            self.status.show_connecting(node.connection_status())
+            return
+        self.is_joined = True
+        self.status.show_joined(demo_peers=self.app.demo_size if self.app.is_demo else None,
+                                contacts=len(node.contacts()),
+                                this_node=f"{node.node_id_hex[:16]} on {node.address[0]}:{node.address[1]}")
+        self.poll()
+        self.ready.emit()
+
+    def _retry_join(self) -> None:
+        if self.app is not None and self.is_ready and not self.is_joined:
+            self.app.node.retry_join()
+            self.status.show_connecting(self.app.node.connection_status())
 
     async def shutdown(self) -> None:
         """Cancel GUI tasks, then stop the node (which saves its state). Safe to call twice."""
@@ -257,6 +273,8 @@ class MainWindow(QMainWindow):
         """Each poll: a running search's summary, and the details of a result that gained sources."""
         if self.session.running:
             self.status.search_status.setText(self.session.trace.summary())  # type: ignore[union-attr]
+        if self.is_ready and not self.is_joined:
+            self._follow_connection()
         hit = self.results_view.selected_hit()
         if hit is not None and len(hit.sources) != self._detail_sources:
             self._show_selected()

@@ -331,10 +331,8 @@ class PublishPanel(QWidget):
         finally:
             self.progress.setVisible(False)
             self.publish_button.setEnabled(True)
-        self.result_label.setText(
-            f"✓ Published {package.id} {package.version}: stored on {report.replicas} peer"
-            f"{'s' if report.replicas != 1 else ''}"
-        )
+        mark = "⚠" if report.refused_keywords() else "✓"
+        self.result_label.setText(f"{mark} Published {package.id} {package.version}: {report.summary()}")
         self.refresh_my_packages()
 
     def refresh_my_packages(self) -> None:

@@ -1,8 +1,15 @@
-"""The status bar: the network state on the left, the search summary and the join progress on the right."""
+"""The status bar: the network state on the left, the search summary and the join progress on the right.
+
+While no peer answers, the node keeps trying: the bar counts down to the next
+try and offers "Retry now", and a search typed meanwhile runs once it joins.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton, QWidget
+
+from ggen_desktop.core.connection import ConnectionState, ConnectionStatus
 
 # Join progress as one bar across the start-up stages: (first %, share %) of each stage's span.
 STAGE_SPAN = {"Starting demo network": (0, 85), "Joining": (85, 15)}
@@ -12,7 +19,10 @@ DEMO_TIP = "The demo network runs on this computer only. To join a real network,
 
 
 class StatusBar(QStatusBar):
-    """`network_label` says how the node is connected; `join_progress` runs while it joins."""
+    """`network_label` says how the node is connected; `join_progress` runs while it joins;
+    `retry_button` ("Retry now") shows while it waits for its next try and emits `retry_requested`."""
+
+    retry_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,7 +39,14 @@ class StatusBar(QStatusBar):
         self.join_progress.setMaximumWidth(180)
         self.join_progress.setRange(0, 0)  # busy until the engine reports its first stage
         self.join_progress.setFormat("%p%")
+        self.retry_button = QToolButton()
+        self.retry_button.setText("Retry now")
+        self.retry_button.setObjectName("retryJoin")
+        self.retry_button.setToolTip("Ask the bootstrap peers and saved contacts again now")
+        self.retry_button.clicked.connect(self.retry_requested)
+        self.retry_button.hide()
         self.addWidget(self.network_label, 1)
+        self.addWidget(self.retry_button)
         self.addPermanentWidget(self.search_status)
         self.addPermanentWidget(self.join_progress)
 
@@ -48,9 +65,23 @@ class StatusBar(QStatusBar):
             self.join_progress.setRange(0, 100)
             self.join_progress.setValue(first + (share * done // total if total > 0 else 0))
 
+    def show_connecting(self, status: ConnectionStatus) -> None:
+        """No peer has answered yet: when the next try is, and "Retry now" while waiting for it."""
+        self.join_progress.hide()
+        waiting = status.state is ConnectionState.WAITING
+        text = f"Connecting… next try in {status.seconds_to_next_try()} s" if waiting else "Connecting…"
+        self.network_label.setText(text)
+        asked = ", ".join(status.asked) or "no peer"
+        self.network_label.setToolTip(
+            f"No peer has answered yet ({status.attempts} tr{'ies' if status.attempts != 1 else 'y'}; asked {asked}). "
+            "The node keeps trying, waiting longer each time up to a minute; searches typed now run once it joins.")
+        self.retry_button.setVisible(True)
+        self.retry_button.setEnabled(waiting)
+
     def show_joined(self, *, demo_peers: int | None, contacts: int, this_node: str) -> None:
         """The node has joined: the demo network (and how to leave it) or the size of the routing table."""
         self.join_progress.hide()
+        self.retry_button.hide()
         text = DEMO_HINT.format(peers=demo_peers) if demo_peers is not None \
             else f"Connected: {contacts} peers in the routing table"
         self.network_label.setText(text)
@@ -58,4 +89,5 @@ class StatusBar(QStatusBar):
 
     def show_not_connected(self, reason: str) -> None:
         self.join_progress.hide()
+        self.retry_button.hide()
         self.network_label.setText(f"Not connected: {reason}")

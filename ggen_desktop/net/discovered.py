@@ -1,24 +1,21 @@
 """Records this node learned of from others: announcements and the answers to its searches.
 
 They are what a search shows before the network answers, so they must survive
-a restart (saved in the store when there is one) and stay bounded: the least
-recently seen are forgotten first. My own packages are never among them.
+a restart and stay bounded: the least recently seen are forgotten first. My own
+packages are never among them. Each one is handed to `persist`, which queues
+it for the store thread (never a database write per result on the event loop).
 """
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ggen_desktop.core.record import SignedRecord
-from ggen_desktop.store.errors import StoreError
 
 if TYPE_CHECKING:
-    from ggen_desktop.store.database import Database
-
-log = logging.getLogger(__name__)
+    from ggen_desktop.store.rows import DiscoveredRecord
 
 MAX_DISCOVERED = 5000
 
@@ -28,16 +25,17 @@ Identity = tuple[str, str, str]
 class DiscoveredRecords:
     """The newest verified version of each discovered package identity, most recently seen last."""
 
-    def __init__(self, database: Database | None, is_mine: Callable[[Identity], bool]) -> None:
-        self.database = database
+    def __init__(self, persist: Callable[[SignedRecord, str], None], is_mine: Callable[[Identity], bool]) -> None:
+        """`persist(record, peer_id)` keeps a record across restarts; it must not block."""
+        self.persist = persist
         self.is_mine = is_mine
         self._records: OrderedDict[Identity, SignedRecord] = OrderedDict()
 
-    def load(self) -> None:
-        if self.database is None:
-            return
-        for found in self.database.discovered_records():
-            self._records[found.record.identity] = found.record
+    def load(self, stored: list[DiscoveredRecord]) -> None:
+        """Records read (and verified) from the store at start."""
+        for found in stored:
+            if not self.is_mine(found.record.identity):
+                self._records[found.record.identity] = found.record
 
     def add(self, record: SignedRecord, peer_id: str) -> None:
         """A verified record from an announcement or a search answer: remember it."""
@@ -49,11 +47,7 @@ class DiscoveredRecords:
         self._records.move_to_end(record.identity)
         while len(self._records) > MAX_DISCOVERED:
             self._records.popitem(last=False)
-        if self.database is not None:
-            try:
-                self.database.upsert_discovered(record, peer_id)
-            except StoreError as exc:  # a full disk must not fail the search that found it
-                log.warning("discovered record not saved: %s", exc)
+        self.persist(record, peer_id)
 
     def records(self) -> list[SignedRecord]:
         return list(self._records.values())

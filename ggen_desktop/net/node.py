@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kademlia.crawling import NodeSpiderCrawl
 
+from ggen_desktop.core.connection import ConnectionStatus
 from ggen_desktop.core.metrics import QueryMetrics
 from ggen_desktop.core.package import PackageMetadata
 from ggen_desktop.core.query import Query, QueryConfig, matches_query
@@ -28,10 +29,12 @@ from ggen_desktop.net.announce import Announcer
 from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.discovered import DiscoveredRecords
 from ggen_desktop.net.errors import NodeError
+from ggen_desktop.net.joining import FIRST_RETRY_S, MAX_RETRY_S, Attempt, Joiner
 from ggen_desktop.net.lookup import OnRecords, lookup_within_timeout
-from ggen_desktop.net.node_state import NodeState
+from ggen_desktop.net.node_state import CONTACTS_SAVE_INTERVAL_S, NodeState
 from ggen_desktop.net.protocol import MarketProtocol
-from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher, PublishReport
+from ggen_desktop.net.publish_report import PublishReport
+from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher
 from ggen_desktop.net.registry import PackageRegistry
 from ggen_desktop.net.search_handle import SearchHandle
 from ggen_desktop.net.search_runner import SearchRunner
@@ -59,11 +62,16 @@ class MarketplaceNode:
         remember_contacts: bool = True,
         republish_interval: float = REPUBLISH_INTERVAL_S,
         republish_check: float = REPUBLISH_CHECK_S,
+        join_backoff: tuple[float, float] = (FIRST_RETRY_S, MAX_RETRY_S),
+        contacts_save_interval: float = CONTACTS_SAVE_INTERVAL_S,
     ) -> None:
         """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network).
-        My packages are stored again every `republish_interval` s, checked every `republish_check` s."""
+        My packages are stored again every `republish_interval` s, checked every `republish_check` s.
+        While nobody answers, joining is tried again after `join_backoff[0]` s, doubling up to
+        `join_backoff[1]` s; routing contacts are saved every `contacts_save_interval` s."""
         self.database = database
         self.republish_check = republish_check
+        self.contacts_save_interval = contacts_save_interval
         self.query_config = query_config
         self.ksize = ksize
         self.alpha = alpha
@@ -74,11 +82,12 @@ class MarketplaceNode:
         self.state = NodeState(database, self.reputation, remember_contacts)
         self.publisher = Publisher(database, self.storage, lambda: self.server, self._announce, ksize=ksize, alpha=alpha,
                                    republish_interval=republish_interval)
-        self.discovered = DiscoveredRecords(database, self.publisher.is_mine)
+        self.discovered = DiscoveredRecords(self.state.record_seen, self.publisher.is_mine)
         self.searches = SearchRunner(self.metrics, self.storage, self.local_search, self.discovered.add, self._lookup,
                                      lambda: self.node_id_hex if self.is_running else None)
         self.registry = PackageRegistry(self._known_records, self.local_search, self._lookup, lambda: self.is_running,
                                         lambda: self.query_config)
+        self.joiner = Joiner(self._try_join, self._on_joined, first_delay=join_backoff[0], max_delay=join_backoff[1])
         self._node_id = node_id
         self._server: DhtServer | None = None
         self._announcer: Announcer | None = None
@@ -121,6 +130,23 @@ class MarketplaceNode:
     def is_running(self) -> bool:
         return self._started and not self._stopped
 
+    @property
+    def joined(self) -> bool:
+        """True once a peer answered (or when there was nobody to ask: the first node of a network)."""
+        return self.joiner.joined
+
+    def connection_status(self) -> ConnectionStatus:
+        """Joined, trying, or waiting for the next try (and when it is)."""
+        return self.joiner.status
+
+    def retry_join(self) -> None:
+        """Try to join now rather than at the end of the current wait."""
+        self.joiner.retry_now()
+
+    async def wait_joined(self, timeout: float) -> bool:
+        """True once joined; False when `timeout` s pass first."""
+        return await self.joiner.wait_joined(timeout)
+
     def contacts(self) -> list[tuple[str, str, int]]:
         if self._server is None or self._server.protocol is None:
             return []
@@ -138,11 +164,18 @@ class MarketplaceNode:
 
     async def start(self, port: int = 0, bootstrap: Sequence[tuple[str, int]] = (),
                     interface: str = "127.0.0.1") -> None:
-        """Listen, then rejoin saved contacts and the bootstrap peers (§2.3's joining procedure)."""
+        """Listen, then join through the bootstrap peers and saved contacts (§2.3's joining procedure).
+
+        Returns after the first try: joined when a peer answered; otherwise the node keeps running
+        and tries again with backoff (`connection_status()`), and searches wait for the join."""
         if self._started:
             raise NodeError("the node is already started; a stopped node cannot be restarted")
         self._started = True
-        self._load_state()
+        try:
+            await self._load_state()
+        except BaseException:
+            self._stopped = True
+            raise
         self._server = DhtServer(self.ksize, self.alpha, self._node_id, self.storage, self.reputation)
         try:
             await self._server.listen(port, interface)
@@ -152,23 +185,35 @@ class MarketplaceNode:
             self.state.close()
             raise NodeError(f"cannot listen on UDP {interface}:{port}: {exc.strerror or exc}") from None
         self._node_id = self._server.node.id
+        await self.state.save_node_id(self._node_id)  # chosen once: a crash must not lose it
         self._announcer = Announcer(self._server.protocol, self.discovered.add)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
-        try:
-            self.bootstrap_peers = [await self._resolve(peer) for peer in bootstrap]
-        except NodeError:
-            await self.stop()
-            raise
-        await self._join()
+        self.bootstrap_peers = list(bootstrap)
         self._every("republish", self.republish_check, self.publisher.republish_due)
-        self._spawn(self.publisher.republish_due())
+        self._every("contacts", self.contacts_save_interval, lambda: self.state.keep_contacts(self.contacts()))
+        if not await self.joiner.try_once():
+            self._spawn(self.joiner.keep_trying())
 
-    def _load_state(self) -> None:
+    async def _load_state(self) -> None:
+        """Read (and verify) what the store keeps on its thread, so the loop keeps running meanwhile."""
+        stored = await self.state.load()
         if self._node_id is None:
-            self._node_id = self.state.load_node_id()
-        self.state.load_reputation()
-        self.publisher.load()
-        self.discovered.load()
+            self._node_id = stored.node_id
+        self.publisher.load(stored.my_packages)
+        self.discovered.load(stored.discovered)
+
+    async def _resolve_bootstrap(self) -> tuple[list[tuple[str, int]], list[str]]:
+        """The configured peers' addresses, resolved at each try (offline, a name does not resolve yet),
+        and the names that did not resolve this time ("host:port (unresolved)")."""
+        addresses: list[tuple[str, int]] = []
+        unresolved: list[str] = []
+        for host, port in self.bootstrap_peers:
+            try:
+                addresses.append(await self._resolve((host, port)))
+            except NodeError as exc:
+                log.info("%s; tried again with the next join attempt", exc)
+                unresolved.append(f"{host}:{port} (unresolved)")
+        return addresses, unresolved
 
     async def _resolve(self, peer: tuple[str, int]) -> tuple[str, int]:
         """Host names become addresses: answers are accepted only from the exact address asked."""
@@ -180,23 +225,28 @@ class MarketplaceNode:
             raise NodeError(f"cannot resolve the bootstrap peer {host}:{port}: {exc.strerror or exc}") from None
         return str(infos[0][4][0]), port
 
-    async def _join(self) -> None:
+    async def _try_join(self) -> Attempt:
+        """Ping the bootstrap peers, the saved contacts and whoever contacted us meanwhile; crawl from
+        those that answered. With nobody at all to ask, this is the first node of its network."""
         server = self.server
+        configured, unresolved = await self._resolve_bootstrap()
         saved = [(c.host, c.port) for c in self.state.saved_contacts()]
-        addresses = list(dict.fromkeys([*self.bootstrap_peers, *saved]))
-        addresses = [a for a in addresses if a != self.address]
-        answered = await asyncio.gather(*(server.bootstrap_node(a) for a in addresses))
-        nodes = [n for n in answered if n is not None]
-        if self.bootstrap_peers and not any(
-            n is not None and a in self.bootstrap_peers for a, n in zip(addresses, answered, strict=True)
-        ):
-            peers = ", ".join(f"{h}:{p}" for h, p in self.bootstrap_peers)
-            await self.stop()
-            raise NodeError(f"no reachable bootstrap peer among {peers}; check the address and that it is running")
-        if nodes:
-            await NodeSpiderCrawl(server.protocol, server.node, nodes, self.ksize, self.alpha).find()
+        known = [(n.ip, n.port) for n in server.protocol.known_nodes()]
+        addresses = [a for a in dict.fromkeys([*configured, *saved, *known]) if a != self.address]
+        asked = (*(f"{host}:{port}" for host, port in addresses), *unresolved)
+        if not addresses:
+            return Attempt(not unresolved, asked)
+        answered = [n for n in await asyncio.gather(*(server.bootstrap_node(a) for a in addresses)) if n is not None]
+        if not answered:
+            return Attempt(False, asked)
+        await NodeSpiderCrawl(server.protocol, server.node, answered, self.ksize, self.alpha).find()
         log.info("joined with %d contacts", len(self.contacts()))
-        self.state.save_contacts(self.contacts())
+        await self.state.keep_contacts(self.contacts())
+        return Attempt(True, asked)
+
+    def _on_joined(self) -> None:
+        """My packages not yet stored anywhere (published while nobody answered) go out now."""
+        self._spawn(self.publisher.republish_due())
 
     async def stop(self) -> None:
         """Stop searches and timers, save state, close the socket. Safe to call twice."""
@@ -215,8 +265,7 @@ class MarketplaceNode:
             self._announcer.close()
         if self._server is not None:
             try:
-                self.state.save_contacts(self.contacts())
-                self.state.save(self.node_id)
+                await self.state.save(self.node_id, self.contacts())
             except StoreError as exc:  # e.g. a full disk: still close the socket
                 log.warning("state not saved at shutdown: %s", exc)
             finally:
@@ -251,6 +300,9 @@ class MarketplaceNode:
             self._announcer.announce(record)
 
     async def _lookup(self, key: bytes, trace: QueryTrace, on_records: OnRecords, config: QueryConfig) -> None:
+        """A lookup started before the node joined waits for the join, within the query's timeout."""
+        if not self.joined and not await self.joiner.wait_joined(config.default_timeout - trace.elapsed_ms() / 1000.0):
+            raise TimeoutError(f"not joined within {config.default_timeout:g} s: no peer answered")
         await lookup_within_timeout(self.protocol, key, trace, on_records, config, self.ksize)
 
     # -- records I know of -------------------------------------------------------

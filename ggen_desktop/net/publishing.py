@@ -13,15 +13,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kademlia.crawling import NodeSpiderCrawl
 from kademlia.node import Node
 
+from ggen_desktop.core.keywords import package_keywords
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
 from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.errors import NodeError
+from ggen_desktop.net.publish_report import KeyCopies, PublishReport
 from ggen_desktop.net.storage import RecordStorage, StorageRefused, record_keys
 from ggen_desktop.store.errors import StoreError
 from ggen_desktop.store.rows import MyPackage
@@ -35,14 +36,6 @@ REPUBLISH_INTERVAL_S = 12 * 3600.0  # well inside the 24 h record lifetime (pape
 REPUBLISH_CHECK_S = 600.0
 
 Identity = tuple[str, str, str]
-
-
-@dataclass(frozen=True)
-class PublishReport:
-    record: SignedRecord
-    replicas: int
-    keys: int
-    keyword_replicas: int
 
 
 class Publisher:
@@ -61,10 +54,9 @@ class Publisher:
         self.republish_interval = republish_interval
         self.mine: dict[Identity, MyPackage] = {}
 
-    def load(self) -> None:
-        if self.database is None:
-            return
-        for mine in self.database.my_packages():
+    def load(self, stored: list[MyPackage]) -> None:
+        """My packages as read (and verified) from the store at start."""
+        for mine in stored:
             self.mine[mine.record.identity] = mine
 
     def is_mine(self, identity: Identity) -> bool:
@@ -102,28 +94,37 @@ class Publisher:
         self.announce(record)
         if report.replicas == 0 and report.keyword_replicas == 0:
             why = "every neighbour failed to answer" if had_peers else "this node knows no peers"
+            if any(k.refused for k in report.per_key):
+                why = "the peers that answered refused every copy: those keys are full"
             raise NodeError(f"no peer stored {record.package.id} {record.package.version} ({why}); it is kept "
                             "among my packages and published again when peers answer")
         return report
 
     async def _store_everywhere(self, record: SignedRecord) -> PublishReport:
         keys = record_keys(record)
-        acks = await asyncio.gather(*(self._store_on_closest(key, record) for key in keys))
+        words: list[str | None] = [None, *package_keywords(record.package)]
+        per_key = tuple(await asyncio.gather(*(self._store_on_closest(key, word, record)
+                                               for key, word in zip(keys, words, strict=True))))
+        report = PublishReport(record, per_key)
         now = time.time()
+        # Re-read after the await: the user may have re-signed or deleted the package meanwhile.
+        # Only the bookkeeping changes here; the record kept is whatever is newest now.
         mine = self.mine.get(record.identity)
         if mine is not None:
-            self.mine[record.identity] = MyPackage(record, mine.published_at, now, acks[0])
+            self.mine[record.identity] = MyPackage(mine.record, mine.published_at, now, report.replicas)
             if self.database is not None:
                 try:
-                    self.database.mark_republished(record.identity, replicas=acks[0], at=now)
+                    self.database.mark_republished(record.identity, replicas=report.replicas, at=now)
                 except StoreError as exc:  # the copies are out; only the bookkeeping is lost
                     log.warning("publish of %s not noted: %s", record.package.id, exc)
-        log.info("published %s %s: %d replicas, %d keyword acks over %d keys",
-                 record.package.id, record.package.version, acks[0], sum(acks[1:]), len(keys))
-        return PublishReport(record, acks[0], len(keys), sum(acks[1:]))
+        log.info("published %s %s: %d replicas, %d keyword copies over %d keys",
+                 record.package.id, record.package.version, report.replicas, report.keyword_replicas, len(keys))
+        for refused in report.refused_keywords():
+            log.warning("publish of %s %s: %s", record.package.id, record.package.version, refused.describe())
+        return report
 
-    async def _store_on_closest(self, key: bytes, record: SignedRecord) -> int:
-        """§2.3's store: find the k closest nodes to the key, then store on each; returns the acks."""
+    async def _store_on_closest(self, key: bytes, keyword: str | None, record: SignedRecord) -> KeyCopies:
+        """§2.3's store: find the k closest nodes to the key, then store on each; counts the answers."""
         server = self.server()
         target = Node(key)
         nearest = server.protocol.router.find_neighbors(target)
@@ -136,7 +137,9 @@ class Publisher:
             except StorageRefused as exc:
                 log.warning("not keeping my own record locally: %s", exc)
         results = await asyncio.gather(*(server.protocol.call_store(n, key, record.encoded) for n in nodes))
-        return sum(1 for ok, stored in results if ok and stored)
+        stored = sum(1 for ok, answer in results if ok and answer)
+        refused = sum(1 for ok, answer in results if ok and not answer)
+        return KeyCopies(key, keyword, len(nodes), stored, refused)
 
     def _republish_is_due(self, mine: MyPackage, now: float) -> bool:
         """Due after the interval, and at once when no peer ever acknowledged it (a crash mid-publish,
@@ -148,8 +151,9 @@ class Publisher:
     async def republish_due(self) -> None:
         """The original publisher's periodic republish (§2.5), which kademlia does not implement."""
         now = time.time()
-        for mine in list(self.mine.values()):
-            if self._republish_is_due(mine, now) and mine.record.identity in self.mine:
+        for identity in list(self.mine):
+            mine = self.mine.get(identity)  # as it is now: an earlier store may have awaited a re-sign
+            if mine is not None and self._republish_is_due(mine, now):
                 await self._store_everywhere(mine.record)
 
     def delete(self, package_id: str, version: str | None = None) -> int:

@@ -115,3 +115,22 @@ def test_a_publish_no_peer_stores_is_said_in_the_form_and_kept_for_republish(qtb
     assert "kept" in panel.result_label.text()
     assert window.error_box is None or not window.error_box.isVisible()  # an outcome, not a crash dialog
     assert panel.my_packages.rowCount() == 1 and panel.publish_button.isEnabled()
+
+
+def test_a_keyword_copy_refused_because_its_key_is_full_is_said_in_one_line(qtbot: QtBot, window: MainWindow) -> None:
+    from ggen_desktop.net.storage import keyword_key  # the demo peers are the test's network, not the window's
+    from tests.helpers.packages import make_record
+
+    assert window.app is not None and window.app.demo is not None
+    filler = make_record("fill/zephyr", "Filler", tags=("zephyr",))
+    for peer in window.app.demo.nodes:
+        peer.storage.max_per_key = 1  # 'zephyr' now holds as many records as these peers accept
+        peer.storage.put(keyword_key("zephyr"), filler)
+    panel = window.publish_panel
+    fill(panel, GOOD)
+    panel.confirm = lambda title, text: True  # type: ignore[assignment]
+    panel.publish_button.click()
+    qtbot.waitUntil(lambda: "Published" in panel.result_label.text(), timeout=15000)
+    text = panel.result_label.text()
+    assert text.startswith("⚠ Published gui-test/zephyr-widget 1.4.0: stored on ") and "\n" not in text
+    assert "keyword copies refused (key full): " in text and "'zephyr' by " in text

@@ -162,7 +162,7 @@ def test_tampered_rows_are_skipped_and_logged(db: Database, tmp_path: Path, capl
         # well signed, but a different package than its row claims
         conn.execute(f"UPDATE {table} SET record = ? WHERE name = 'acme/misfiled'", (good.encoded,))
     conn.close()
-    with caplog.at_level(logging.WARNING, logger="ggen_desktop.store.database"):
+    with caplog.at_level(logging.WARNING, logger="ggen_desktop.store.sql"):
         assert [r.record for r in db.discovered_records()] == [good]
         assert [p.record for p in db.my_packages()] == [good]
     messages = [r.getMessage() for r in caplog.records]
