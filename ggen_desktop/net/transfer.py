@@ -1,0 +1,376 @@
+"""Package archives over BitTorrent v2: one libtorrent session per node, driven by the asyncio loop.
+
+libtorrent runs its own network and disk threads. Its alerts reach the loop through
+`set_alert_notify`, whose callback (on libtorrent's thread) only calls
+`loop.call_soon_threadsafe(drain)`; every alert is handled on the loop thread.
+Nothing polls, nothing sleeps. Peers come from the caller (our DHT's provider
+records) through `connect_peer`; libtorrent's DHT, LSD, UPnP, NAT-PMP and PEX are
+off and the torrents carry no trackers.
+
+A torrent is a function of the archive alone (`make_torrent`), so every node that
+holds an archive derives the same v2 info-hash and a record's info-hash can be
+checked. Downloads go to the content store's `partial/` folder; when libtorrent
+reports the last piece verified, the file is hashed against the expected sha256
+and only then moved into the store. A peer whose bytes fail the v2 merkle check is
+banned by libtorrent (`peer_ban_alert`) and then by address for the whole session.
+Resume data goes to `partial/<info-hash>.resume` as pieces complete, so a download
+killed at any moment continues where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import libtorrent as lt
+
+from ggen_desktop import __version__
+from ggen_desktop.net.transfer_job import DEFAULT_STALL_TIMEOUT_S, STEP_TIMEOUT_S, Transfer
+from ggen_desktop.net.transfer_types import (
+    ACTIVE_DOWNLOAD,
+    HEX64,
+    Peer,
+    TorrentInfo,
+    TorrentRejected,
+    TransferError,
+    TransferMismatch,
+    TransferState,
+    TransferStatus,
+    check_hex,
+    piece_length_for,
+)
+from ggen_desktop.store.content import ContentStore, StoredArchive, hash_file
+
+log = logging.getLogger(__name__)
+
+_ALERTS = (lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.storage
+           | lt.alert_category.ip_block | lt.alert_category.piece_progress)
+_F = lt.torrent_flags
+_STATES = lt.torrent_status.states
+
+
+def make_torrent(path: Path) -> TorrentInfo:
+    """The canonical torrent of an archive named by its sha256, as the content store holds it.
+
+    v2-only, one file named by the archive's sha256, piece length from the size, and no
+    creator, date, tracker or comment: the same archive gives the same info-hash everywhere.
+    Reads the file twice (sha256, then the merkle tree): run it off the event loop.
+    """
+    sha256, size = hash_file(path)
+    if path.name != sha256:
+        raise TorrentRejected(f"{path} is not named by its sha256 ({sha256}); add it to the content store first")
+    if size == 0:
+        raise TorrentRejected(f"{path} is empty; BitTorrent cannot share an empty archive")
+    creator = lt.create_torrent([lt.create_file_entry(sha256, size)], piece_length_for(size), lt.create_torrent.v2_only)
+    creator.set_creator("")
+    creator.set_creation_date(0)
+    lt.set_piece_hashes(creator, str(path.parent))
+    return read_torrent(lt.bencode(creator.generate()))
+
+
+def read_torrent(torrent: bytes) -> TorrentInfo:
+    """Parse torrent bytes; TorrentRejected unless they are the canonical torrent of one archive."""
+    try:
+        info = lt.torrent_info(torrent)
+    except RuntimeError as exc:
+        raise TorrentRejected(f"not a torrent file: {exc}") from exc
+    hashes, name, piece_length, layout = info.info_hashes(), info.name(), info.piece_length(), info.layout()
+    if hashes.has_v1() or not hashes.has_v2():
+        raise TorrentRejected(f"torrent {name!r} is not v2-only")
+    files = [(layout.file_path(i), layout.file_size(i)) for i in range(layout.num_files())
+             if not layout.file_flags(i) & lt.file_storage.flag_pad_file]  # v2 pads each file to whole pieces
+    if len(files) != 1 or files[0][0] != name or not HEX64.match(name):
+        raise TorrentRejected(f"torrent {name!r} is not one file named by its sha256")
+    size = files[0][1]
+    if piece_length != piece_length_for(size):
+        raise TorrentRejected(f"torrent {name} has {piece_length}-byte pieces; an archive of {size} bytes has "
+                              f"{piece_length_for(size)}")
+    return TorrentInfo(str(hashes.v2), name, size, piece_length, bytes(torrent))
+
+
+class TorrentHandle:
+    """A typed face on `lt.torrent_handle`: only calls that post to libtorrent's thread, or return at once."""
+
+    def __init__(self, handle: Any) -> None:
+        self.raw = handle
+
+    def connect(self, peer: Peer) -> None:
+        self.raw.connect_peer(peer)
+
+    def pause(self) -> None:
+        self.raw.pause()
+
+    def resume(self) -> None:
+        self.raw.resume()
+
+    def flush(self) -> None:
+        """Write out cached blocks; a cache_flushed_alert follows."""
+        self.raw.flush_cache()
+
+    def request_resume_data(self) -> None:
+        """Ask for resume data including the info dict (so an info-hash-only download resumes without peers)."""
+        self.raw.save_resume_data(lt.torrent_handle.save_info_dict)
+
+    def peers_with_data(self) -> set[Peer]:
+        """Connected peers that have sent this torrent payload bytes."""
+        return {(str(p.ip[0]), int(p.ip[1])) for p in self.raw.get_peer_info() if p.total_download > 0}
+
+    def name(self) -> str:
+        return str(self.raw.status().name)
+
+    def is_finished(self) -> bool:
+        return bool(self.raw.status().is_finished)
+
+    def status(self, state: TransferState) -> TransferStatus:
+        """libtorrent's status, with its state folded into ours for a download in progress."""
+        st = self.raw.status()
+        if state in (TransferState.CHECKING, TransferState.METADATA, TransferState.DOWNLOADING):
+            if st.state == _STATES.downloading_metadata:
+                state = TransferState.METADATA
+            elif st.state in (_STATES.checking_files, _STATES.checking_resume_data):
+                state = TransferState.CHECKING
+            else:
+                state = TransferState.DOWNLOADING
+        rate, remaining = int(st.download_payload_rate), int(st.total_wanted - st.total_wanted_done)
+        return TransferStatus(state, float(st.progress), int(st.total_wanted_done), int(st.total_wanted), rate,
+                              int(st.upload_payload_rate), int(st.num_peers), int(st.total_payload_download),
+                              remaining / rate if rate > 0 else None)
+
+
+class TransferSession:
+    """The node's one libtorrent session: seeds what the content store holds and downloads into it."""
+
+    def __init__(self, store: ContentStore, host: str = "127.0.0.1", port: int = 0, *, public_dht: bool = False,
+                 upload_limit: int = 0, download_limit: int = 0,
+                 stall_timeout: float = DEFAULT_STALL_TIMEOUT_S) -> None:
+        self.store, self.host, self.stall_timeout = store, host, stall_timeout
+        self.loop = asyncio.get_running_loop()
+        self.banned_ips: set[str] = set()
+        self._transfers: dict[str, Transfer] = {}  # by v2 info-hash
+        self._by_handle: dict[Any, Transfer] = {}
+        self._listening: asyncio.Future[int] = self.loop.create_future()
+        self._closed = False
+        self._flags = (_F.default_flags & ~(_F.paused | _F.auto_managed)) | _F.disable_pex | _F.disable_lsd
+        if not public_dht:
+            self._flags |= _F.disable_dht
+        self._lt: Any = lt.session({
+            "listen_interfaces": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "outgoing_interfaces": "" if host in ("0.0.0.0", "::") else host,
+            "listen_system_port_fallback": False,
+            "enable_dht": public_dht, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+            "dht_bootstrap_nodes": lt.default_settings()["dht_bootstrap_nodes"] if public_dht else "",
+            "alert_mask": _ALERTS, "alert_queue_size": 100_000,
+            "ignore_limits_on_local_network": False,  # rate limits apply on loopback and LANs too
+            "upload_rate_limit": upload_limit, "download_rate_limit": download_limit,
+            "user_agent": f"ggen-desktop/{__version__}",
+        })
+        self._lt.set_alert_notify(self._notified)  # set once only: replacing it can deadlock (libtorrent #4638)
+
+    @property
+    def is_open(self) -> bool:
+        return not self._closed
+
+    async def start(self) -> Peer:
+        """Wait until the session listens; returns the (host, port) to put in provider records."""
+        port = await asyncio.wait_for(asyncio.shield(self._listening), STEP_TIMEOUT_S)
+        return (self.host, port)
+
+    def set_rate_limits(self, upload: int = 0, download: int = 0) -> None:
+        """Bytes per second for the whole session; 0 is unlimited."""
+        self._lt.apply_settings({"upload_rate_limit": upload, "download_rate_limit": download})
+
+    def transfers(self) -> list[Transfer]:
+        return list(self._transfers.values())
+
+    def resumable(self) -> list[str]:
+        """Info-hashes of downloads with resume data in `partial/`, to restart after a crash or a close."""
+        return sorted(p.stem for p in self.store.partial_dir.glob("*.resume") if HEX64.match(p.stem))
+
+    def ban(self, ip: str) -> None:
+        """Exchange no more data with this address in this session (it sent bytes that failed a hash check)."""
+        if ip not in self.banned_ips:
+            log.warning("banning peer %s: it sent data that failed the hash check", ip)
+            self.banned_ips.add(ip)
+            rules = lt.ip_filter()
+            for banned in self.banned_ips:
+                rules.add_rule(banned, banned, 1)
+            self._lt.set_ip_filter(rules)
+
+    async def share(self, archive: Path) -> tuple[TorrentInfo, Transfer]:
+        """Copy an archive into the content store, make its canonical torrent and seed it."""
+        stored = await asyncio.to_thread(self.store.add_file, archive)
+        info = await asyncio.to_thread(make_torrent, stored.path)
+        return info, self.seed(info)
+
+    def seed(self, torrent: TorrentInfo | bytes) -> Transfer:
+        """Offer an archive the content store holds, under its canonical torrent."""
+        info = torrent if isinstance(torrent, TorrentInfo) else read_torrent(torrent)
+        if (existing := self._transfers.get(info.info_hash)) is not None:
+            return existing
+        transfer = Transfer(self, info.info_hash, info.sha256, seeding=True)
+        self._register(transfer, self._add(info.torrent, self.store.root, seed=True))
+        return transfer
+
+    async def download(self, source: TorrentInfo | bytes | str, sha256: str, peers: Iterable[Peer] = (), *,
+                       stall_timeout: float | None = None) -> Transfer:
+        """Fetch the archive `sha256` (hex, or "sha256:<hex>") from `peers` into the content store.
+
+        `source` is its torrent, or only its v2 info-hash: the torrent then comes from the peers,
+        checked against the info-hash. Resume data from an earlier run is used when present.
+        An archive already held is checked against the info-hash and seeded instead.
+        """
+        expected = check_hex(sha256, "sha256 content hash")
+        torrent: bytes | None = None
+        if isinstance(source, str):
+            info_hash = check_hex(source, "v2 info-hash")
+        else:
+            info = source if isinstance(source, TorrentInfo) else read_torrent(source)
+            if info.sha256 != expected:
+                raise TransferMismatch(f"torrent {info.info_hash} is for archive {info.sha256}, not {expected}")
+            info_hash, torrent = info.info_hash, info.torrent
+        if (existing := self._transfers.get(info_hash)) is not None:
+            existing.add_peers(peers)
+            return existing
+        if self.store.has(expected):
+            held = await asyncio.to_thread(make_torrent, self.store.path_for(expected))
+            if held.info_hash != info_hash:
+                raise TransferMismatch(f"archive {expected}, held here, has info-hash {held.info_hash}, not {info_hash}")
+            return self.seed(held)
+        transfer = Transfer(self, info_hash, expected, seeding=False,
+                            stall_timeout=self.stall_timeout if stall_timeout is None else stall_timeout)
+        self._register(transfer, self._add(torrent, self.store.partial_dir, info_hash=info_hash,
+                                           resume=transfer.resume_path))
+        transfer.add_peers(peers)
+        return transfer
+
+    def seed_downloaded(self, stored: StoredArchive) -> None:
+        """A download reached the store: seed it under its canonical torrent (made off the loop)."""
+        async def seed() -> None:
+            try:
+                info = await asyncio.to_thread(make_torrent, stored.path)
+            except (TransferError, OSError) as exc:
+                log.warning("downloaded %s but cannot seed it: %s", stored.sha256, exc)
+                return
+            if not self._closed:
+                self.seed(info)
+
+        self.loop.create_task(seed())
+
+    def remove(self, handle: TorrentHandle, delete_files: bool) -> None:
+        """Take a torrent out of the session; a torrent_removed_alert follows."""
+        self._lt.remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
+
+    def forget(self, transfer: Transfer) -> None:
+        if self._transfers.get(transfer.info_hash) is transfer:
+            del self._transfers[transfer.info_hash]
+
+    async def close(self) -> None:
+        """Save resume data, remove every torrent and stop the session: bounded, never hangs."""
+        if self._closed:
+            return
+        downloads = [t for t in self._transfers.values() if t.state in ACTIVE_DOWNLOAD]
+        results = await asyncio.gather(*(t.save_resume_now() for t in downloads), return_exceptions=True)
+        for transfer, result in zip(downloads, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("could not save resume data for %s: %r", transfer.sha256, result)
+        for handle in self._by_handle:
+            self._lt.remove_torrent(handle)
+        for transfer in list(self._transfers.values()):
+            transfer.close()
+        self._closed = True
+        self._lt.pause()
+        # The notify callback takes the GIL on libtorrent's thread, and the session's destructor
+        # holds the GIL while it joins that thread. libtorrent notifies only when its alert queue
+        # turns non-empty, so leave an alert in it (never popped again) before the destructor runs.
+        self._lt.post_session_stats()
+        self._lt.wait_for_alert(int(STEP_TIMEOUT_S * 1000))
+        self._lt = None
+
+    def _add(self, torrent: bytes | None, save_path: Path, *, seed: bool = False, info_hash: str = "",
+             resume: Path | None = None) -> TorrentHandle:
+        params = None
+        if resume is not None and resume.exists():
+            try:
+                params = lt.read_resume_data(resume.read_bytes())
+            except RuntimeError as exc:
+                log.warning("ignoring damaged resume data %s: %s", resume, exc)
+                resume.unlink(missing_ok=True)
+        if params is None:
+            params = lt.add_torrent_params()
+            if torrent is not None:
+                params.ti = lt.torrent_info(torrent)
+            else:
+                params.info_hashes = lt.info_hash_t(lt.sha256_hash(bytes.fromhex(info_hash)))
+        params.save_path = str(save_path)
+        params.flags = self._flags | (_F.seed_mode if seed else 0)
+        try:
+            return TorrentHandle(self._lt.add_torrent(params))
+        except RuntimeError as exc:
+            raise TransferError(f"libtorrent refused the torrent: {exc}") from exc
+
+    def _register(self, transfer: Transfer, handle: TorrentHandle) -> None:
+        transfer.attach(handle)
+        self._transfers[transfer.info_hash] = transfer
+        self._by_handle[handle.raw] = transfer
+
+    def _notified(self) -> None:
+        """Runs on libtorrent's network thread: hand over to the loop and return at once."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to tell
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        if self._closed:
+            return
+        for alert in self._lt.pop_alerts():
+            try:
+                self._dispatch(type(alert).__name__, alert)
+            except Exception:
+                log.exception("error handling libtorrent alert %s", alert.message())
+
+    def _dispatch(self, kind: str, alert: Any) -> None:
+        if kind == "listen_succeeded_alert" and alert.socket_type == lt.listen_succeeded_alert_socket_type_t.tcp:
+            if not self._listening.done():
+                self._listening.set_result(alert.port)
+        elif kind == "listen_failed_alert" and not self._listening.done():
+            self._listening.set_exception(TransferError(
+                f"cannot listen for transfers on {self.host}:{alert.port}: {alert.error.message()}"))
+        elif kind == "alerts_dropped_alert":
+            log.warning("libtorrent dropped alerts; checking transfers by status")
+            for active in list(self._transfers.values()):
+                active.on_finished(confirmed=False)
+        elif kind == "peer_blocked_alert":
+            log.info("refused a connection with banned peer %s", alert.endpoint[0])
+        elif isinstance(alert, lt.torrent_alert):
+            transfer = self._by_handle.get(alert.handle)
+            if kind == "torrent_removed_alert":
+                self._by_handle.pop(alert.handle, None)
+            if transfer is not None:
+                self._to_transfer(transfer, kind, alert)
+
+    def _to_transfer(self, transfer: Transfer, kind: str, alert: Any) -> None:
+        """Turn a torrent's alert into the Transfer's event."""
+        if kind == "piece_finished_alert":
+            transfer.on_piece()
+        elif kind == "hash_failed_alert":
+            transfer.on_hash_failed()
+        elif kind == "peer_ban_alert":
+            transfer.on_banned(alert.endpoint[0])
+            self.ban(alert.endpoint[0])
+        elif kind == "metadata_received_alert":
+            transfer.on_metadata(TorrentHandle(alert.handle).name())
+        elif kind == "torrent_finished_alert":
+            transfer.on_finished()
+        elif kind == "save_resume_data_alert":
+            transfer.on_resume_data(lt.write_resume_data_buf(alert.params))
+        elif kind == "save_resume_data_failed_alert":
+            transfer.on_resume_data(None)
+        elif kind in ("torrent_error_alert", "file_error_alert"):
+            transfer.on_error(alert.message())
+        elif kind == "cache_flushed_alert":
+            transfer.on_flushed()
+        elif kind == "torrent_removed_alert":
+            transfer.on_removed()
