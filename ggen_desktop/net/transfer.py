@@ -112,8 +112,11 @@ class TorrentHandle:
         self.raw.flush_cache()
 
     def request_resume_data(self) -> None:
-        """Ask for resume data including the info dict (so an info-hash-only download resumes without peers)."""
-        self.raw.save_resume_data(lt.torrent_handle.save_info_dict)
+        """Ask for resume data, with the info dict (an info-hash-only download resumes without peers).
+
+        The disk cache is flushed first: resume data only lists pieces already written to disk.
+        """
+        self.raw.save_resume_data(lt.torrent_handle.save_info_dict | lt.torrent_handle.flush_disk_cache)
 
     def peers_with_data(self) -> set[Peer]:
         """Connected peers that have sent this torrent payload bytes."""
@@ -160,14 +163,23 @@ class TransferSession:
         self._lt: Any = lt.session({
             "listen_interfaces": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "outgoing_interfaces": "" if host in ("0.0.0.0", "::") else host,
-            "listen_system_port_fallback": False,
+            "listen_system_port_fallback": False, "max_retry_port_bind": 0,  # the port asked for, or an error
             "enable_dht": public_dht, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
             "dht_bootstrap_nodes": lt.default_settings()["dht_bootstrap_nodes"] if public_dht else "",
             "alert_mask": _ALERTS, "alert_queue_size": 100_000,
-            "ignore_limits_on_local_network": False,  # rate limits apply on loopback and LANs too
             "upload_rate_limit": upload_limit, "download_rate_limit": download_limit,
             "user_agent": f"ggen-desktop/{__version__}",
+            # A node restarted after a crash comes back from the same address while its peers still hold
+            # the dead uTP connection (no FIN on UDP): without this they would refuse it for minutes.
+            "allow_multiple_connections_per_ip": True,
+            "tick_interval": 100,  # peers given by connect_peer are dialled on the next tick: 0.5 s by default
         })
+        # libtorrent exempts local networks (loopback, LANs) from rate limits through a peer class of
+        # their own; put every address in the global class so that a limit means what it says.
+        everyone = lt.ip_filter()
+        everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        everyone.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1 << lt.session.global_peer_class_id)
+        self._lt.set_peer_class_filter(everyone)
         self._lt.set_alert_notify(self._notified)  # set once only: replacing it can deadlock (libtorrent #4638)
 
     @property

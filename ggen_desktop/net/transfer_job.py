@@ -197,6 +197,8 @@ class Transfer:
     def close(self) -> None:
         """The session is closing: an unfinished download ends; its partial file and resume data stay."""
         self._handle = None
+        if self._verifying is not None:  # the partial file and resume data stay: the next run verifies again
+            self._verifying.cancel()
         state = self._state if self._state is TransferState.SEEDING else TransferState.CANCELLED
         self._end(state, TransferCancelled(f"the transfer session closed before {self.sha256} finished"))
 
