@@ -29,7 +29,7 @@ from typing import Any
 import libtorrent as lt
 
 from ggen_desktop import __version__
-from ggen_desktop.net.transfer_job import DEFAULT_STALL_TIMEOUT_S, STEP_TIMEOUT_S, Transfer
+from ggen_desktop.net.transfer_job import DEFAULT_STALL_TIMEOUT_S, STEP_TIMEOUT_S, Transfer, resume_path
 from ggen_desktop.net.transfer_types import (
     ACTIVE_DOWNLOAD,
     HEX64,
@@ -93,7 +93,11 @@ def read_torrent(torrent: bytes) -> TorrentInfo:
 
 
 class TorrentHandle:
-    """A typed face on `lt.torrent_handle`: only calls that post to libtorrent's thread, or return at once."""
+    """A typed face on `lt.torrent_handle`.
+
+    Each call either posts to libtorrent's thread or waits briefly for its answer with the GIL
+    released (the bindings do that), so the alert callback, which needs the GIL, never deadlocks.
+    """
 
     def __init__(self, handle: Any) -> None:
         self.raw = handle
@@ -193,6 +197,7 @@ class TransferSession:
 
     def set_rate_limits(self, upload: int = 0, download: int = 0) -> None:
         """Bytes per second for the whole session; 0 is unlimited."""
+        self._check_open()
         self._lt.apply_settings({"upload_rate_limit": upload, "download_rate_limit": download})
 
     def transfers(self) -> list[Transfer]:
@@ -207,6 +212,8 @@ class TransferSession:
         if ip not in self.banned_ips:
             log.warning("banning peer %s: it sent data that failed the hash check", ip)
             self.banned_ips.add(ip)
+            if self._closed:
+                return
             rules = lt.ip_filter()
             for banned in self.banned_ips:
                 rules.add_rule(banned, banned, 1)
@@ -220,12 +227,13 @@ class TransferSession:
 
     def seed(self, torrent: TorrentInfo | bytes) -> Transfer:
         """Offer an archive the content store holds, under its canonical torrent."""
+        self._check_open()
         info = torrent if isinstance(torrent, TorrentInfo) else read_torrent(torrent)
         if (existing := self._transfers.get(info.info_hash)) is not None:
             return existing
-        transfer = Transfer(self, info.info_hash, info.sha256, seeding=True)
-        self._register(transfer, self._add(info.torrent, self.store.root, seed=True))
-        return transfer
+        self.store.path_for(info.sha256)  # ContentMissing unless the store holds it
+        handle = self._add(info.torrent, self.store.root, seed=True)
+        return self._register(Transfer(self, info.info_hash, info.sha256, seeding=True), handle)
 
     async def download(self, source: TorrentInfo | bytes | str, sha256: str, peers: Iterable[Peer] = (), *,
                        stall_timeout: float | None = None) -> Transfer:
@@ -235,6 +243,7 @@ class TransferSession:
         checked against the info-hash. Resume data from an earlier run is used when present.
         An archive already held is checked against the info-hash and seeded instead.
         """
+        self._check_open()
         expected = check_hex(sha256, "sha256 content hash")
         torrent: bytes | None = None
         if isinstance(source, str):
@@ -245,6 +254,9 @@ class TransferSession:
                 raise TransferMismatch(f"torrent {info.info_hash} is for archive {info.sha256}, not {expected}")
             info_hash, torrent = info.info_hash, info.torrent
         if (existing := self._transfers.get(info_hash)) is not None:
+            if existing.sha256 != expected:
+                raise TransferMismatch(f"info-hash {info_hash} is already fetched as archive {existing.sha256}, "
+                                       f"not {expected}")
             existing.add_peers(peers)
             return existing
         if self.store.has(expected):
@@ -252,10 +264,10 @@ class TransferSession:
             if held.info_hash != info_hash:
                 raise TransferMismatch(f"archive {expected}, held here, has info-hash {held.info_hash}, not {info_hash}")
             return self.seed(held)
-        transfer = Transfer(self, info_hash, expected, seeding=False,
-                            stall_timeout=self.stall_timeout if stall_timeout is None else stall_timeout)
-        self._register(transfer, self._add(torrent, self.store.partial_dir, info_hash=info_hash,
-                                           resume=transfer.resume_path))
+        handle = self._add(torrent, self.store.partial_dir, info_hash=info_hash,
+                           resume=resume_path(self.store, info_hash))
+        transfer = self._register(Transfer(self, info_hash, expected, seeding=False, stall_timeout=(
+            self.stall_timeout if stall_timeout is None else stall_timeout)), handle)
         transfer.add_peers(peers)
         return transfer
 
@@ -308,8 +320,11 @@ class TransferSession:
         if resume is not None and resume.exists():
             try:
                 params = lt.read_resume_data(resume.read_bytes())
+                if str(params.info_hashes.v2) != info_hash:
+                    raise RuntimeError(f"it is for info-hash {params.info_hashes.v2}")
             except RuntimeError as exc:
                 log.warning("ignoring damaged resume data %s: %s", resume, exc)
+                params = None
                 resume.unlink(missing_ok=True)
         if params is None:
             params = lt.add_torrent_params()
@@ -324,10 +339,15 @@ class TransferSession:
         except RuntimeError as exc:
             raise TransferError(f"libtorrent refused the torrent: {exc}") from exc
 
-    def _register(self, transfer: Transfer, handle: TorrentHandle) -> None:
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TransferError("the transfer session is closed")
+
+    def _register(self, transfer: Transfer, handle: TorrentHandle) -> Transfer:
         transfer.attach(handle)
         self._transfers[transfer.info_hash] = transfer
         self._by_handle[handle.raw] = transfer
+        return transfer
 
     def _notified(self) -> None:
         """Runs on libtorrent's network thread: hand over to the loop and return at once."""

@@ -29,7 +29,7 @@ from ggen_desktop.net.transfer_types import (
     TransferStatus,
     TransferTimeout,
 )
-from ggen_desktop.store.content import ContentError, ContentMismatch, StoredArchive
+from ggen_desktop.store.content import ContentError, ContentMismatch, ContentStore, StoredArchive
 
 if TYPE_CHECKING:
     from ggen_desktop.net.transfer import TorrentHandle, TransferSession
@@ -40,6 +40,11 @@ RESUME_INTERVAL_S = 0.5
 SOURCES_INTERVAL_S = 0.25
 DEFAULT_STALL_TIMEOUT_S = 60.0
 STEP_TIMEOUT_S = 30.0  # bound on each wait for libtorrent: a flush, a removal, a resume save
+
+
+def resume_path(store: ContentStore, info_hash: str) -> Path:
+    """Where a download's resume data lives: next to its partial file, named by the info-hash."""
+    return store.partial_dir / f"{info_hash}.resume"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -89,7 +94,7 @@ class Transfer:
 
     @property
     def resume_path(self) -> Path:
-        return self._session.store.partial_dir / f"{self.info_hash}.resume"
+        return resume_path(self._session.store, self.info_hash)
 
     async def finished(self) -> StoredArchive:
         """The archive in the content store, once complete and its sha256 checked; else a TransferError."""
@@ -124,8 +129,11 @@ class Transfer:
             self._state, self._last_progress = TransferState.DOWNLOADING, self._loop.time()
 
     async def cancel(self) -> None:
-        """Stop. A download's partial file and resume data are deleted; a seed is no longer offered."""
-        if self._state in (TransferState.FAILED, TransferState.CANCELLED):
+        """Stop. A download's partial file and resume data are deleted; a seed is no longer offered.
+
+        Too late once the last piece arrived (verifying, complete): the archive goes to the store.
+        """
+        if self._state not in ACTIVE_DOWNLOAD | {TransferState.SEEDING}:
             return
         seeding = self._state is TransferState.SEEDING
         await self._remove(delete_files=not seeding)
@@ -230,7 +238,8 @@ class Transfer:
     def _check_stall(self) -> None:
         if self._state not in ACTIVE_DOWNLOAD:
             return
-        if self._state is TransferState.PAUSED:  # a pause is not a stall: the clock restarts on resume
+        checking = self._handle is not None and self._handle.status(self._state).state is TransferState.CHECKING
+        if self._state is TransferState.PAUSED or checking:  # neither is a stall: the clock restarts after
             self._last_progress = self._loop.time()
         idle = self._loop.time() - self._last_progress
         if idle < self.stall_timeout:

@@ -381,3 +381,39 @@ async def test_a_port_in_use_is_a_clear_error(nodes: Nodes) -> None:
         taken.listen()
         with pytest.raises(TransferError, match=f"cannot listen for transfers on 127.61.8.1:{taken.getsockname()[1]}"):
             await nodes("127.61.8.1", port=taken.getsockname()[1])
+
+
+@pytest.mark.asyncio
+async def test_damaged_resume_data_is_ignored_and_the_download_starts_over(nodes: Nodes, tmp_path: Path) -> None:
+    archive = random_archive(tmp_path / "pkg.tar.gz", 1 * MB)
+    seeder = await nodes("127.61.9.1")
+    info = await seeded(seeder, archive)
+    downloader = await nodes("127.61.9.2")
+    damaged = downloader[0].store.partial_dir / f"{info.info_hash}.resume"
+    damaged.write_bytes(b"d4:junk")
+
+    transfer = await downloader[0].download(info.info_hash, info.sha256, [seeder[1]])
+    assert (await asyncio.wait_for(transfer.finished(), 20)).path.read_bytes() == archive.read_bytes()
+    assert not damaged.exists()
+
+
+@pytest.mark.asyncio
+async def test_an_archive_already_held_is_seeded_not_fetched(nodes: Nodes, tmp_path: Path) -> None:
+    first = await nodes("127.61.10.1")
+    info = await seeded(first, random_archive(tmp_path / "pkg.tar.gz", 300_000))
+    assert await first[0].download(info.info_hash, info.sha256) is first[0].transfers()[0]
+    with pytest.raises(TransferMismatch, match=f"already fetched as archive {info.sha256}"):
+        await first[0].download(info.info_hash, "ef" * 32)
+    await first[0].close()
+    with pytest.raises(TransferError, match="session is closed"):
+        await first[0].download(info.info_hash, info.sha256)
+
+    restarted = TransferSession(first[0].store, "127.61.10.1")  # the node after a restart: archive on disk only
+    try:
+        await restarted.start()
+        held = await restarted.download(info.info_hash, info.sha256)  # no peers needed
+        assert held.state is TransferState.SEEDING and (await held.finished()).sha256 == info.sha256
+        with pytest.raises(TransferMismatch, match=f"held here, has info-hash {info.info_hash}, not {'ab' * 32}"):
+            await restarted.download("ab" * 32, info.sha256)
+    finally:
+        await restarted.close()
