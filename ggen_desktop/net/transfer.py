@@ -24,7 +24,6 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import libtorrent as lt
 
@@ -99,7 +98,7 @@ class TorrentHandle:
     released (the bindings do that), so the alert callback, which needs the GIL, never deadlocks.
     """
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: lt.torrent_handle) -> None:
         self.raw = handle
 
     def connect(self, peer: Peer) -> None:
@@ -158,13 +157,13 @@ class TransferSession:
         self.loop = asyncio.get_running_loop()
         self.banned_ips: set[str] = set()
         self._transfers: dict[str, Transfer] = {}  # by v2 info-hash
-        self._by_handle: dict[Any, Transfer] = {}
+        self._by_handle: dict[lt.torrent_handle, Transfer] = {}
         self._listening: asyncio.Future[int] = self.loop.create_future()
-        self._closed = False
+        self._closing = False
         self._flags = (_F.default_flags & ~(_F.paused | _F.auto_managed)) | _F.disable_pex | _F.disable_lsd
         if not public_dht:
             self._flags |= _F.disable_dht
-        self._lt: Any = lt.session({
+        engine = lt.session({
             "listen_interfaces": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "outgoing_interfaces": "" if host in ("0.0.0.0", "::") else host,
             "listen_system_port_fallback": False, "max_retry_port_bind": 0,  # the port asked for, or an error
@@ -186,12 +185,13 @@ class TransferSession:
         everyone = lt.ip_filter()
         everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
         everyone.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1 << lt.session.global_peer_class_id)
-        self._lt.set_peer_class_filter(everyone)
-        self._lt.set_alert_notify(self._notified)  # set once only: replacing it can deadlock (libtorrent #4638)
+        engine.set_peer_class_filter(everyone)
+        engine.set_alert_notify(self._notified)  # set once only: replacing it can deadlock (libtorrent #4638)
+        self._lt: lt.session | None = engine  # None once closed
 
     @property
     def is_open(self) -> bool:
-        return not self._closed
+        return self._lt is not None
 
     async def start(self) -> Peer:
         """Wait until the session listens; returns the (host, port) to put in provider records."""
@@ -200,8 +200,7 @@ class TransferSession:
 
     def set_rate_limits(self, upload: int = 0, download: int = 0) -> None:
         """Bytes per second for the whole session; 0 is unlimited."""
-        self._check_open()
-        self._lt.apply_settings({"upload_rate_limit": upload, "download_rate_limit": download})
+        self._engine().apply_settings({"upload_rate_limit": upload, "download_rate_limit": download})
 
     def transfers(self) -> list[Transfer]:
         return list(self._transfers.values())
@@ -215,7 +214,7 @@ class TransferSession:
         if ip not in self.banned_ips:
             log.warning("banning peer %s: it sent data that failed the hash check", ip)
             self.banned_ips.add(ip)
-            if self._closed:
+            if self._lt is None:
                 return
             rules = lt.ip_filter()
             for banned in self.banned_ips:
@@ -230,7 +229,7 @@ class TransferSession:
 
     def seed(self, torrent: TorrentInfo | bytes) -> Transfer:
         """Offer an archive the content store holds, under its canonical torrent."""
-        self._check_open()
+        self._engine()
         info = torrent if isinstance(torrent, TorrentInfo) else read_torrent(torrent)
         if (existing := self._transfers.get(info.info_hash)) is not None:
             return existing
@@ -246,7 +245,7 @@ class TransferSession:
         checked against the info-hash. Resume data from an earlier run is used when present.
         An archive already held is checked against the info-hash and seeded instead.
         """
-        self._check_open()
+        self._engine()
         expected = check_hex(sha256, "sha256 content hash")
         torrent: bytes | None = None
         if isinstance(source, str):
@@ -282,14 +281,14 @@ class TransferSession:
             except (TransferError, OSError) as exc:
                 log.warning("downloaded %s but cannot seed it: %s", stored.sha256, exc)
                 return
-            if not self._closed:
+            if self.is_open:
                 self.seed(info)
 
         self.loop.create_task(seed())
 
     def remove(self, handle: TorrentHandle, delete_files: bool) -> None:
         """Take a torrent out of the session; a torrent_removed_alert follows."""
-        self._lt.remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
+        self._engine().remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
 
     def forget(self, transfer: Transfer) -> None:
         if self._transfers.get(transfer.info_hash) is transfer:
@@ -297,25 +296,26 @@ class TransferSession:
 
     async def close(self) -> None:
         """Save resume data, remove every torrent and stop the session: bounded, never hangs."""
-        if self._closed:
+        if self._lt is None or self._closing:
             return
+        self._closing = True
         downloads = [t for t in self._transfers.values() if t.state in ACTIVE_DOWNLOAD]
         results = await asyncio.gather(*(t.save_resume_now() for t in downloads), return_exceptions=True)
         for transfer, result in zip(downloads, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("could not save resume data for %s: %r", transfer.sha256, result)
+        engine, self._lt = self._lt, None  # from here on, alerts stay in libtorrent's queue
         for handle in self._by_handle:
-            self._lt.remove_torrent(handle)
+            engine.remove_torrent(handle)
         for transfer in list(self._transfers.values()):
             transfer.close()
-        self._closed = True
-        self._lt.pause()
+        engine.pause()
         # The notify callback takes the GIL on libtorrent's thread, and the session's destructor
         # holds the GIL while it joins that thread. libtorrent notifies only when its alert queue
         # turns non-empty, so leave an alert in it (never popped again) before the destructor runs.
-        self._lt.post_session_stats()
-        self._lt.wait_for_alert(int(STEP_TIMEOUT_S * 1000))
-        self._lt = None
+        engine.post_session_stats()
+        engine.wait_for_alert(int(STEP_TIMEOUT_S * 1000))
+        del engine
 
     def _add(self, torrent: bytes | None, save_path: Path, *, seed: bool = False, info_hash: str = "",
              resume: Path | None = None) -> TorrentHandle:
@@ -338,13 +338,14 @@ class TransferSession:
         params.save_path = str(save_path)
         params.flags = self._flags | (_F.seed_mode if seed else 0)
         try:
-            return TorrentHandle(self._lt.add_torrent(params))
+            return TorrentHandle(self._engine().add_torrent(params))
         except RuntimeError as exc:
             raise TransferError(f"libtorrent refused the torrent: {exc}") from exc
 
-    def _check_open(self) -> None:
-        if self._closed:
+    def _engine(self) -> lt.session:
+        if self._lt is None:
             raise TransferError("the transfer session is closed")
+        return self._lt
 
     def _register(self, transfer: Transfer, handle: TorrentHandle) -> Transfer:
         transfer.attach(handle)
@@ -358,54 +359,55 @@ class TransferSession:
             self.loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
-        if self._closed:
+        if self._lt is None:
             return
         for alert in self._lt.pop_alerts():
             try:
-                self._dispatch(type(alert).__name__, alert)
+                self._dispatch(alert)
             except Exception:
                 log.exception("error handling libtorrent alert %s", alert.message())
 
-    def _dispatch(self, kind: str, alert: Any) -> None:
-        if kind == "listen_succeeded_alert" and alert.socket_type == lt.listen_succeeded_alert_socket_type_t.tcp:
-            if not self._listening.done():
+    def _dispatch(self, alert: lt.alert) -> None:
+        if isinstance(alert, lt.listen_succeeded_alert):
+            if alert.sock_type == lt.listen_succeeded_alert_socket_type_t.tcp and not self._listening.done():
                 self._listening.set_result(alert.port)
-        elif kind == "listen_failed_alert" and not self._listening.done():
-            self._listening.set_exception(TransferError(
-                f"cannot listen for transfers on {self.host}:{alert.port}: {alert.error.message()}"))
-        elif kind == "alerts_dropped_alert":
+        elif isinstance(alert, lt.listen_failed_alert):
+            if not self._listening.done():
+                self._listening.set_exception(TransferError(
+                    f"cannot listen for transfers on {self.host}:{alert.port}: {alert.error.message()}"))
+        elif isinstance(alert, lt.alerts_dropped_alert):
             log.warning("libtorrent dropped alerts; checking transfers by status")
             for active in list(self._transfers.values()):
                 active.on_finished(confirmed=False)
-        elif kind == "peer_blocked_alert":
+        elif isinstance(alert, lt.peer_blocked_alert):
             log.info("refused a connection with banned peer %s", alert.endpoint[0])
         elif isinstance(alert, lt.torrent_alert):
             transfer = self._by_handle.get(alert.handle)
-            if kind == "torrent_removed_alert":
+            if isinstance(alert, lt.torrent_removed_alert):
                 self._by_handle.pop(alert.handle, None)
             if transfer is not None:
-                self._to_transfer(transfer, kind, alert)
+                self._to_transfer(transfer, alert)
 
-    def _to_transfer(self, transfer: Transfer, kind: str, alert: Any) -> None:
+    def _to_transfer(self, transfer: Transfer, alert: lt.torrent_alert) -> None:
         """Turn a torrent's alert into the Transfer's event."""
-        if kind == "piece_finished_alert":
+        if isinstance(alert, lt.piece_finished_alert):
             transfer.on_piece()
-        elif kind == "hash_failed_alert":
+        elif isinstance(alert, lt.hash_failed_alert):
             transfer.on_hash_failed()
-        elif kind == "peer_ban_alert":
+        elif isinstance(alert, lt.peer_ban_alert):
             transfer.on_banned(alert.endpoint[0])
             self.ban(alert.endpoint[0])
-        elif kind == "metadata_received_alert":
+        elif isinstance(alert, lt.metadata_received_alert):
             transfer.on_metadata(TorrentHandle(alert.handle).name())
-        elif kind == "torrent_finished_alert":
+        elif isinstance(alert, lt.torrent_finished_alert):
             transfer.on_finished()
-        elif kind == "save_resume_data_alert":
+        elif isinstance(alert, lt.save_resume_data_alert):
             transfer.on_resume_data(lt.write_resume_data_buf(alert.params))
-        elif kind == "save_resume_data_failed_alert":
+        elif isinstance(alert, lt.save_resume_data_failed_alert):
             transfer.on_resume_data(None)
-        elif kind in ("torrent_error_alert", "file_error_alert"):
+        elif isinstance(alert, (lt.torrent_error_alert, lt.file_error_alert)):
             transfer.on_error(alert.message())
-        elif kind == "cache_flushed_alert":
+        elif isinstance(alert, lt.cache_flushed_alert):
             transfer.on_flushed()
-        elif kind == "torrent_removed_alert":
+        elif isinstance(alert, lt.torrent_removed_alert):
             transfer.on_removed()
