@@ -374,6 +374,46 @@ async def test_closing_mid_download_saves_resume_data_and_returns_promptly(nodes
     await session.close()  # closing twice is harmless
 
 
+CLOSER = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from pathlib import Path
+    from ggen_desktop.net.transfer import TransferSession
+    from ggen_desktop.store.content import ContentStore
+
+    async def main() -> None:
+        root = Path(sys.argv[1])
+        seeder = TransferSession(ContentStore(root / "seeder"), "127.61.11.1")
+        address = await seeder.start()
+        (root / "archive").write_bytes(os.urandom(20_000_000))
+        info, _ = await seeder.share(root / "archive")
+        for run in range(20):
+            session = TransferSession(ContentStore(root / str(run)), "127.61.11.2")
+            await session.start()
+            transfer = await session.download(info.info_hash, info.sha256, [address])
+            while transfer.status().done_bytes < 2_000_000:
+                await asyncio.sleep(0.005)
+            await session.close()  # alerts are still flowing in: libtorrent's thread wants the GIL
+        await seeder.close()
+        print("closed 20 sessions", flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_closing_sessions_mid_transfer_never_deadlocks(tmp_path: Path) -> None:
+    """Destroying a session whose alert callback is armed can deadlock on the GIL; close() must not.
+
+    Without close()'s pending-alert step this child hung in each of two runs. In a child process, so
+    that a regression fails here (TimeoutExpired) instead of hanging the suite.
+    """
+    done = subprocess.run([sys.executable, "-c", CLOSER, str(tmp_path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "closed 20 sessions"
+
+
 @pytest.mark.asyncio
 async def test_a_port_in_use_is_a_clear_error(nodes: Nodes) -> None:
     with socket.socket() as taken:
