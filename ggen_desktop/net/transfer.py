@@ -4,8 +4,8 @@ libtorrent runs its own network and disk threads. Its alerts reach the loop thro
 `set_alert_notify`, whose callback (on libtorrent's thread) only calls
 `loop.call_soon_threadsafe(drain)`; every alert is handled on the loop thread.
 Nothing polls, nothing sleeps. Peers come from the caller (our DHT's provider
-records) through `connect_peer`; libtorrent's DHT, LSD, UPnP, NAT-PMP and PEX are
-off and the torrents carry no trackers.
+records) through `connect_peer`, over TCP; libtorrent's DHT, LSD, UPnP, NAT-PMP,
+PEX and uTP are off and the torrents carry no trackers.
 
 A torrent is a function of the archive alone (`make_torrent`), so every node that
 holds an archive derives the same v2 info-hash and a record's info-hash can be

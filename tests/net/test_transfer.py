@@ -7,6 +7,7 @@ own TransferSession refuses to be one.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import hashlib
 import os
@@ -89,6 +90,21 @@ def test_the_same_archive_gives_the_same_torrent_on_every_node(tmp_path: Path) -
     info = lt.torrent_info(one.torrent)
     assert not info.info_hashes().has_v1() and str(info.info_hashes().v2) == one.info_hash
     assert read_torrent(one.torrent) == one
+
+
+def test_only_net_transfer_imports_libtorrent() -> None:
+    """The design's rule: one module owns the BitTorrent engine; GUI and CLI name its types without loading it."""
+    importers = []
+    for module in (REPO / "ggen_desktop").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(name.split(".")[0] == "libtorrent" for name in names):
+                importers.append(module.relative_to(REPO).as_posix())
+    assert importers == ["ggen_desktop/net/transfer.py"]
+    script = "import sys, ggen_desktop.net.transfer_types, ggen_desktop.net.transfer_job; print('libtorrent' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_piece_length_grows_with_the_archive() -> None:
