@@ -18,6 +18,7 @@ from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.protocol import HANDOVER_SCAN_SLICE, MAX_ANSWER_BYTES, MAX_HANDOVER, MAX_HANDOVERS
 from ggen_desktop.net.storage import MAX_PER_KEY, keyword_key, package_dht_key
 from tests.helpers.packages import big_record, make_record
+from tests.helpers.waiting import wait_until
 from tests.net.conftest import FAST, Network
 
 REQ, RESP = b"\x00", b"\x01"
@@ -149,14 +150,12 @@ async def test_a_response_from_another_address_is_refused(node: MarketplaceNode,
         header, _ = await raw.receive()
         msg_id = header[1:]
         spoofer.send(RESP + msg_id + umsgpack.packb(b"S" * 20), node.address)
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: node.transport_stats()["dropped_spoofed"] == 1, "the spoofed answer to be dropped")
         assert not future.done()
-        assert node.transport_stats()["dropped_spoofed"] == 1
         raw.send(RESP + msg_id + umsgpack.packb(raw.id), node.address)
         assert await asyncio.wait_for(future, 1) == (True, raw.id)
         raw.send(RESP + msg_id + umsgpack.packb(raw.id), node.address)  # a replay
-        await asyncio.sleep(0.05)
-        assert node.transport_stats()["dropped_unexpected"] == 1
+        await wait_until(lambda: node.transport_stats()["dropped_unexpected"] == 1, "the replay to be dropped")
     finally:
         spoofer.sock.close()
 

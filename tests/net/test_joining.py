@@ -6,7 +6,6 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import record_keys
 from ggen_desktop.store.database import Database
 from tests.helpers.packages import make_record
+from tests.helpers.waiting import wait_until
 from tests.net.conftest import FAST, Network
 
 
@@ -29,12 +29,6 @@ def free_udp_port() -> int:
         port: int = sock.getsockname()[1]
     return port
 
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.asyncio
@@ -134,7 +128,7 @@ async def test_contacts_are_saved_every_few_minutes_not_only_at_exit(network: Ne
     try:
         await newcomer.start(0, [node.address])  # the node learns of it after its own join
         newcomer_id = bytes.fromhex(newcomer.node_id_hex)
-        await wait_until(lambda: newcomer_id in {c.node_id for c in database.load_contacts()}, timeout=10)
+        await wait_until(lambda: newcomer_id in {c.node_id for c in database.load_contacts()}, "the contact to be saved")
     finally:
         await newcomer.stop()
         await node.stop()

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import package_dht_key
 from tests.helpers.packages import make_record
+from tests.helpers.waiting import wait_until
 from tests.net.conftest import FAST, Network
-
-
-async def wait_until(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
 
 
 def slow_stores(node: MarketplaceNode, delay: float) -> dict[str, int]:

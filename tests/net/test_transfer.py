@@ -37,6 +37,7 @@ from ggen_desktop.net.transfer_types import (
     piece_length_for,
 )
 from ggen_desktop.store.content import ContentStore
+from tests.helpers.waiting import wait_until
 
 MB = 1_000_000
 REPO = Path(__file__).parents[2]
@@ -48,13 +49,6 @@ def random_archive(path: Path, size: int) -> Path:
     path.write_bytes(os.urandom(size))
     return path
 
-
-async def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll a condition on the loop (other tasks keep running) until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 @pytest_asyncio.fixture

@@ -19,10 +19,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.waiting import wait_until_blocking
 
 pytestmark = [
     pytest.mark.packaging,
@@ -226,7 +227,8 @@ def test_headless_node_runs_and_stops_on_sigterm(launcher: Path, tmp_path: Path)
         node = subprocess.Popen([str(launcher), "node", "--port", str(_free_udp_port()), "--data-dir", str(data)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
-            time.sleep(5)
+            wait_until_blocking(lambda: "listening on" in log.read_text() or node.poll() is not None,
+                                "the node to listen", timeout=60)
             assert node.poll() is None, f"node exited early ({node.returncode}):\n{_tail(log.read_text())}"
             node.send_signal(signal.SIGTERM)
             rc = node.wait(timeout=20)

@@ -4,7 +4,6 @@ run on its own thread, survive a full disk, and are all written at close."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError
 from ggen_desktop.store.rows import Contact
 from tests.helpers.packages import big_record, make_record
+from tests.helpers.waiting import wait_until_blocking as wait_until
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
 
@@ -26,12 +26,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     yield database
     database.close()
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 def test_a_burst_of_queued_writes_is_one_transaction_after_the_interval(db: Database) -> None:
