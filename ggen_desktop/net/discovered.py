@@ -2,7 +2,8 @@
 
 They are what a search shows before the network answers, so they must survive
 a restart (saved in the store when there is one) and stay bounded: the least
-recently seen are forgotten first. My own packages are never among them.
+recently seen are forgotten first. My own packages are never among them. Each
+is tagged with the peer that last sent it: what a peer pushed is its claim.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ class DiscoveredRecords:
         self.database = database
         self.is_mine = is_mine
         self._records: OrderedDict[Identity, SignedRecord] = OrderedDict()
+        self._peers: dict[Identity, str] = {}  # the peer that last sent each record
 
     def load(self) -> None:
         if self.database is None:
             return
         for found in self.database.discovered_records():
             self._records[found.record.identity] = found.record
+            self._peers[found.record.identity] = found.peers[-1] if found.peers else ""
 
     def add(self, record: SignedRecord, peer_id: str) -> None:
         """A verified record from an announcement or a search answer: remember it."""
@@ -46,9 +49,10 @@ class DiscoveredRecords:
         known = self._records.get(record.identity)
         if known is None or not record.is_older_than(known):
             self._records[record.identity] = record
+        self._peers[record.identity] = peer_id
         self._records.move_to_end(record.identity)
         while len(self._records) > MAX_DISCOVERED:
-            self._records.popitem(last=False)
+            self._peers.pop(self._records.popitem(last=False)[0], None)
         if self.database is not None:
             try:
                 self.database.upsert_discovered(record, peer_id)
@@ -58,9 +62,14 @@ class DiscoveredRecords:
     def records(self) -> list[SignedRecord]:
         return list(self._records.values())
 
+    def sourced(self) -> list[tuple[SignedRecord, str]]:
+        """Each record with the peer that last sent it (its id, hex)."""
+        return [(record, self._peers.get(identity, "")) for identity, record in self._records.items()]
+
     def __contains__(self, identity: object) -> bool:
         return identity in self._records
 
     def clear(self) -> None:
         """Forget them in memory (the store keeps its copy): a test or benchmark measuring the network."""
         self._records.clear()
+        self._peers.clear()
