@@ -8,7 +8,8 @@ finishes, the next candidate is asked.
 
 Each request is `rpc_search(key, query, page)`: the peer answers with the
 records it holds under the key that match the whole query (paged) plus its
-closest contacts to the key. The rules that keep it going:
+closest contacts to the key (once records have come, with twice the fan-out:
+the rest only completes them). The rules that keep it going:
 
 - The window is the k closest candidates still usable: blocked, avoided and
   failed peers leave it, so the next ones take their place (never "nothing
@@ -57,6 +58,7 @@ UNKNOWN_PEER_STALL_S = 0.5  # a never-measured peer stalls after this long, unti
 MIN_STALL_S = 0.05
 KNOWN_STALL_FACTOR = 2.0  # × the peer's own mean round trip
 UNKNOWN_STALL_FACTOR = 4.0  # × the p90 of the round trips of this lookup
+COMPLETING_FAN_OUT = 2  # × fan_out once records were found
 
 OnRecords = Callable[[Node, list[SignedRecord]], bool]
 """Receives each peer's verified, matching records; returns True to pause the lookup (a page is full)."""
@@ -160,6 +162,11 @@ class StreamingLookup:
             return None
         return _Read(next(n for n in nearest if n.id.hex() == ranked[0]))
 
+    def _fan_out(self) -> int:
+        """Requests kept in flight: once records have come, the rest of the window only completes them,
+        and asking it wider halves how long its dead peers (each held until it stalls) delay the end."""
+        return self.fan_out * (COMPLETING_FAN_OUT if self.found else 1)
+
     def _stall_after(self, node: Node) -> float:
         stats = self.reputation.peers.get(node.id.hex())
         if stats is not None and stats.avg_rtt_ms is not None:  # measured: judged by its own round trips
@@ -208,7 +215,7 @@ class StreamingLookup:
                 self._stalled = {r.read.node.id for r in pending.values() if now >= r.sent_at + self._stall_after(r.read.node)}
                 self._hand_over_stalled_reads()
                 active = len(pending) - len(self._stalled)
-                while active < self.fan_out and (read := self._next()) is not None:
+                while active < self._fan_out() and (read := self._next()) is not None:
                     self._send(read)
                     active += 1
                 if self._ended():

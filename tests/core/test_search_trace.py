@@ -1,7 +1,6 @@
 """A query's results are de-duplicated by (name, version, publisher) with their sources."""
 
 import pytest
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ggen_desktop.core.query import Query
