@@ -1,7 +1,13 @@
-"""The status bar: the network state on the left, the search summary and the join progress on the right."""
+"""The status bar: the network state on the left, the search summary and the join progress on the right.
+
+After a search with few results, a "Did you mean …?" link offers a close keyword this node knows.
+"""
 
 from __future__ import annotations
 
+from html import escape
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 # Join progress as one bar across the start-up stages: (first %, share %) of each stage's span.
@@ -12,7 +18,8 @@ DEMO_TIP = "The demo network runs on this computer only. To join a real network,
 
 
 class StatusBar(QStatusBar):
-    """`network_label` says how the node is connected; `join_progress` runs while it joins."""
+    """`network_label` says how the node is connected; `join_progress` runs while it joins; `suggestion`
+    is a link (its `linkActivated` carries the keyword) shown after a search with few results."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -24,12 +31,21 @@ class StatusBar(QStatusBar):
         self.search_status = QLabel("")
         self.search_status.setObjectName("searchStatus")
         self.search_status.setAccessibleName("Search status")
+        self.suggestion = QLabel("")
+        self.suggestion.setObjectName("searchSuggestion")
+        self.suggestion.setAccessibleName("Search suggestion")
+        self.suggestion.setTextFormat(Qt.TextFormat.RichText)
+        self.suggestion.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                                | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.suggestion.setOpenExternalLinks(False)
+        self.suggestion.hide()
         self.join_progress = QProgressBar()
         self.join_progress.setAccessibleName("Joining the network")
         self.join_progress.setMaximumWidth(180)
         self.join_progress.setRange(0, 0)  # busy until the engine reports its first stage
         self.join_progress.setFormat("%p%")
         self.addWidget(self.network_label, 1)
+        self.addPermanentWidget(self.suggestion)
         self.addPermanentWidget(self.search_status)
         self.addPermanentWidget(self.join_progress)
 
@@ -55,6 +71,18 @@ class StatusBar(QStatusBar):
             else f"Connected: {contacts} peers in the routing table"
         self.network_label.setText(text)
         self.network_label.setToolTip(f"{DEMO_TIP if demo_peers is not None else text}\nThis node: {this_node}")
+
+    def show_suggestions(self, keywords: list[str]) -> None:
+        """"Did you mean X?" for the best of them, as a link that searches it; hidden when there are none."""
+        if not keywords:
+            self.suggestion.hide()
+            self.suggestion.clear()
+            return
+        best = keywords[0]
+        self.suggestion.setText(f'<a href="{escape(best)}">Did you mean {escape(best)}?</a>')
+        others = ", ".join(keywords[1:])
+        self.suggestion.setToolTip(f"Search for {best} instead" + (f" (also close: {others})" if others else ""))
+        self.suggestion.show()
 
     def show_not_connected(self, reason: str) -> None:
         self.join_progress.hide()
