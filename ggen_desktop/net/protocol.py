@@ -428,11 +428,8 @@ class MarketProtocol(KademliaProtocol):
 
     def rpc_search(self, sender: tuple[str, int], nodeid: bytes, key: bytes, query: dict[str, Any], page: int
                    ) -> dict[str, Any]:
-        """One step of a keyword lookup: matching records held under `key` (paged) and closer contacts.
-
-        A first page also names the whole matching set (`set`, its digest, and `count`); when the
-        searcher already has that set (its digest is in the query's "have"), no records are sent.
-        """
+        """One step of a keyword lookup: matching records held under `key` (paged) and closer contacts; a first
+        page names the matching set (digest, count) and sends no records when the searcher "have"s it."""
         source = Node(nodeid, sender[0], sender[1])
         self.welcome_if_new(source)
         try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.net.record_digests import set_digest
+from ggen_desktop.net.storage import keyword_key
 from tests.helpers.packages import big_record
 from tests.net.conftest import Network, forget_locally
+from tests.net.test_hardening import RawPeer
 
 
 @pytest.mark.asyncio
@@ -31,3 +34,37 @@ async def test_identical_replicas_are_read_once_and_records_verified_once(networ
     again = await searcher.search(Query(text="widget"), config).wait()
     assert set(again.hits) == {r.identity for r in records}
     assert again.received >= len(records) and again.verified == 0  # the same bytes are not verified twice
+
+
+@pytest.mark.asyncio
+async def test_a_replica_names_its_set_and_sends_no_records_of_a_set_the_searcher_has(network: Network,
+                                                                                      publisher) -> None:
+    node = (await network(1))[0]
+    key = keyword_key("widget")
+    records = [big_record(f"acme/widget{i:02}", publisher) for i in range(12)]  # two pages
+    for record in records:
+        node.storage.put(key, record)
+    raw = RawPeer()
+
+    async def search(query: dict[str, object], page: int) -> object:
+        """The node's answer; the store requests it sends a new neighbour (§2.5 hand-over) are skipped."""
+        msg_id = raw.request(node.address, "search", [raw.id, key, query, page])
+        while True:
+            header, payload = await raw.receive()
+            if header == b"\x01" + msg_id:
+                return payload
+
+    try:
+        query = Query(text="widget").to_dict()
+        first = await search(query, 0)
+        assert isinstance(first, dict) and first["count"] == 12 and first["next"] and first["records"]
+        assert first["set"] == set_digest(r.encoded for r in records)
+        same = await search({**query, "have": [first["set"]]}, 0)
+        assert isinstance(same, dict) and same["same"] is True and same["records"] == [] and same["next"] is None
+        for junk in ("x", [1, 2], [b"short"]):  # what a peer cannot read is ignored, never an error
+            answer = await search({**query, "have": junk}, 0)
+            assert isinstance(answer, dict) and answer["records"] == first["records"]
+        later = await search({**query, "have": [first["set"]]}, first["next"])
+        assert isinstance(later, dict) and later["records"] and "set" not in later  # a later page is just a page
+    finally:
+        raw.sock.close()
