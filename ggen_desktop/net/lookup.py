@@ -73,7 +73,7 @@ class _Read:
     node: Node
     page: int = 0
     pages_read: int = 0  # pages of this peer already read before this one
-    set: bytes | None = None  # the record set this read continues (named by the peer's first page)
+    set: bytes | None = None  # the record set this read is part of (named by a first page's answer)
 
 
 @dataclass
@@ -214,7 +214,7 @@ class StreamingLookup:
                 now = time.monotonic()
                 self._stalled = {r.read.node.id for r in pending.values() if now >= r.sent_at + self._stall_after(r.read.node)}
                 self._hand_over_stalled_reads()
-                active = len(pending) - len(self._stalled)
+                active = sum(1 for r in pending.values() if r.read.node.id not in self._stalled)
                 while active < self._fan_out() and (read := self._next()) is not None:
                     self._send(read)
                     active += 1
@@ -242,8 +242,9 @@ class StreamingLookup:
         never-measured one was judged by this lookup's round trips when it stalled)."""
         if not self._pending:
             return True
-        if self._reads or any(r.read.pages_read for r in self._pending.values() if r.read.node.id not in self._stalled):
-            return False
+        if self._reads or any(r.read.set is not None or r.read.pages_read for r in self._pending.values()
+                              if r.read.node.id not in self._stalled):
+            return False  # a set is being read
         window = self._window()
         if not window or not all(n.id in self.answered for n in window):
             return False
@@ -298,7 +299,7 @@ class StreamingLookup:
                 record_set.reader = holders[0].id if holders else None
                 record_set.holders = holders[1:]
                 if holders:
-                    self._reads.append(_Read(holders[0]))
+                    self._reads.append(_Read(holders[0], set=digest))
                     log.debug("reading set %s from %s instead", digest.hex()[:8], holders[0].id.hex()[:8])
 
     # -- answers ----------------------------------------------------------------
@@ -380,10 +381,13 @@ class StreamingLookup:
         record_set = self._sets.setdefault(digest, _RecordSet())
         if record_set.complete:
             return
-        if answer.get("same") is True or record_set.reader not in (None, node.id):
+        if record_set.reader not in (None, node.id):
             record_set.holders.append(node)  # someone else reads it; this one can take over
             return
         record_set.reader = node.id
+        if answer.get("same") is True:  # told we had it, but its reader has gone since: read it from this one
+            self._reads.append(_Read(node, set=digest))
+            return
         if following is None:
             record_set.complete = True
         else:
@@ -394,7 +398,7 @@ class StreamingLookup:
         """After a pause: whether going on could find more than the `answered` results merged so far."""
         if self.exhausted:
             return False
-        if any(r.pages_read for r in self._reads):
+        if any(r.set is not None or r.pages_read for r in self._reads):
             return True  # a set is being read page by page
         if self.advertised:
             return self.advertised > answered

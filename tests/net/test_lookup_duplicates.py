@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.record_digests import set_digest
 from ggen_desktop.net.storage import keyword_key
 from tests.helpers.packages import big_record
@@ -68,3 +71,37 @@ async def test_a_replica_names_its_set_and_sends_no_records_of_a_set_the_searche
         assert isinstance(later, dict) and later["records"] and "set" not in later  # a later page is just a page
     finally:
         raw.sock.close()
+
+
+@pytest.mark.asyncio
+async def test_when_the_peer_reading_a_set_goes_silent_another_holder_of_the_set_is_read(network: Network,
+                                                                                       publisher) -> None:
+    nodes = await network(5)
+    key = keyword_key("widget")
+    records = [big_record(f"acme/widget{i:02}", publisher) for i in range(25)]  # three pages
+    holders, searcher = nodes[:4], nodes[-1]
+    for holder in holders:
+        for record in records:
+            holder.storage.put(key, record)
+    silenced: list[str] = []
+
+    def silent_after_first_page(node: MarketplaceNode) -> None:
+        """The first peer asked for a later page of the set answers it never (it went away mid-read)."""
+        original = node.protocol.rpc_search
+
+        async def answer(sender: tuple[str, int], nodeid: bytes, key: bytes, query: dict[str, object],
+                         page: int) -> object:
+            if page > 0 and not silenced:
+                silenced.append(node.node_id_hex)
+                await asyncio.Event().wait()
+            return original(sender, nodeid, key, query, page)
+
+        node.protocol.rpc_search = answer  # type: ignore[method-assign,assignment]
+
+    for holder in holders:
+        silent_after_first_page(holder)
+    forget_locally(searcher)
+    trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=5.0, max_results=100)).wait()
+    assert len(silenced) == 1
+    assert set(trace.hits) == {r.identity for r in records}
+    assert trace.received <= 2 * len(records) + 3 * 10  # one set read about twice, never once per replica
