@@ -60,6 +60,11 @@ def test_what_this_node_knew_is_shown_marked_known_and_the_network_is_still_aske
     assert any(text.endswith(" + known") for text in texts)  # known, and answered again by a peer
     tip = model.data(model.index(0, SOURCES), Qt.ItemDataRole.ToolTipRole)
     assert "Known before this search: told by " in tip
+    window.results_view.selectRow(0)
+    hit = window.results_view.selected_hit()
+    assert hit is not None
+    details = window.details.toPlainText()
+    assert "Known before the search" in details and all(source in details for source in hit.sources)
 
 
 def test_a_typo_offers_a_keyword_this_node_knows_and_the_link_searches_it(qtbot: QtBot, window: MainWindow) -> None:
