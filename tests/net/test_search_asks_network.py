@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -10,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryTrace
 from ggen_desktop.net.search_handle import SearchHandle
+from ggen_desktop.net.storage import keyword_key
 from tests.helpers.packages import make_record
 from tests.net.conftest import Network, forget_locally
 
@@ -77,3 +80,23 @@ async def test_twenty_gossiped_records_do_not_end_a_search(network: Network, pub
         sources = trace.hits[record.identity].sources
         assert len(sources) == 1 and THIS_NODE_SOURCE not in sources
         assert gossiper.node_id_hex in next(iter(sources)) and gossiper.node_id_hex not in sources
+
+
+@pytest.mark.asyncio
+async def test_this_nodes_own_replicas_are_its_answer_and_the_network_is_still_asked(network: Network,
+                                                                                    publisher) -> None:
+    nodes = await network(3)
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    await nodes[0].publish(record)  # k = 20: every node holds a replica, the searcher too
+    searcher = nodes[-1]
+    deadline = time.monotonic() + 5
+    while record.identity not in searcher.discovered and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)  # the publisher's announcement arrives
+    searcher.discovered.clear()  # held only as a replica for the network, not known to this node
+    assert searcher.storage.records(keyword_key("widget")) == [record]
+
+    trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=3.0, max_results=1)).wait()
+    hit = trace.hits[record.identity]
+    assert searcher.node_id_hex in hit.sources and not hit.is_known  # this node's answer, not local knowledge
+    assert trace.peer_counts().asked >= 1  # its replica filled the page, yet the network was asked
+    assert " and this node's replicas in " in trace.summary()
