@@ -96,7 +96,7 @@ async def test_this_nodes_own_replicas_are_its_answer_and_the_network_is_still_a
     assert searcher.storage.records(keyword_key("widget")) == [record]
 
     trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=3.0, max_results=1)).wait()
+    assert trace.peer_counts().asked >= 1  # its replica filled the page, yet the network was asked
     hit = trace.hits[record.identity]
     assert searcher.node_id_hex in hit.sources and not hit.is_known  # this node's answer, not local knowledge
-    assert trace.peer_counts().asked >= 1  # its replica filled the page, yet the network was asked
     assert " and this node's replicas in " in trace.summary()
