@@ -15,9 +15,9 @@ the rest only completes them). The rules that keep it going:
   failed peers leave it, so the next ones take their place (never "nothing
   left to ask" while others are known).
 - A request much slower than its peer usually is (2× its mean round trip), or
-  for a never-measured peer than this lookup's own round trips (4× their p90),
-  stalls: it stops counting against `fan_out` and leaves the window, but it is
-  not a timeout. Only its own timeout is one, and only that lowers the peer's
+  for a never-measured peer than this lookup's own round trips (4× their p90;
+  before its first answer, the candidates' measured ones), stalls: it stops
+  counting against `fan_out` and leaves the window, but it is not a timeout. Only its own timeout is one, and only that lowers the peer's
   reputation; no timeout here removes a contact (kademlia's pings do that).
 - The lookup ends when the window has answered (the records live there), or
   nothing is left to ask. While nothing has been found it waits for measured
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 # Enough pages to read a full key (MAX_PER_KEY records of up to MAX_RECORD_BYTES each) from one peer.
 MAX_PAGES_PER_PEER = math.ceil(MAX_PER_KEY * (MAX_RECORD_BYTES + RECORD_OVERHEAD) / PAGE_BYTES) + 1
-UNKNOWN_PEER_STALL_S = 0.5  # a never-measured peer stalls after this long, until this lookup has measured others
+UNKNOWN_PEER_STALL_S = 0.5  # a never-measured peer stalls after this long when no round trip is known at all
 MIN_STALL_S = 0.05
 KNOWN_STALL_FACTOR = 2.0  # × the peer's own mean round trip
 UNKNOWN_STALL_FACTOR = 4.0  # × the p90 of the round trips of this lookup
@@ -128,9 +128,12 @@ class StreamingLookup:
         self._reads: deque[_Read] = deque()
         self._pending: dict[asyncio.Future[Result], _Request] = {}
         self._sets: dict[bytes, _RecordSet] = {}
-        self._rtts: list[float] = []
         self._stopped = False
         self._add_candidates(protocol.router.find_neighbors(self.target, k=ksize))
+        # Round trips seen in this lookup; until its first answer, the candidates' own measured ones stand in.
+        self._rtts: list[float] = []
+        measured = (self.reputation.peers.get(node_id.hex()) for node_id in self.candidates)
+        self._prior_rtts = [s.avg_rtt_ms / 1000.0 for s in measured if s is not None and s.avg_rtt_ms is not None]
 
     # -- choosing whom to ask ---------------------------------------------------
 
@@ -171,8 +174,9 @@ class StreamingLookup:
         stats = self.reputation.peers.get(node.id.hex())
         if stats is not None and stats.avg_rtt_ms is not None:  # measured: judged by its own round trips
             return max(MIN_STALL_S, KNOWN_STALL_FACTOR * stats.avg_rtt_ms / 1000.0)
-        if self._rtts:
-            return max(MIN_STALL_S, UNKNOWN_STALL_FACTOR * _p90(self._rtts))
+        rtts = self._rtts or self._prior_rtts
+        if rtts:
+            return max(MIN_STALL_S, UNKNOWN_STALL_FACTOR * _p90(rtts))
         return UNKNOWN_PEER_STALL_S
 
     def _timeout(self, node: Node) -> float:
