@@ -17,8 +17,9 @@ the rest only completes them). The rules that keep it going:
 - A request much slower than its peer usually is (2× its mean round trip), or
   for a never-measured peer than this lookup's own round trips (4× their p90;
   before its first answer, the candidates' measured ones), stalls: it stops
-  counting against `fan_out` and leaves the window, but it is not a timeout. Only its own timeout is one, and only that lowers the peer's
-  reputation; no timeout here removes a contact (kademlia's pings do that).
+  counting against `fan_out` and leaves the window, but it is not a timeout.
+  Only its own timeout is one, and only that lowers the peer's reputation; no
+  timeout here removes a contact (kademlia's pings do that).
 - The lookup ends when the window has answered (the records live there), or
   nothing is left to ask. While nothing has been found it waits for measured
   peers still out until their own timeouts: they may be the only holders.
