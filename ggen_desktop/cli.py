@@ -2,7 +2,9 @@
 
 `node` runs a node until SIGINT/SIGTERM; while no peer answers it keeps trying
 (one log line per try). `publish` and `search` run a short-lived node that joins
-through `--bootstrap` (or says it could not), does one thing and leaves. They use the
+through `--bootstrap` (or says it could not), does one thing and leaves. `search
+--json` is the contract for scripts: one JSON object per result on stdout, and a
+JSON summary as the last line on stderr. They use the
 platform data folder like everything else; when another process (the GUI, a
 `node`) holds it, they say so in one line and run an in-memory node instead
 (a package published that way is not republished by this machine later).
@@ -25,11 +27,13 @@ from ggen_desktop import __version__
 
 if TYPE_CHECKING:
     from ggen_desktop.app import App
+    from ggen_desktop.core.search import QueryTrace, SearchHit
 
 log = logging.getLogger(__name__)
 
 EXIT_FAILURE = 1
 ONE_SHOT_JOIN_WAIT_S = 3.0  # after the first try: time for a retry before a one-shot command gives up
+MAX_LIMIT = 1000  # results one `search` prints, over as many pages of the same search as it takes
 
 
 class CliError(Exception):
@@ -83,10 +87,23 @@ def _add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     search.add_argument("text", help="words to look for")
     search.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
     search.add_argument("--tag", action="append", default=[], help="only this tag (repeatable)")
-    search.add_argument("--limit", type=int, default=20, help="stop after this many results (default 20)")
-    search.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for answers (default 10)")
-    search.add_argument("--json", action="store_true", help="one JSON object per result on stdout")
+    search.add_argument("--limit", type=_limit, default=20,
+                        help=f"print at most this many results, 1 to {MAX_LIMIT} (default 20); past a page "
+                        "(the max_results setting) the same search goes on for the next")
+    search.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for answers, per page (default 10)")
+    search.add_argument("--json", action="store_true",
+                        help="one JSON object per result on stdout; a JSON summary as the last line on stderr")
     search.set_defaults(handler=_sync(cmd_search), command="search")
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value} is not from 1 to {MAX_LIMIT}")
+    return value
 
 
 def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[[argparse.Namespace], int]:
@@ -216,32 +233,63 @@ async def cmd_publish(args: argparse.Namespace) -> int:
 
 
 async def cmd_search(args: argparse.Namespace) -> int:
-    from ggen_desktop.core.query import Query, QueryConfig
+    from dataclasses import replace
 
-    query = Query(text=args.text, categories=tuple(args.category), tags=tuple(args.tag), limit=args.limit)
-    config = QueryConfig(default_timeout=args.timeout, max_results=args.limit)
+    from ggen_desktop.core.query import Query
+    from ggen_desktop.core.search import QueryStatus
+
+    query = Query(text=args.text, categories=tuple(args.category), tags=tuple(args.tag))
     app = await _client_app(args, "search")
+    printed = unprinted = 0
     try:
         app.node.remember_query(query)
-        handle = app.node.search(query, config)
-        async for event in handle:
-            if not event.is_new:
-                continue
-            record = event.hit.record
-            package = record.package
-            if args.json:
-                print(json.dumps({"id": str(package.id), "version": str(package.version),
-                                  "publisher": record.fingerprint, "title": package.metadata.title,
-                                  "description": package.metadata.description,
-                                  "sources": sorted(event.hit.sources)}), flush=True)
-            else:
-                print(f"{package.id} {package.version}  {package.metadata.title}  [{record.fingerprint}]",
-                      flush=True)
-        trace = await handle.wait()
+        page = min(args.limit, app.node.query_config.max_results)
+        handle = app.node.search(query, replace(app.node.query_config, default_timeout=args.timeout, max_results=page))
+        while True:
+            async for event in handle:
+                if not event.is_new:
+                    continue
+                if printed < args.limit:
+                    _print_result(event.hit, args.json)
+                    printed += 1
+                else:
+                    unprinted += 1
+            trace = await handle.wait()
+            if printed >= args.limit or not trace.more or trace.status is not QueryStatus.FINISHED:
+                break
+            handle = handle.more()  # the same search goes on: its lookup, its peers, their page cursors
     finally:
         await app.stop()
-    print(trace.summary(), file=sys.stderr if args.json else sys.stdout, flush=True)
+    if trace.suggestions:
+        print(f"Did you mean {' or '.join(trace.suggestions)}?", file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps(_summary(trace, printed, trace.more or unprinted > 0)), file=sys.stderr, flush=True)
+    else:
+        print(trace.summary(), flush=True)
     return 0
+
+
+def _print_result(hit: SearchHit, as_json: bool) -> None:
+    record = hit.record
+    package = record.package
+    if as_json:
+        print(json.dumps({"id": str(package.id), "version": str(package.version), "publisher": record.fingerprint,
+                          "title": package.metadata.title, "description": package.metadata.description,
+                          "sources": sorted(hit.sources), "known": hit.is_known}), flush=True)
+    else:
+        print(f"{package.id} {package.version}  {package.metadata.title}  [{record.fingerprint}]", flush=True)
+
+
+def _summary(trace: QueryTrace, printed: int, more: bool) -> dict[str, Any]:
+    """The last line on stderr of `search --json`: how the search went, for scripts."""
+    counts = trace.peer_counts()
+    return {
+        "status": trace.status.value, "results": printed, "peers_asked": counts.asked,
+        "peers_answered": counts.answered, "more": more, "elapsed_ms": round(trace.searching_ms(), 1),
+        "ttfr_ms": None if trace.first_result_ms is None else round(trace.first_result_ms, 1),
+        "keyword": trace.keyword, "reason": trace.reason, "suggestions": trace.suggestions,
+        "known": trace.known_results, "records_received": trace.received, "records_verified": trace.verified,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

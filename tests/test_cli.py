@@ -93,7 +93,8 @@ def test_publish_through_one_node_search_through_another(tmp_path: Path, nodes: 
     assert found.returncode == 0, found.stderr
     results = [json.loads(line) for line in found.stdout.splitlines()]
     assert [(r["id"], r["version"]) for r in results] == [("acme/quantum-widget", "1.2.0")]
-    assert "1 result from" in found.stderr
+    summary = json.loads(found.stderr.splitlines()[-1])  # with --json the summary is JSON too
+    assert summary["results"] == 1 and summary["status"] == "finished" and summary["peers_answered"] >= 1
     with closing(Database(tmp_path / "searcher")) as searcher_db:
         assert [q.text for q in searcher_db.recent_queries()] == ["quantum"]
 
@@ -162,3 +163,67 @@ def test_library_chatter_is_hidden_unless_verbose() -> None:
         root.setLevel(saved[0])
         logging.getLogger("kademlia").setLevel(saved[2])
         logging.getLogger("rpcudp").setLevel(logging.NOTSET)
+
+
+@pytest.fixture
+def widget_network(tmp_path: Path) -> Iterator[str]:
+    """Three nodes in their own process holding 25 packages tagged "widget": a peer's address to join through."""
+    process = subprocess.Popen([sys.executable, "-m", "tests.helpers.loopback_network", "3", "25", "widget"],
+                               env=_env(tmp_path), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdin is not None
+    line = process.stdout.readline()
+    match = re.fullmatch(r"ready (\S+:\d+)\n", line)
+    assert match, f"no ready line: {line!r} {process.stderr.read() if process.poll() is not None else ''}"
+    yield match.group(1)
+    process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+SUMMARY_KEYS = {"status", "results", "peers_asked", "peers_answered", "more", "elapsed_ms", "ttfr_ms", "reason",
+                "suggestions"}
+
+
+def test_search_json_prints_results_on_stdout_and_a_summary_last_on_stderr(tmp_path: Path, widget_network: str) -> None:
+    def search(*args: str) -> tuple[list[dict[str, object]], dict[str, object], list[str]]:
+        done = cli(tmp_path, "search", *args, "--bootstrap", widget_network, "--data-dir", str(tmp_path / "searcher"),
+                   "--json", "--timeout", "3", "--interface", "127.0.0.1")
+        assert done.returncode == 0, done.stderr
+        lines = done.stderr.splitlines()
+        return [json.loads(line) for line in done.stdout.splitlines()], json.loads(lines[-1]), lines[:-1]
+
+    # more than a page (the default page is 20): the same search goes on until every result is printed
+    results, summary, _ = search("widget", "--limit", "1000")
+    assert sorted(str(r["id"]) for r in results) == [f"acme/widget-{i:02}" for i in range(25)]
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["status"] == "finished" and summary["results"] == 25 and summary["more"] is False
+    assert isinstance(summary["peers_asked"], int) and summary["peers_asked"] >= 1
+    assert isinstance(summary["peers_answered"], int) and summary["peers_answered"] >= 1
+    assert isinstance(summary["elapsed_ms"], float) and isinstance(summary["ttfr_ms"], float)
+    assert summary["reason"] == "" and summary["suggestions"] == []
+
+    # fewer than there are: says more exist; what the first search found is now known, and marked so
+    results, summary, _ = search("widget", "--limit", "5")
+    assert len(results) == 5 and summary["results"] == 5 and summary["more"] is True
+    assert summary["peers_asked"] >= 1  # known results never end a search
+    assert all(r["known"] is True for r in results)
+
+    # a typo: nothing found, and a close keyword this node knows is offered before the summary
+    results, summary, lines = search("widgte")
+    assert results == [] and summary["results"] == 0 and summary["suggestions"] == ["widget"]
+    assert "Did you mean widget?" in lines
+
+    # a word that is only part of a keyword: the network is not asked, and the summary says why
+    _, summary, _ = search("widg")
+    assert summary["peers_asked"] == 0 and "whole words" in str(summary["reason"]) and "'widget'" in str(summary["reason"])
+
+
+def test_search_limit_is_from_1_to_1000(tmp_path: Path) -> None:
+    for limit in ("0", "1001", "many"):
+        done = cli(tmp_path, "search", "widget", "--limit", limit, "--bootstrap", "127.0.0.1:9")
+        assert done.returncode == 2 and "--limit" in done.stderr and "Traceback" not in done.stderr

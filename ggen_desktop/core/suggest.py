@@ -7,7 +7,7 @@ while unrelated words score low and are not offered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
 
@@ -26,3 +26,11 @@ def suggest(words: Iterable[str], known_keywords: Iterable[str], limit: int = 3)
         for choice, score, _ in process.extract(word, choices, scorer=fuzz.ratio, score_cutoff=SCORE_CUTOFF, limit=limit):
             scored[choice] = max(score, scored.get(choice, 0.0))
     return sorted(scored, key=lambda k: (-scored[k], k))[:limit]
+
+
+def corrected(words: Sequence[str], keyword: str) -> str:
+    """The query's words with the one closest to `keyword` replaced by it: "kubernets helm" → "kubernetes helm"."""
+    if not words:
+        return keyword
+    closest = max(range(len(words)), key=lambda i: fuzz.ratio(words[i], keyword))
+    return " ".join(keyword if i == closest else word for i, word in enumerate(words))

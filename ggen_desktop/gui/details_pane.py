@@ -61,6 +61,7 @@ def _rows(hit: SearchHit) -> list[tuple[str, str]]:
     def link(url: str) -> str:
         return f"<a href='{e(url)}'>{e(url)}</a>" if url else "–"
 
+    answered = hit.answered_by
     deps = ", ".join(f"{d.id} {d.requirement}" for d in package.dependencies) or "none"
     return [
         ("Version", e(str(package.version))),
@@ -78,7 +79,8 @@ def _rows(hit: SearchHit) -> list[tuple[str, str]]:
         ("Publisher key", f"<code>{e(base64.b64encode(record.publisher).decode())}</code><br>"
          f"<code>{e(record.publisher.hex())}</code>"),
         ("Signature", "✓ verified (Ed25519; the node verifies every record before showing it)"),
-        (f"Returned by {len(hit.sources)} peer{'s' if len(hit.sources) != 1 else ''}",
-         "<br>".join(f"<code>{e(s)}</code>" for s in sorted(hit.sources))),
+        (f"Returned by {len(answered)} peer{'s' if len(answered) != 1 else ''}",
+         "<br>".join(f"<code>{e(s)}</code>" for s in sorted(answered)) or "none yet in this search"),
+        *([("Known before the search", "<br>".join(e(s) for s in sorted(hit.sources - answered)))] if hit.is_known else []),
         ("First seen", f"{hit.first_seen_ms:.0f} ms after the query started"),
     ]

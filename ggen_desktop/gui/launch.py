@@ -220,5 +220,8 @@ async def self_check(window: MainWindow) -> int:
     if trace.status is QueryStatus.FAILED or rows == 0:
         print(f"self-check failed: search for '{SELF_CHECK_TERM}' returned nothing ({trace.summary()})", flush=True)
         return 1
+    if not trace.peer_counts().asked:
+        print(f"self-check failed: the search for '{SELF_CHECK_TERM}' asked no peer ({trace.summary()})", flush=True)
+        return 1
     print(f"self-check ok: ggen-desktop {__version__}, {trace.summary()}", flush=True)
     return 0

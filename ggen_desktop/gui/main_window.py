@@ -18,8 +18,10 @@ from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
+    QHBoxLayout,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryStatus, QueryTrace
 from ggen_desktop.core.settings import Settings
+from ggen_desktop.core.suggest import corrected
 from ggen_desktop.gui.details_pane import DetailsPane
 from ggen_desktop.gui.metrics_panel import MetricsPanel
 from ggen_desktop.gui.node_panel import NodePanel
@@ -108,7 +111,7 @@ class MainWindow(QMainWindow):
         self.details = DetailsPane()
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("resultsSplitter")
-        self.splitter.addWidget(self.results_view)
+        self.splitter.addWidget(self._results_pane())
         self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
@@ -118,6 +121,25 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.search_bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+
+    def _results_pane(self) -> QWidget:
+        """The results table, and under it "Load more" while the search says more results exist."""
+        self.load_more_button = QPushButton(icon("search"), "Load more")
+        self.load_more_button.setObjectName("loadMore")
+        self.load_more_button.setAccessibleName("Load more results")
+        self.load_more_button.setToolTip("Ask for the next page of this search (Ctrl+M)")
+        self.load_more_button.hide()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addStretch(1)
+        row.addWidget(self.load_more_button)
+        pane = QWidget()
+        layout = QVBoxLayout(pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.results_view, 1)
+        layout.addLayout(row)
+        return pane
 
     def _build_docks(self) -> dict[str, QDockWidget]:
         docks: dict[str, QDockWidget] = {}
@@ -149,6 +171,9 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.tasks.failed.connect(self._task_failed)
         self.session.started.connect(self._search_started)
+        self.session.continued.connect(self._search_continued)
+        self.load_more_button.clicked.connect(self.load_more)
+        self.status.suggestion.linkActivated.connect(self.search_suggestion)
         self.session.progressed.connect(self._search_progressed)
         self.session.finished.connect(self._search_finished)
         self.search_bar.submitted.connect(self.run_query)
@@ -234,6 +259,18 @@ class MainWindow(QMainWindow):
         self.app.node.remember_query(query)
         self.session.start(self.app.node, query)
 
+    def load_more(self) -> None:
+        """The next page of the search shown (the button under the table, Ctrl+M)."""
+        if self.session.load_more() is None:
+            self.status.showMessage("This search has no more results to load", 4000)
+
+    def search_suggestion(self, keyword: str) -> None:
+        """"Did you mean X?" clicked: search again with X in place of the word it is closest to."""
+        trace = self.session.trace
+        words = trace.query.words if trace is not None else ()
+        self.search_bar.field.setText(corrected(words, keyword))
+        self.search()
+
     def cancel_search(self) -> None:
         if self._pending_query is not None:
             self._pending_query = None
@@ -241,10 +278,16 @@ class MainWindow(QMainWindow):
         self.session.cancel()  # its `finished` says so now, once
 
     def _search_started(self, trace: QueryTrace) -> None:
+        self._search_continued(trace)
+        self.details.show_hit(None, 1)
+
+    def _search_continued(self, trace: QueryTrace) -> None:
+        """A search, or its next page, runs: rows it adds go under those shown."""
+        self.load_more_button.hide()
+        self.status.show_suggestions([])
         self.search_bar.set_running(True)
         self.status.search_status.setText(trace.summary())
         self.metrics_panel.show_trace(trace)
-        self.details.show_hit(None, 1)
 
     def _search_progressed(self, trace: QueryTrace) -> None:
         """After each applied batch (at most every 50 ms): the status line, and the trace if it is in view."""
@@ -255,6 +298,8 @@ class MainWindow(QMainWindow):
     def _search_finished(self, trace: QueryTrace) -> None:
         self.search_bar.set_running(False)
         self.status.search_status.setText(trace.summary())
+        self.load_more_button.setVisible(self.session.has_more)
+        self.status.show_suggestions(trace.suggestions)
         self.poll()
         if trace.status is QueryStatus.FAILED:
             self.show_error("Search failed", trace.error or "unknown error", serious=False)

@@ -3,7 +3,9 @@
 Rows are only ever appended (in arrival order) while a query streams, so an
 unsorted view never moves rows under the user. A known result that gains a
 source changes in place (dataChanged on its Sources cell). A name published by
-two different keys keeps separate rows, each flagged with a warning.
+two different keys keeps separate rows, each flagged with a warning. Sources
+counts the peers that returned a result in answer to this search, and says
+"known" for what this node knew before asking (its own packages, gossip).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 
-from ggen_desktop.core.search import SearchEvent, SearchHit
+from ggen_desktop.core.search import KNOWN_VIA, THIS_NODE_SOURCE, SearchEvent, SearchHit
 from ggen_desktop.gui.resources import icon
 from ggen_desktop.gui.table_model import (
     ALIGNMENT,
@@ -128,7 +130,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             return None
         if role == DISPLAY:
             if column == SOURCES_COLUMN:
-                return str(len(self._rows[row].sources))
+                return sources_text(self._rows[row])
             text = self._text[row]
             if text is None:
                 text = self._text[row] = tuple(self._display(self._rows[row], c) for c in self.Columns)
@@ -150,7 +152,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
     def sort_key(self, row: int, column: int) -> Any:
         """The cached sort key of one cell (the proxy's lessThan calls this directly: it is hot)."""
         if column == SOURCES_COLUMN:
-            return len(self._rows[row].sources)
+            return sources_key(self._rows[row])
         keys = self._keys[row]
         if keys is None:
             keys = self._keys[row] = tuple(self._sort_key(self._rows[row], c) for c in self.Columns)
@@ -163,7 +165,14 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if column == self.Columns.PUBLISHER:
             return f"Publisher key fingerprint {hit.record.fingerprint}; signature verified"
         if column == self.Columns.SOURCES:
-            return "Returned by: " + ", ".join(sorted(s[:12] for s in hit.sources))
+            lines = []
+            if hit.answered_by:
+                lines.append("Returned by: " + ", ".join(sorted(s[:12] for s in hit.answered_by)))
+            known = sorted(s.removeprefix(KNOWN_VIA)[:12] for s in hit.sources - hit.answered_by)
+            if known:
+                lines.append("Known before this search: " + ", ".join(
+                    "this node's own package" if s == THIS_NODE_SOURCE else f"told by {s}" for s in known))
+            return "\n".join(lines)
         return self._display(hit, column)
 
     def _display(self, hit: SearchHit, column: Columns) -> str:
@@ -183,18 +192,30 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             case self.Columns.TAGS:
                 return ", ".join(meta.tags)
             case self.Columns.SOURCES:
-                return str(len(hit.sources))
+                return sources_text(hit)
             case self.Columns.ARRIVAL:
                 return f"{hit.first_seen_ms:.0f}"
 
     def _sort_key(self, hit: SearchHit, column: Columns) -> Any:
         if column == self.Columns.SOURCES:
-            return len(hit.sources)
+            return sources_key(hit)
         if column == self.Columns.ARRIVAL:
             return hit.first_seen_ms
         if column == self.Columns.VERSION:
             return hit.record.package.version.precedence
         return self._display(hit, column).lower()
+
+
+def sources_text(hit: SearchHit) -> str:
+    """"3" peers answered with it; "known" when this node knew it before asking; "3 + known" both."""
+    answered = len(hit.answered_by)
+    if hit.is_known:
+        return f"{answered} + known" if answered else "known"
+    return str(answered)
+
+
+def sources_key(hit: SearchHit) -> tuple[int, bool]:
+    return len(hit.answered_by), hit.is_known
 
 
 NAME_COLUMN = ResultsModel.Columns.NAME.value

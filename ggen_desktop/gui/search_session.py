@@ -3,7 +3,8 @@
 Tribler's rule: every event carries its query id and anything not for the
 current query is dropped, so a slow peer's answer to an old query can never
 appear under a new one. Events are coalesced by the rate limiter, so the
-model sees one batch per interval instead of one update per answer.
+model sees one batch per interval instead of one update per answer. "Load
+more" runs the same search's next page (same query id) into the same table.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Handle(Protocol):
     def __aiter__(self) -> AsyncIterator[SearchEvent]: ...
     def cancel(self) -> None: ...
     async def wait(self) -> QueryTrace: ...
+    def more(self) -> Handle: ...
 
 
 class Searcher(Protocol):
@@ -42,9 +44,11 @@ class Searcher(Protocol):
 
 
 class SearchSession(QObject):
-    """Signals: `started(trace)`, `progressed(trace)` after each applied batch, `finished(trace)`."""
+    """Signals: `started(trace)`, `continued(trace)` when a further page starts, `progressed(trace)` after
+    each applied batch, `finished(trace)` when a page ends."""
 
     started = Signal(object)
+    continued = Signal(object)
     progressed = Signal(object)
     finished = Signal(object)
 
@@ -77,6 +81,21 @@ class SearchSession(QObject):
         self.model.reset(handle.query_id)
         self.tasks.spawn(self._consume(handle), f"search “{query.text}”")
         self.started.emit(handle.trace)
+        return handle
+
+    @property
+    def has_more(self) -> bool:
+        """The last page has ended and its search says more results exist."""
+        return self.handle is not None and not self.running and self.handle.trace.more
+
+    def load_more(self) -> Handle | None:
+        """Run the next page of the same search into the same table; None when there is none to run."""
+        if not self.has_more or self.handle is None:
+            return None
+        handle = self.handle.more()
+        self.handle = handle
+        self.tasks.spawn(self._consume(handle), f"more results for “{handle.trace.query.text}”")
+        self.continued.emit(handle.trace)
         return handle
 
     def cancel(self) -> None:

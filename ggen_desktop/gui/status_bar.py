@@ -2,11 +2,14 @@
 
 While no peer answers, the node keeps trying: the bar counts down to the next
 try and offers "Retry now", and a search typed meanwhile runs once it joins.
+After a search with few results, a "Did you mean …?" link offers a close keyword this node knows.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from html import escape
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from ggen_desktop.core.connection import ConnectionState, ConnectionStatus
@@ -20,7 +23,8 @@ DEMO_TIP = "The demo network runs on this computer only. To join a real network,
 
 class StatusBar(QStatusBar):
     """`network_label` says how the node is connected; `join_progress` runs while it joins;
-    `retry_button` ("Retry now") shows while it waits for its next try and emits `retry_requested`."""
+    `retry_button` ("Retry now") shows while it waits for its next try and emits `retry_requested`;
+    `suggestion` is a link (its `linkActivated` carries the keyword) shown after a search with few results."""
 
     retry_requested = Signal()
 
@@ -34,6 +38,14 @@ class StatusBar(QStatusBar):
         self.search_status = QLabel("")
         self.search_status.setObjectName("searchStatus")
         self.search_status.setAccessibleName("Search status")
+        self.suggestion = QLabel("")
+        self.suggestion.setObjectName("searchSuggestion")
+        self.suggestion.setAccessibleName("Search suggestion")
+        self.suggestion.setTextFormat(Qt.TextFormat.RichText)
+        self.suggestion.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                                | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.suggestion.setOpenExternalLinks(False)
+        self.suggestion.hide()
         self.join_progress = QProgressBar()
         self.join_progress.setAccessibleName("Joining the network")
         self.join_progress.setMaximumWidth(180)
@@ -47,6 +59,7 @@ class StatusBar(QStatusBar):
         self.retry_button.hide()
         self.addWidget(self.network_label, 1)
         self.addWidget(self.retry_button)
+        self.addPermanentWidget(self.suggestion)
         self.addPermanentWidget(self.search_status)
         self.addPermanentWidget(self.join_progress)
 
@@ -86,6 +99,18 @@ class StatusBar(QStatusBar):
             else f"Connected: {contacts} peers in the routing table"
         self.network_label.setText(text)
         self.network_label.setToolTip(f"{DEMO_TIP if demo_peers is not None else text}\nThis node: {this_node}")
+
+    def show_suggestions(self, keywords: list[str]) -> None:
+        """"Did you mean X?" for the best of them, as a link that searches it; hidden when there are none."""
+        if not keywords:
+            self.suggestion.hide()
+            self.suggestion.clear()
+            return
+        best = keywords[0]
+        self.suggestion.setText(f'<a href="{escape(best)}">Did you mean {escape(best)}?</a>')
+        others = ", ".join(keywords[1:])
+        self.suggestion.setToolTip(f"Search for {best} instead" + (f" (also close: {others})" if others else ""))
+        self.suggestion.show()
 
     def show_not_connected(self, reason: str) -> None:
         self.join_progress.hide()

@@ -25,6 +25,7 @@ class WindowActions:
     focus: QAction
     again: QAction
     cancel: QAction
+    more: QAction
     about: QAction
     docks: tuple[QAction, ...]
 
@@ -73,7 +74,9 @@ def build_menus(window: MainWindow) -> WindowActions:
                     "Run the search in the fields again")
     cancel = _action(window, search_menu, "&Cancel search", window.cancel_search, ["Esc"],
                      "Stop asking peers; results so far stay")
+    more = _action(window, search_menu, "Load &more results", window.load_more, ["Ctrl+M"],
+                   "The next page of this search, from the same lookup")
     docks = _dock_actions(window, bar.addMenu("&View"))
     about = _action(window, bar.addMenu("&Help"), f"&About ggen-desktop {__version__}", window.show_about, ["F1"],
                     "Version, data and settings folders")
-    return WindowActions(publish, settings, quit_, focus, again, cancel, about, docks)
+    return WindowActions(publish, settings, quit_, focus, again, cancel, more, about, docks)

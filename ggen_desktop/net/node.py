@@ -17,11 +17,12 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kademlia.crawling import NodeSpiderCrawl
+from kademlia.node import Node
 
 from ggen_desktop.core.connection import ConnectionStatus
 from ggen_desktop.core.metrics import QueryMetrics
 from ggen_desktop.core.package import PackageMetadata
-from ggen_desktop.core.query import Query, QueryConfig, matches_query
+from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.reputation import ReputationBook
 from ggen_desktop.core.search import QueryTrace
@@ -30,11 +31,13 @@ from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.discovered import DiscoveredRecords
 from ggen_desktop.net.errors import NodeError
 from ggen_desktop.net.joining import FIRST_RETRY_S, MAX_RETRY_S, Attempt, Joiner
-from ggen_desktop.net.lookup import OnRecords, lookup_within_timeout
+from ggen_desktop.net.known_records import KnownRecords
+from ggen_desktop.net.lookup import OnRecords, StreamingLookup, start_lookup
 from ggen_desktop.net.node_state import CONTACTS_SAVE_INTERVAL_S, NodeState
 from ggen_desktop.net.protocol import MarketProtocol
 from ggen_desktop.net.publish_report import PublishReport
 from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher
+from ggen_desktop.net.record_digests import VerifiedRecords
 from ggen_desktop.net.registry import PackageRegistry
 from ggen_desktop.net.search_handle import SearchHandle
 from ggen_desktop.net.search_runner import SearchRunner
@@ -83,9 +86,11 @@ class MarketplaceNode:
         self.publisher = Publisher(database, self.storage, lambda: self.server, self._announce, ksize=ksize, alpha=alpha,
                                    republish_interval=republish_interval)
         self.discovered = DiscoveredRecords(self.state.record_seen, self.publisher.is_mine)
-        self.searches = SearchRunner(self.metrics, self.storage, self.local_search, self.discovered.add, self._lookup,
+        self.known = KnownRecords(self.publisher.records, self.discovered.sourced)
+        self.verified = VerifiedRecords()  # record bytes already verified, by digest: each is checked once
+        self.searches = SearchRunner(self.metrics, self.known, self._own_replicas, self._learn, self._lookup,
                                      lambda: self.node_id_hex if self.is_running else None)
-        self.registry = PackageRegistry(self._known_records, self.local_search, self._lookup, lambda: self.is_running,
+        self.registry = PackageRegistry(self.known.records, self.local_search, self._lookup, lambda: self.is_running,
                                         lambda: self.query_config)
         self.joiner = Joiner(self._try_join, self._on_joined, first_delay=join_backoff[0], max_delay=join_backoff[1])
         self._node_id = node_id
@@ -186,7 +191,7 @@ class MarketplaceNode:
             raise NodeError(f"cannot listen on UDP {interface}:{port}: {exc.strerror or exc}") from None
         self._node_id = self._server.node.id
         await self.state.save_node_id(self._node_id)  # chosen once: a crash must not lose it
-        self._announcer = Announcer(self._server.protocol, self.discovered.add)
+        self._announcer = Announcer(self._server.protocol, self._learn)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
         self.bootstrap_peers = list(bootstrap)
         self._every("republish", self.republish_check, self.publisher.republish_due)
@@ -299,20 +304,25 @@ class MarketplaceNode:
         if self._announcer is not None:
             self._announcer.announce(record)
 
-    async def _lookup(self, key: bytes, trace: QueryTrace, on_records: OnRecords, config: QueryConfig) -> None:
-        """A lookup started before the node joined waits for the join, within the query's timeout."""
-        if not self.joined and not await self.joiner.wait_joined(config.default_timeout - trace.elapsed_ms() / 1000.0):
-            raise TimeoutError(f"not joined within {config.default_timeout:g} s: no peer answered")
-        await lookup_within_timeout(self.protocol, key, trace, on_records, config, self.ksize)
+    def _lookup(self, key: bytes, trace: QueryTrace, on_records: OnRecords, config: QueryConfig) -> StreamingLookup:
+        """A lookup started before the node joined waits for the join when it runs (within the query's timeout)."""
+        return start_lookup(self.protocol, key, trace, on_records, config, self.ksize, self.verified,
+                            joined=self.joiner.wait_joined)
 
     # -- records I know of -------------------------------------------------------
 
-    def _known_records(self) -> list[SignedRecord]:
-        """My packages, then discovered records (announced to me or found by my searches)."""
-        seen: dict[tuple[str, str, str], SignedRecord] = {}
-        for record in self.publisher.records() + self.discovered.records():
-            seen.setdefault(record.identity, record)
-        return list(seen.values())
+    def _learn(self, record: SignedRecord, peer_id: str) -> None:
+        """A verified record a peer announced or answered with: remembered, tagged with that peer."""
+        self.discovered.add(record, peer_id)
+        self.known.changed()
+
+    def _own_replicas(self, key: bytes) -> list[SignedRecord]:
+        """What this node holds under `key` when it is among the k closest to it (§2.3): its own answer."""
+        target = Node(key)
+        nearest = self.protocol.router.find_neighbors(target, k=self.ksize)
+        if len(nearest) >= self.ksize and target.distance_to(self.server.node) > max(map(target.distance_to, nearest)):
+            return []
+        return self.storage.records(key)
 
     def local_search(self, query: Query) -> list[SignedRecord]:
         """My packages and discovered records matching the query: what a search shows first.
@@ -320,7 +330,11 @@ class MarketplaceNode:
         Records this node merely holds as a DHT replica for others are not local
         knowledge; a lookup counts them as this node's own answer for its key.
         """
-        return [r for r in self._known_records() if matches_query(r.package, query)]
+        return [record for record, _ in self.known.matches(query)]
+
+    def suggestions(self, query: Query) -> list[str]:
+        """Keywords this node knows that are close to the query's words ("Did you mean kubernetes?")."""
+        return self.known.suggestions(query)
 
     def my_packages(self) -> list[MyPackage]:
         return self.publisher.my_packages()
@@ -333,17 +347,20 @@ class MarketplaceNode:
         Saved among my packages first; raises StoreError (nothing changed) when it cannot be saved,
         and NodeError when no peer acknowledged any copy (it is published again later).
         """
+        self.known.changed()
         return await self.publisher.publish(record)
 
     def delete(self, package_id: str, version: str | None = None) -> int:
         """Forget my own package (all versions, or one) locally; the network's copies expire."""
+        self.known.changed()
         return self.publisher.delete(package_id, version)
 
     def set_peer_blocked(self, peer_id: str, blocked: bool) -> None:
         self.reputation.set_blocked(peer_id, blocked)
 
     def search(self, query: Query, config: QueryConfig | None = None) -> SearchHandle:
-        """Start a search on the running loop and return its handle at once."""
+        """Start a search on the running loop and return the handle of its first page at once
+        (`config.max_results` results; `handle.more()` for the next page while `trace.more`)."""
         return self.searches.start(query, config or self.query_config)
 
     def tracked_queries(self) -> list[str]:

@@ -36,8 +36,9 @@ import umsgpack
 from kademlia.node import Node
 from kademlia.protocol import KademliaProtocol
 
-from ggen_desktop.core.query import Query, QueryError
+from ggen_desktop.core.query import Query, QueryError, matches_query
 from ggen_desktop.core.reputation import ReputationBook
+from ggen_desktop.net.record_digests import set_digest
 from ggen_desktop.net.storage import RecordStorage, StorageRefused
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ ERROR_KEY = "error"
 MAX_HANDOVER = 512  # records handed to one new neighbour (§2.5)
 HANDOVER_BATCH = 8
 HANDOVER_SCAN_SLICE = 64  # keys checked between yields to the event loop
+MAX_HAVE = 16  # record sets a searcher may say it already has, in one search request
 MAX_HANDOVERS = 4  # new neighbours being handed records at once; more wait for their publishers' republish
 RECEIVE_BUFFER = 1 << 20
 STAT_NAMES = (
@@ -426,13 +428,20 @@ class MarketProtocol(KademliaProtocol):
 
     def rpc_search(self, sender: tuple[str, int], nodeid: bytes, key: bytes, query: dict[str, Any], page: int
                    ) -> dict[str, Any]:
-        """One step of a keyword lookup: matching records held under `key` (paged) and closer contacts."""
+        """One step of a keyword lookup: matching records held under `key` (paged) and closer contacts; a first
+        page names the matching set (digest, count) and sends no records when the searcher "have"s it."""
         source = Node(nodeid, sender[0], sender[1])
         self.welcome_if_new(source)
         try:
             parsed = Query.from_dict(query)
         except QueryError as exc:
             return {ERROR_KEY: str(exc)}
-        records, next_page = self.storage.search(key, parsed, page)
-        neighbors = self.router.find_neighbors(Node(key), exclude=source)
-        return {"records": records, "next": next_page, "nodes": [list(n) for n in neighbors]}
+        answer: dict[str, Any] = {"nodes": [list(n) for n in self.router.find_neighbors(Node(key), exclude=source)]}
+        if page == 0:
+            matching = [r.encoded for r in self.storage.records(key) if matches_query(r.package, parsed)]
+            answer["set"], answer["count"] = set_digest(matching), len(matching)
+            have = query.get("have")
+            if isinstance(have, list) and answer["set"] in have[:MAX_HAVE]:
+                return {**answer, "records": [], "next": None, "same": True}
+        answer["records"], answer["next"] = self.storage.search(key, parsed, page)
+        return answer

@@ -17,7 +17,7 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryTrace
 from ggen_desktop.net.errors import NodeError
-from ggen_desktop.net.lookup import Lookup
+from ggen_desktop.net.lookup import Lookup, run_for
 from ggen_desktop.net.storage import package_dht_key
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ class PackageRegistry:
                     trace.add(record, node.id.hex())
                 return False
 
+            config = self.query_config()
             try:
-                await self.lookup(package_dht_key(package_id), trace, merge, self.query_config())
+                await run_for(self.lookup(package_dht_key(package_id), trace, merge, config), config.default_timeout)
             except TimeoutError:
                 log.info("list_versions(%s) timed out; returning what arrived", package_id)
         records = [

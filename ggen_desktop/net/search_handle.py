@@ -1,9 +1,10 @@
-"""The handle a caller holds for one running search: its event stream, cancel, and final trace.
+"""The handle a caller holds for one page of a search: its event stream, cancel, the trace, and the next page.
 
-The search itself runs as a task started here; the handle guarantees one end
-per query (status, metrics, end of stream, whichever comes first: the search
-finishing, timing out, failing or being cancelled), and that nothing of a
-query reaches its stream after it ended.
+The page itself runs as a task started here; the handle guarantees one end
+per page (status, metrics, end of stream, whichever comes first: the page
+filling, the lookup ending, timing out, failing or being cancelled), and that
+nothing reaches its stream after it ended. `more()` continues the same search
+(same query id, same trace, the same lookup's state) as a new handle.
 """
 
 from __future__ import annotations
@@ -13,26 +14,31 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from ggen_desktop.core.metrics import QueryMetrics
-from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
 
 
 class SearchHandle:
-    """A running search: iterate it for events, `cancel()` it, or `await wait()` for the trace."""
+    """A running page of a search: iterate it for events, `cancel()` it, `await wait()` for the trace, then
+    `more()` for the next page while `trace.more`."""
 
-    def __init__(self, query: Query, config: QueryConfig, metrics: QueryMetrics,
+    def __init__(self, trace: QueryTrace, config: QueryConfig, metrics: QueryMetrics | None,
                  run: Callable[[SearchHandle], Coroutine[Any, Any, None]],
-                 on_end: Callable[[SearchHandle], None]) -> None:
-        """Starts `run(handle)` as a task on the running loop; `on_end(handle)` is told once when it ends."""
-        self.trace = QueryTrace(query)
-        self.query_id = self.trace.query_id
+                 on_end: Callable[[SearchHandle], None],
+                 more: Callable[[SearchHandle], SearchHandle]) -> None:
+        """Starts `run(handle)` as a task on the running loop; `on_end(handle)` is told once when it ends;
+        `more(handle)` starts the next page. Only a search's first page counts in `metrics` (None after)."""
+        self.trace = trace
+        self.query_id = trace.query_id
         self.config = config
         self._metrics = metrics
         self._on_end = on_end
+        self._more = more
         self._queue: asyncio.Queue[SearchEvent | None] = asyncio.Queue()
         self._finished = False
         self._cancelled = False
-        metrics.started()
+        if metrics is not None:
+            metrics.started()
         self._task = asyncio.get_running_loop().create_task(run(self), name=f"search {self.query_id}")
 
     @property
@@ -40,17 +46,18 @@ class SearchHandle:
         return self._finished
 
     def emit(self, event: SearchEvent | None) -> None:
-        """Queue an event, unless the query has ended (a late answer is never merged)."""
+        """Queue an event, unless the page has ended (a late answer is never merged)."""
         if event is not None and not self._finished:
             self._queue.put_nowait(event)
 
     def finish(self, status: QueryStatus, error: str | None = None) -> None:
-        """End the query exactly once: status, metrics, end of stream."""
+        """End the page exactly once: status, metrics, end of stream."""
         if self._finished:
             return
         self._finished = True
         self.trace.finish(status, error)
-        self._metrics.finished(self.trace)
+        if self._metrics is not None:
+            self._metrics.finished(self.trace)
         self._on_end(self)
         self._queue.put_nowait(None)
 
@@ -65,7 +72,7 @@ class SearchHandle:
             yield event
 
     def cancel(self) -> None:
-        """Stop now: nothing of this query is yielded after this call."""
+        """Stop now: nothing of this page is yielded after this call."""
         if self._finished:
             return
         self._cancelled = True
@@ -81,3 +88,12 @@ class SearchHandle:
             if not self._task.cancelled():
                 raise
         return self.trace
+
+    def more(self) -> SearchHandle:
+        """The next page of the same search, started now; ValueError while this page runs or when
+        `trace.more` says there is nothing more."""
+        if not self._finished or self.trace.status is QueryStatus.RUNNING:
+            raise ValueError("a page of this search is still running; wait for it before asking for more")
+        if not self.trace.more:
+            raise ValueError("the search has no more results")
+        return self._more(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ggen_desktop.core.keywords import keyword_counts
 from ggen_desktop.core.query import Query
-from ggen_desktop.core.suggest import suggest
+from ggen_desktop.core.suggest import corrected, suggest
 from tests.helpers.packages import make_package
 
 KNOWN = ["rust", "cli", "kubernetes", "kubectl", "postgresql", "mysql", "helm", "template", "docker"]
@@ -38,3 +38,9 @@ def test_best_first_across_words_and_capped() -> None:
 def test_known_keywords_can_be_the_counts_a_node_keeps() -> None:
     counts = keyword_counts([make_package(title="Kubernetes operator template", tags=[])])
     assert suggest(["kubernets", "operater"], counts) == ["kubernetes", "operator"]
+
+
+def test_a_suggestion_replaces_the_word_it_is_closest_to() -> None:
+    assert corrected(("kubernets", "helm"), "kubernetes") == "kubernetes helm"
+    assert corrected(("rust", "postgress"), "postgresql") == "rust postgresql"
+    assert corrected((), "rust") == "rust"

@@ -52,11 +52,14 @@ def test_results_stream_in_batches_before_the_query_ends(qtbot: QtBot, window: M
                           + str(model.hit(r).record.package.id)).lower() for r in range(model.rowCount()))
     own = {THIS_NODE_SOURCE, window.app.node.node_id_hex}
     sources = set().union(*(model.hit(r).sources for r in range(model.rowCount()))) - own
-    assert sources == {peer for peer, t in trace.peers.items() if t.results} and len(sources) > 1
+    # (replicas asked once the searcher has their set of records answer without sending it again)
+    assert sources == {peer for peer, t in trace.peers.items() if t.results} and len(sources) >= 1
     assert len(sources) < trace.answering_peers  # most peers hold no replica: they answer with nothing
     assert window.status.search_status.text() == trace.summary()
-    assert re.fullmatch(rf"{trace.result_count} results from {len(sources)} peers in \d+ ms: finished",
-                        window.status.search_status.text()), window.status.search_status.text()
+    counts = trace.peer_counts()
+    assert re.fullmatch(rf"{trace.result_count} results from {len(sources)} of {counts.asked} peers asked"
+                        rf"( and this node's replicas)? in \d+ ms: finished", window.status.search_status.text()), \
+        window.status.search_status.text()
     assert window.status.search_status.text().endswith(": finished")
     assert not window.search_bar.busy.isVisible() and not window.search_bar.cancel_button.isEnabled()
     assert [q.text for q in window.app.node.recent_queries()][:1] == ["rust"]

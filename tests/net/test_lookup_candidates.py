@@ -1,0 +1,81 @@
+"""The lookup never gives up while usable candidates remain, and a slow peer is not a dead one."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kademlia.node import Node
+
+from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.net.storage import keyword_key
+from tests.helpers.packages import make_record
+from tests.net.conftest import Network, forget_locally, slow_search
+
+
+@pytest.mark.asyncio
+async def test_avoided_nearest_candidates_leave_the_window_and_the_others_are_asked(network: Network, publisher) -> None:
+    nodes = await network(12)
+    searcher = nodes[-1]
+    forget_locally(searcher)
+    key = keyword_key("widget")
+    target = Node(key)
+    candidates = sorted(searcher.protocol.known_nodes(), key=target.distance_to)
+    assert len(candidates) >= 9
+    fan_out = 3
+    shunned = candidates[: 2 * fan_out]  # every one of the nearest few the lookup would choose among
+    for contact in shunned[:fan_out]:
+        searcher.set_peer_blocked(contact.id.hex(), True)  # blocked by the user
+    for contact in shunned[fan_out:]:
+        searcher.reputation.record_invalid(contact.id.hex())  # avoided for sending invalid records
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    by_id = {n.node_id: n for n in nodes}
+    for contact in candidates[2 * fan_out:]:
+        by_id[contact.id].storage.put(key, record)  # the farther peers hold it
+
+    trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=3.0, fan_out=fan_out)).wait()
+    assert list(trace.hits) == [record.identity]
+    assert trace.peer_counts().asked >= 1
+    assert not {c.id.hex() for c in shunned} & set(trace.peers)  # never asked
+
+
+@pytest.mark.asyncio
+async def test_a_peer_slower_than_usual_is_kept_and_its_late_answer_used(network: Network, publisher) -> None:
+    nodes = await network(5)
+    searcher, slow = nodes[-1], nodes[1]
+    slow_id = slow.node_id_hex
+    await searcher.search(Query(text="warmup"), QueryConfig(default_timeout=3.0)).wait()
+    usual = searcher.reputation.peers[slow_id]
+    assert usual.avg_rtt_ms is not None and usual.avg_rtt_ms < 20  # it usually answers at once
+    timeouts_before = usual.timeouts
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    forget_locally(searcher)
+    slow.storage.put(keyword_key("widget"), record)  # only the slow peer holds it
+    slow_search(slow, 0.15)
+
+    trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=3.0)).wait()
+    assert list(trace.hits) == [record.identity]
+    assert trace.hits[record.identity].sources == {slow_id}
+    assert not trace.peers[slow_id].timed_out
+    assert searcher.reputation.peers[slow_id].timeouts == timeouts_before
+    assert slow_id in {n.id.hex() for n in searcher.protocol.known_nodes()}  # still a contact
+
+
+@pytest.mark.asyncio
+async def test_a_silent_peer_with_no_history_is_judged_against_this_lookups_round_trips(network: Network, publisher,
+                                                                                      silent_peer: Node) -> None:
+    """A never-measured peer that does not answer stops holding the lookup after a few of the round trips the
+    other peers took (floor 50 ms), not after a fixed half second."""
+    nodes = await network(4)
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    await nodes[0].publish(record)
+    searcher = nodes[-1]
+    searcher.protocol.router.add_contact(silent_peer)
+    forget_locally(searcher)
+    started = time.monotonic()
+    trace = await searcher.search(Query(text="widget"), QueryConfig(default_timeout=3.0, fan_out=3)).wait()
+    seconds = time.monotonic() - started
+    assert list(trace.hits) == [record.identity]
+    assert silent_peer.id.hex() in trace.peers and trace.peers[silent_peer.id.hex()].answered_at_ms is None
+    assert seconds < 0.3
+    assert not trace.peers[silent_peer.id.hex()].timed_out  # not a timeout: its own 3 s have not passed
