@@ -38,7 +38,7 @@ from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verif
 log = logging.getLogger(__name__)
 
 RECORD_TTL_S = 24 * 3600.0  # Kademlia §2.5: a value expires 24 h after it was published
-MAX_PER_KEY = 256  # the busiest keyword of the sample catalogue (a category) holds ~70
+MAX_PER_KEY = 1024  # a popular keyword (1,000 packages) fits whole, read page by page; beyond it, shards (README)
 # Versions of one publisher's package under one key; a newer one replaces the oldest. Not a cap per
 # publisher: one sample publisher has 51 packages under the keyword "gopher", all of them findable.
 MAX_VERSIONS_PER_PACKAGE = 4
