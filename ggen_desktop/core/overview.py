@@ -66,9 +66,9 @@ def build_overview(records: Iterable[SignedRecord], *, mine: set[tuple[str, str,
 
 
 def describe(query: Query) -> str:
-    """A query as the start view and the empty state name it: words, then "in Category", then "tagged x"."""
+    """A query as the start view and the empty state name it: “words”, category X, tags x, y."""
     parts = [f"“{query.text}”"] if query.text else []
-    parts += [f"in {c}" for c in query.categories]
+    parts += [f"category {c}" for c in query.categories]
     if query.tags:
-        parts.append("tagged " + ", ".join(query.tags))
-    return " ".join(parts) or "everything"
+        parts.append(f"tag{'s' if len(query.tags) > 1 else ''} " + ", ".join(query.tags))
+    return ", ".join(parts) or "everything"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import (
     QModelIndex,
     QObject,
@@ -19,7 +21,7 @@ from ggen_desktop.gui.table_model import make_compact
 # Preset widths. The short columns keep theirs; the text columns share what the window leaves them.
 FIXED_WIDTHS = {
     ResultsModel.Columns.VERSION: 80,
-    ResultsModel.Columns.PUBLISHER: 90,
+    ResultsModel.Columns.PUBLISHER: 150,  # a petname or a 16-digit grouped fingerprint
     ResultsModel.Columns.SOURCES: 65,
     ResultsModel.Columns.ARRIVAL: 90,
 }
@@ -40,9 +42,20 @@ class ResultsProxy(QSortFilterProxyModel):
     def __init__(self, model: ResultsModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._model = model
+        self._accept: Callable[[SearchHit], bool] | None = None
         self.setSourceModel(model)
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
+
+    def set_row_filter(self, accept: Callable[[SearchHit], bool] | None) -> None:
+        """Show only the results `accept` keeps (None: all of them)."""
+        self.beginFilterChange()
+        self._accept = accept
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        accept = self._accept
+        return accept is None or accept(self._model.hit(source_row))
 
     def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
         column = left.column()

@@ -34,5 +34,5 @@ def test_an_empty_node_has_categories_and_examples_but_no_packages() -> None:
 
 def test_queries_are_described_as_a_person_would_say_them() -> None:
     assert describe(Query(text="rust cli")) == "“rust cli”"
-    assert describe(Query(text="db", categories=("database",), tags=("sql", "orm"))) == "“db” in Database tagged sql, orm"
-    assert describe(Query(tags=("kubernetes",))) == "tagged kubernetes"
+    assert describe(Query(text="db", categories=("database",), tags=("sql", "orm"))) == "“db”, category Database, tags sql, orm"
+    assert describe(Query(tags=("kubernetes",))) == "tag kubernetes"
