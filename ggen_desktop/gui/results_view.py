@@ -20,10 +20,10 @@ from ggen_desktop.gui.table_model import make_compact
 
 # Preset widths. The short columns keep theirs; the text columns share what the window leaves them.
 FIXED_WIDTHS = {
-    ResultsModel.Columns.VERSION: 80,
-    ResultsModel.Columns.PUBLISHER: 150,  # a petname or a 16-digit grouped fingerprint
-    ResultsModel.Columns.SOURCES: 65,
-    ResultsModel.Columns.ARRIVAL: 90,
+    ResultsModel.Columns.VERSION: 70,
+    ResultsModel.Columns.PUBLISHER: 145,  # a 16-digit grouped fingerprint, or a petname with it (elided)
+    ResultsModel.Columns.SOURCES: 60,
+    ResultsModel.Columns.ARRIVAL: 80,
 }
 FLEXIBLE_WIDTHS = {
     ResultsModel.Columns.NAME: 225,
@@ -70,7 +70,7 @@ class ResultsView(QTableView):
     screen without scrolling sideways in a narrow window.
     """
 
-    MIN_SCALE, MAX_SCALE = 0.6, 1.8
+    MIN_SCALE, MAX_SCALE = 0.45, 1.8
 
     def __init__(self, model: ResultsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -16,10 +16,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 DEFAULT_SIZE = QSize(1280, 800)
-SCREEN_SHARE = 0.9  # of the available area, at most, on a first start
-DOCK_SHARE = 0.28  # of the window's width for the docks on a first start
+SCREEN_SHARE = 0.95  # of the available area, at most, on a first start (room for the frame)
+DOCK_SHARE = 0.25  # of the window's width for the docks on a first start
 DOCK_WIDTH = 390  # at most: room for the docks' tables, the rest for the results
-MIN_DOCK_WIDTH = 240
+MIN_DOCK_WIDTH = 200
 
 
 def build_docks(window: QMainWindow, panels: Iterable[tuple[str, str, QWidget]],
