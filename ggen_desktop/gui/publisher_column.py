@@ -38,6 +38,7 @@ class PublisherView:
     label: str
     petname: str | None
     continuity: Continuity
+    earlier_labels: tuple[str, ...] = ()  # how the keys that used the name first are shown (petname, fingerprint)
 
     @property
     def flagged(self) -> bool:
@@ -48,7 +49,7 @@ class PublisherView:
         if not self.flagged:
             return ""
         c = self.continuity
-        others = "; ".join(_key_line(h) for h in c.earlier_keys)
+        others = "; ".join(_key_line(h, label) for h, label in zip(c.earlier_keys, self.earlier_labels, strict=True))
         since = f", first seen {_day(c.history.first_seen)}" if c.history is not None else ""
         return (f"Another key published {c.name} before this one: {others}. This key ({group_fingerprint(c.fingerprint)}"
                 f"{since}) may be an impostor: compare the keys before trusting it.")
@@ -58,9 +59,8 @@ class PublisherView:
         return f"⚠ {self.warning()}\n{text}" if self.flagged else text
 
 
-def _key_line(history: KeyHistory) -> str:
-    return (f"{group_fingerprint(history.fingerprint)} since {history.first_version} ({history.releases_text}, "
-            f"first seen {_day(history.first_seen)})")
+def _key_line(history: KeyHistory, label: str) -> str:
+    return f"{label} since {history.first_version} ({history.releases_text}, first seen {_day(history.first_seen)})"
 
 
 class Publishers(QObject):
@@ -89,8 +89,10 @@ class Publishers(QObject):
         shown = self._cache.get((name, fingerprint))
         if shown is None:
             petname = self.app.petnames.get(fingerprint)
+            continuity = self.app.continuity(record)
             shown = self._cache[(name, fingerprint)] = PublisherView(
-                publisher_label(fingerprint, petname), petname, self.app.continuity(record))
+                publisher_label(fingerprint, petname), petname, continuity,
+                tuple(self.app.petnames.label(h.fingerprint) for h in continuity.earlier_keys))
         return shown
 
 
