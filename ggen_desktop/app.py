@@ -266,6 +266,20 @@ class App:
         return create_keyring_identity()
 
     @staticmethod
+    def delete_keyring_identity() -> bool:
+        """Remove the publisher key from the OS keyring (False when there was none); IdentityError without one."""
+        from ggen_desktop.store.identity import delete_keyring_identity
+
+        return delete_keyring_identity()
+
+    @staticmethod
+    def delete_key_file(path: Path) -> PublisherIdentity:
+        """Delete a key file after checking it holds a publisher key; IdentityError otherwise."""
+        from ggen_desktop.store.identity import delete_key_file
+
+        return delete_key_file(path)
+
+    @staticmethod
     def open_key_file(path: Path) -> tuple[PublisherIdentity, bool]:
         """The publisher key in a file the user chose, created owner-only if missing (True when created)."""
         from ggen_desktop.store.identity import open_key_file

@@ -279,9 +279,10 @@ class MainWindow(QMainWindow):
 
     # -- dialogs ---------------------------------------------------------------------
     def show_publish(self) -> None:
+        """File → Publish: the Publish panel comes to the front and the form opens."""
         focus_panel(self.docks["publish"])
         self.commands.sync_docks()
-        self.publish_panel.focus_first_field()
+        self.publish_panel.open_dialog()
 
     def show_settings(self) -> None:
         from ggen_desktop.gui.settings_dialog import SettingsDialog

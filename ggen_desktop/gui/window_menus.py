@@ -66,7 +66,7 @@ def build_menus(window: MainWindow) -> WindowActions:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     publish = _action(window, file_menu, "&Publish a package…", window.show_publish, ["Ctrl+Shift+P"],
-                      "Open the publish panel")
+                      "Open the package form to sign and publish a package")
     # Ctrl+, first: the menu shows the first shortcut, and the platform's Preferences key may be empty
     settings = _action(window, file_menu, "&Settings…", window.show_settings,
                        ["Ctrl+,", QKeySequence(QKeySequence.StandardKey.Preferences)],
