@@ -39,6 +39,7 @@ from ggen_desktop.gui.window_docks import (
     first_run_dock_width,
     first_run_geometry,
     focus_panel,
+    readable_tabs,
 )
 from ggen_desktop.gui.window_layout import WindowLayout
 from ggen_desktop.gui.window_menus import build_menus
@@ -83,10 +84,8 @@ class MainWindow(QMainWindow):
         self.node_panel = NodePanel()
         panels = Panels(self.metrics_panel, self.peers_panel, self.node_panel, self.publish_panel)
         self.poller = PanelPoller(panels, self.session, self)
-        self.docks = build_docks(self, (("metrics", "Query metrics", self.metrics_panel),
-                                        ("peers", "Peer reputation", self.peers_panel),
-                                        ("publish", "Publish", self.publish_panel),
-                                        ("node", "Node", self.node_panel)), scrolling=("publish",))
+        self.docks = build_docks(self, {"metrics": self.metrics_panel, "peers": self.peers_panel,
+                                        "publish": self.publish_panel, "node": self.node_panel}, scrolling=("publish",))
         for dock in self.docks.values():
             dock.visibilityChanged.connect(self._dock_shown)
         self._connect()
@@ -350,6 +349,7 @@ class MainWindow(QMainWindow):
         if self._first_run_docks:  # first run: docks narrow enough that the result columns fit beside them
             self._first_run_docks = False
             self.resizeDocks([self.docks["metrics"]], [first_run_dock_width(self.width())], Qt.Orientation.Horizontal)
+        readable_tabs(self)
         handle = self.windowHandle()
         if handle is not None and not self._shown_once:
             handle.installEventFilter(self)

@@ -81,6 +81,11 @@ class PublishDialog(QDialog):
         package = self.form.validate()
         if package is not None:
             self.publish_requested.emit(package)
+            return
+        self.result_label.setText(f"⚠ {self.form.form_error.text()}")  # said here too: the form may be scrolled
+        first = next((label for label in self.form.errors.values() if label.isVisibleTo(self.form)), None)
+        if first is not None:
+            self.scroller.ensureWidgetVisible(first)
 
     def set_busy(self, busy: bool, text: str) -> None:
         self.publish_button.setEnabled(not busy)

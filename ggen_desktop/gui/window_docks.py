@@ -13,27 +13,35 @@ from itertools import pairwise
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTabBar, QWidget
 
 DEFAULT_SIZE = QSize(1280, 800)
 SCREEN_SHARE = 0.95  # of the available area, at most, on a first start (room for the frame)
-DOCK_SHARE = 0.25  # of the window's width for the docks on a first start
+DOCK_SHARE = 0.28  # of the window's width for the docks on a first start
 DOCK_WIDTH = 390  # at most: room for the docks' tables, the rest for the results
 MIN_DOCK_WIDTH = 200
+# name: (tab title, menu title). Tabs get short titles: four of them share a quarter of a small window.
+PANEL_TITLES = {
+    "metrics": ("Metrics", "Query metrics"),
+    "peers": ("Peers", "Peer reputation"),
+    "publish": ("Publish", "Publish"),
+    "node": ("Node", "Node"),
+}
 
 
-def build_docks(window: QMainWindow, panels: Iterable[tuple[str, str, QWidget]],
-                scrolling: Iterable[str] = ()) -> dict[str, QDockWidget]:
-    """One dock per (name, title, widget) on the right, tabbed together, the first one in front.
+def build_docks(window: QMainWindow, panels: dict[str, QWidget], scrolling: Iterable[str] = ()) -> dict[str, QDockWidget]:
+    """One dock per panel (named as in PANEL_TITLES) on the right, tabbed together, the first one in front.
 
     The panels named in `scrolling` are long forms: they scroll up and down in a short dock
     instead of squeezing their rows together.
     """
     docks: dict[str, QDockWidget] = {}
     scroll = set(scrolling)
-    for name, title, widget in panels:
-        dock = QDockWidget(title, window)
+    for name, widget in panels.items():
+        tab_title, menu_title = PANEL_TITLES[name]
+        dock = QDockWidget(tab_title, window)
         dock.setObjectName(f"{name}Dock")
+        dock.setAccessibleName(f"{menu_title} panel")
         if name in scroll:
             scroller = QScrollArea()
             scroller.setWidgetResizable(True)
@@ -49,6 +57,12 @@ def build_docks(window: QMainWindow, panels: Iterable[tuple[str, str, QWidget]],
         window.tabifyDockWidget(left, right)
     ordered[0].raise_()
     return docks
+
+
+def readable_tabs(window: QMainWindow) -> None:
+    """Panel tabs show their whole title (Qt's default cuts it to "Quer…" in a narrow dock area)."""
+    for bar in window.findChildren(QTabBar):
+        bar.setElideMode(Qt.TextElideMode.ElideNone)
 
 
 def focus_panel(dock: QDockWidget) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu
 
 from ggen_desktop import __version__
+from ggen_desktop.gui.window_docks import PANEL_TITLES
 
 if TYPE_CHECKING:
     from ggen_desktop.gui.main_window import MainWindow
@@ -51,9 +52,10 @@ def _action(window: MainWindow, menu: QMenu, text: str, slot: Callable[..., obje
 def _dock_actions(window: MainWindow, menu: QMenu) -> tuple[QAction, ...]:
     """Alt+1… bring a panel to the front with the focus, or close it; checked while the panel is open."""
     actions = []
-    for number, dock in enumerate(window.docks.values(), start=1):
-        action = _action(window, menu, dock.windowTitle(), partial(window.toggle_dock, dock), [f"Alt+{number}"],
-                         f"Bring the {dock.windowTitle()} panel to the front, or close it")
+    for number, (name, dock) in enumerate(window.docks.items(), start=1):
+        title = PANEL_TITLES[name][1]
+        action = _action(window, menu, title, partial(window.toggle_dock, dock), [f"Alt+{number}"],
+                         f"Bring the {title} panel to the front, or close it")
         action.setCheckable(True)
         action.setChecked(not dock.isHidden())
         # closed by its title bar button, or opened again by Qt: the mark follows

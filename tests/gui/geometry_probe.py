@@ -11,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QTabBar
 
 from ggen_desktop.gui.main_window import MainWindow
 
@@ -25,12 +26,17 @@ def main() -> None:
         qapp.processEvents()
     view = window.results_view
     dock = next(d for d in window.docks.values() if not d.visibleRegion().isEmpty())
+    tabs = next(bar for bar in window.findChildren(QTabBar) if bar.isVisible() and bar.count() == len(window.docks))
     print(json.dumps({
         "available": window.screen().availableGeometry().getRect(),
         "frame": window.frameGeometry().getRect(),
         "dock_width": dock.width(),
         "columns_width": view.horizontalHeader().length(),
         "table_width": view.viewport().width(),
+        "tab_titles": [tabs.tabText(i) for i in range(tabs.count())],
+        "tabs_width": sum(tabs.tabRect(i).width() for i in range(tabs.count())),
+        "tab_bar_width": tabs.width(),
+        "tabs_elided": tabs.elideMode() != Qt.TextElideMode.ElideNone,
     }))
     if len(sys.argv) == 4:
         window.resize(int(sys.argv[2]), int(sys.argv[3]))

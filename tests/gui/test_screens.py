@@ -38,6 +38,8 @@ def test_first_start_fits_a_small_screen_with_every_column_in_view(tmp_path: Pat
     assert frame.width() >= width * 0.9 and frame.height() >= height * 0.9, shown  # and uses most of it
     assert shown["dock_width"] <= 0.3 * frame.width(), shown
     assert shown["columns_width"] <= shown["table_width"], shown  # no column off-screen
+    assert shown["tab_titles"] == ["Metrics", "Peers", "Publish", "Node"] and not shown["tabs_elided"]
+    assert shown["tabs_width"] <= shown["tab_bar_width"], shown  # every panel tab readable, no scroll arrows
 
 
 def test_a_very_small_screen_still_fits_the_window(tmp_path: Path) -> None:
@@ -58,4 +60,4 @@ def test_first_run_geometry_is_the_preferred_size_on_a_large_screen_and_centred(
     geometry = first_run_geometry(big, QSize(1280, 800))
     assert geometry.size() == QSize(1280, 800) and geometry.center() == big.center()
     assert first_run_geometry(QRect(0, 0, 1024, 640)).size() == QSize(972, 608)
-    assert first_run_dock_width(972) == 243 and first_run_dock_width(3000) == 390 and first_run_dock_width(500) == 200
+    assert first_run_dock_width(972) == 272 and first_run_dock_width(3000) == 390 and first_run_dock_width(500) == 200
