@@ -100,5 +100,6 @@ class PublishDialog(QDialog):
             return
         self._sized = True
         area = available_area(self)
-        height = self.form.sizeHint().height() + self.signer.sizeHint().height() + 140
+        # room for the form with a few messages shown, the key line and the buttons
+        height = self.form.sizeHint().height() + self.signer.sizeHint().height() + 220
         self.resize(min(WIDTH, int(area.width() * SCREEN_SHARE)), min(height, int(area.height() * SCREEN_SHARE)))
