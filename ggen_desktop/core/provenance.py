@@ -139,22 +139,22 @@ class ProvenanceBook:
             keys = self._names[name] = {}
         self._names.move_to_end(name)
         entry = keys.get(fingerprint)
-        if entry is None:
-            entry = keys[fingerprint] = _KeyVersions({}, at, Version(version), touched_at=at)
-        if version in entry.versions:
+        if entry is not None and version in entry.versions:
             if at - entry.touched_at >= TOUCH_INTERVAL_S:
                 entry.touched_at = at
                 changes.touched.append((name, fingerprint, at))
             entry.last_seen = max(entry.last_seen, at)
             return
-        if len(entry.versions) >= self.max_versions_per_key:
+        parsed = Version(version)
+        if entry is None:
+            entry = keys[fingerprint] = _KeyVersions({}, at, parsed, touched_at=at)
+        elif len(entry.versions) >= self.max_versions_per_key:
             entry.capped = True
             return
+        elif parsed < entry.lowest:
+            entry.lowest = parsed
         entry.versions[version] = first_seen
         entry.last_seen = max(entry.last_seen, at)
-        parsed = Version(version)
-        if parsed < entry.lowest:
-            entry.lowest = parsed
         self._count += 1
         self.generation += 1
         changes.new.append(Sighting(name, fingerprint, version, first_seen, entry.last_seen))

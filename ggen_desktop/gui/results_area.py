@@ -2,8 +2,10 @@
 what to try when a search found nothing.
 
 It also keeps the publisher history current: every row the table receives is
-reported to the App, so a name seen before from another key is flagged the
-moment an impostor's row arrives, with or without the original's rows.
+reported to the App, so a name seen before from another key is flagged as
+soon as an impostor's row arrives, with or without the original's rows. The
+rows are reported a slice per event-loop turn (about 2 ms each), so a burst of
+thousands of results does not stall the window.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ggen_desktop.core.petnames import PetnameError, publisher_label
+from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchHit
 from ggen_desktop.gui.details_pane import DetailsPane
 from ggen_desktop.gui.empty_state import EmptyState
@@ -38,6 +41,8 @@ from ggen_desktop.gui.start_view import StartView
 
 if TYPE_CHECKING:
     from ggen_desktop.app import App
+
+OBSERVE_SLICE = 200  # results reported to the publisher history per event-loop turn
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,11 @@ class ResultsArea(QStackedWidget):
         self.results_page = self.splitter
         self.view.selectionModel().selectionChanged.connect(self.show_selected)
         model.rowsInserted.connect(self._rows_arrived)
+        self._unobserved: list[SignedRecord] = []
+        self._observing = QTimer(self)
+        self._observing.setSingleShot(True)
+        self._observing.setInterval(0)
+        self._observing.timeout.connect(self._observe_slice)
         self.row_filter: RowFilter | None = None
         self.setCurrentWidget(self.start_view)
 
@@ -167,6 +177,7 @@ class ResultsArea(QStackedWidget):
 
     def search_finished(self, trace: QueryTrace) -> None:
         """A search that found nothing shows what happened and what to try instead of an empty table."""
+        self.observe_now()
         self.update_filter_bar()
         if self.model.rowCount() or trace.status is QueryStatus.RUNNING:
             return
@@ -246,5 +257,27 @@ class ResultsArea(QStackedWidget):
         self.message.emit(f"{publisher_label(fingerprint, name)}: petname {'set' if name else 'removed'}")
 
     def _rows_arrived(self, _parent: QModelIndex, first: int, last: int) -> None:
-        if self.app is not None:
-            self.app.observe_records(self.model.hit(row).record for row in range(first, last + 1))
+        self._unobserved.extend(self.model.hit(row).record for row in range(first, last + 1))
+        if not self._observing.isActive():
+            self._observing.start()
+
+    def _observe_slice(self) -> None:
+        batch, self._unobserved = self._unobserved[:OBSERVE_SLICE], self._unobserved[OBSERVE_SLICE:]
+        self._observed(batch)
+        if self._unobserved:
+            self._observing.start()
+
+    def observe_now(self) -> None:
+        """Report every row still waiting (the search is over: what it showed is now history)."""
+        self._observing.stop()
+        batch, self._unobserved = self._unobserved, []
+        self._observed(batch)
+
+    def _observed(self, batch: list[SignedRecord]) -> None:
+        if self.app is None or not batch:
+            return
+        self.app.observe_records(batch)
+        self.view.viewport().update()  # flags and continuity may have changed for rows in view
+        hit = self.view.selected_hit()
+        if hit is not None and hit.record in batch:
+            self.show_selected()
