@@ -4,11 +4,15 @@ even when only the new key's row is in the results."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PySide6.QtWidgets import QInputDialog, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from ggen_desktop.core.petnames import group_fingerprint
+from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import SearchHit
 from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.results_model import ResultsModel
@@ -90,3 +94,35 @@ def test_a_petname_is_one_per_key_and_a_taken_one_is_refused_in_the_status_bar(q
     name_publisher(qtbot, window, "northwind")
     assert window.status.currentMessage().startswith("Petname not set: 'Northwind' already names the key")
     assert window.app is not None and window.app.petnames.get(model.hit(second).record.fingerprint) is None
+
+
+def test_a_burst_of_rows_reaches_the_history_a_slice_per_loop_turn(qtbot: QtBot, tmp_path: Path) -> None:
+    from ggen_desktop.app import App
+    from ggen_desktop.core.search import SearchEvent
+    from ggen_desktop.gui.results_area import OBSERVE_SLICE, ResultsArea
+
+    app = App(data_dir=tmp_path / "data", config_dir=tmp_path / "config", demo_size=1)
+    try:
+        model = ResultsModel()
+        area = ResultsArea(model)
+        qtbot.addWidget(area)
+        area.attach(app)
+        batches: list[int] = []
+        observe = app.observe_records
+
+        def counted(records: Iterable[SignedRecord]) -> None:
+            batch = list(records)
+            batches.append(len(batch))
+            observe(batch)
+
+        app.observe_records = counted  # type: ignore[method-assign]
+        key = Ed25519PrivateKey.generate()
+        model.reset("q")
+        total = 2 * OBSERVE_SLICE + 50
+        model.add_events([SearchEvent("q", SearchHit(make_record(f"acme/p{n}", key=key), {"peer"}, 1.0), True)
+                          for n in range(total)])
+        assert len(app.provenance) == 0  # nothing in the same turn as the insert
+        qtbot.waitUntil(lambda: len(app.provenance) == total, timeout=5000)
+        assert batches == [OBSERVE_SLICE, OBSERVE_SLICE, 50]  # one slice per loop turn, not all at once
+    finally:
+        app.database.close()  # type: ignore[union-attr]
