@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ggen_desktop.core.keywords import keyword_counts
+from ggen_desktop.core.keywords import keyword_counts, plan_lookup
 from ggen_desktop.core.overview import Overview, build_overview
 from ggen_desktop.core.petnames import Petnames
 from ggen_desktop.core.provenance import Continuity, ProvenanceBook
@@ -212,6 +212,10 @@ class App:
     def suggestions(self, query: Query) -> list[str]:
         """Keywords of known packages close to the query's words ("did you mean …?")."""
         return suggest(query.words, keyword_counts(r.package for r in self.known_records()))
+
+    def why_not_asked(self, query: Query) -> str:
+        """Why a search of this query does not ask the network ("" when it does)."""
+        return plan_lookup(query, keyword_counts(r.package for r in self.known_records())).reason
 
     # -- publishers: continuity and petnames ------------------------------------------
     def _load_publishers(self) -> None:

@@ -182,7 +182,8 @@ class ResultsArea(QStackedWidget):
         if self.model.rowCount() or trace.status is QueryStatus.RUNNING:
             return
         suggestions = self.app.suggestions(trace.query) if self.app is not None else []
-        self.empty_state.show_trace(trace, suggestions)
+        reason = self.app.why_not_asked(trace.query) if self.app is not None and not trace.peers else ""
+        self.empty_state.show_trace(trace, suggestions, reason)
         self.setCurrentWidget(self.empty_state)
 
     # -- filtering -----------------------------------------------------------------

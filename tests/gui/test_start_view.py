@@ -97,3 +97,30 @@ def test_a_filter_the_search_cannot_match_is_offered_without_the_filter(qtbot: Q
     found = click_and_wait(qtbot, window, button(empty.buttons, "Without the tags"))
     assert found.query.tags == () and window.search_bar.tags_field.text() == ""
     assert window.results_model.rowCount() > 0
+
+
+def test_a_search_the_network_is_not_asked_for_says_why(qtbot: QtBot, window: MainWindow) -> None:
+    trace = search(qtbot, window, "qj")
+    assert isinstance(trace, QueryTrace) and not trace.peers
+    assert window.area.currentWidget() is window.area.empty_state
+    assert window.area.empty_state.headline.text() == (
+        "<h3>No package this node knows matches “qj”, and the network was not asked: 'qj' is too short to search "
+        "the network by (keywords have at least 3 characters).</h3>")
+
+
+def test_what_happened_names_the_outcome_and_the_alternatives_change_one_thing_each() -> None:
+    from ggen_desktop.core.query import Query
+    from ggen_desktop.core.search import PeerTrace, QueryStatus
+    from ggen_desktop.gui.empty_state import alternatives, what_happened
+
+    trace = QueryTrace(Query(text="rust cli", categories=("Database",)))
+    trace.peers = {"a": PeerTrace("a", "1.2.3.4:5", 0.0, answered_at_ms=3.0), "b": PeerTrace("b", "x", 0.0, timed_out=True)}
+    trace.finish(QueryStatus.TIMED_OUT)
+    assert what_happened(trace) == ("No package matches “rust cli”, category Database on the 1 peer that answered in "
+                                    "time (1 of 2 asked did not answer).")
+    failed = QueryTrace(Query(text="rust"))
+    failed.finish(QueryStatus.FAILED, "socket closed")
+    assert what_happened(failed) == "The search for “rust” failed: socket closed."
+    assert [(text, q.text, q.categories) for text, q in alternatives(trace.query, ["rusty"])] == [
+        ("Did you mean “rusty”?", "rusty", ("Database",)), ("Only “rust”", "rust", ("Database",)),
+        ("Only “cli”", "cli", ("Database",)), ("In any category", "rust cli", ())]
