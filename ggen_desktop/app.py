@@ -32,6 +32,7 @@ from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError as StoreError
 from ggen_desktop.store.errors import StoreLocked as StoreLocked
 from ggen_desktop.store.publisher_tables import PublisherTables
+from ggen_desktop.store.saved_metrics import load_metrics, save_metrics
 
 if TYPE_CHECKING:
     from ggen_desktop.core.record import SignedRecord
@@ -105,6 +106,7 @@ class App:
         self.petnames = Petnames()
         self._publishers = PublisherTables(self.database) if self.database is not None else None
         self._load_publishers()
+        self._load_metrics()
 
     @staticmethod
     def _open_database(data_dir: Path | None, memory_if_locked: bool) -> Database | None:
@@ -154,6 +156,7 @@ class App:
             return
         self._stopped = True
         try:
+            self.save_metrics()
             await self.node.stop()
         finally:
             try:
@@ -171,6 +174,26 @@ class App:
         self.settings = settings
         self.node.query_config = settings.query_config()
         return waiting
+
+    # -- query metrics, kept across restarts --------------------------------------------
+    def _load_metrics(self) -> None:
+        if self.database is None:
+            return
+        try:
+            saved = load_metrics(self.database)
+            if saved is not None:
+                self.node.metrics.restore(saved)
+        except (StoreError, ValueError) as exc:
+            log.warning("query metrics start from zero: %s", exc)
+
+    def save_metrics(self) -> None:
+        """Keep the query metrics (after each search, and at shutdown); a failed write is logged."""
+        if self.database is None:
+            return
+        try:
+            save_metrics(self.database, self.node.metrics.saved())
+        except StoreError as exc:
+            log.warning("query metrics not saved: %s", exc)
 
     # -- publishing ------------------------------------------------------------------
     async def publish(self, record: SignedRecord) -> PublishReport:

@@ -234,6 +234,8 @@ class MainWindow(QMainWindow):
         self.search_bar.set_running(False)
         self.status.search_status.setText(trace.summary())
         self.area.search_finished(trace)
+        if self.app is not None:
+            self.app.save_metrics()
         self.poll()
         if trace.status is QueryStatus.FAILED:
             self.show_error("Search failed", trace.error or "unknown error", serious=False)
