@@ -21,7 +21,6 @@ from ggen_desktop.gui.table_model import (
     ColumnTableModel,
 )
 
-
 # what a peer that never answered did for a query that ended this way
 UNANSWERED = {
     QueryStatus.FINISHED: "not needed",
