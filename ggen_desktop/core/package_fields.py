@@ -7,7 +7,6 @@ quoting an empty value back at the user.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ggen_desktop.core.package import CONTENT_HASH, Category, PackageError, PackageId, PackageMetadata, Version
@@ -51,13 +50,3 @@ def check_field(name: str, value: Any) -> str | None:
         return exc.rule
     return None
 
-
-def check_fields(values: Mapping[str, Any]) -> dict[str, str]:
-    """Every broken rule by field, in field order; a required field that is absent counts as empty."""
-    problems: dict[str, str] = {}
-    for name in FIELDS:
-        if name in values or name in REQUIRED:
-            rule = check_field(name, values.get(name))
-            if rule is not None:
-                problems[name] = rule
-    return problems

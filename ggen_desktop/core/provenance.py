@@ -195,10 +195,6 @@ class ProvenanceBook:
         entry = self._names.get(name, {}).get(fingerprint)
         return entry.versions.get(version) if entry is not None else None
 
-    def names_of(self, fingerprint: str) -> list[str]:
-        """The package names a key has published, as far as this node has seen."""
-        return sorted(name for name, keys in self._names.items() if fingerprint in keys)
-
     def sightings(self) -> list[Sighting]:
         return [Sighting(name, fp, version, first, k.last_seen)
                 for name, keys in self._names.items() for fp, k in keys.items() for version, first in k.versions.items()]

@@ -35,14 +35,12 @@ class ResultActions(QObject):
     """QActions for the current result (`set_hit`); signals for what the window does with them.
 
     Signals: `versions_requested(hit)`, `publisher_requested(hit)`, `petname_requested(hit)`,
-    `details_requested(hit)` (the main action: Enter or double-click), `copied(str)` (a status line),
-    and `download_requested(hit)`, reserved for the download action.
+    `copied(str)` (a status line), and `download_requested(hit)`, reserved for the download action.
     """
 
     versions_requested = Signal(object)
     publisher_requested = Signal(object)
     petname_requested = Signal(object)
-    details_requested = Signal(object)
     download_requested = Signal(object)
     copied = Signal(str)
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ggen_desktop.core.petnames import PetnameError, publisher_label
 from ggen_desktop.core.record import SignedRecord
-from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchHit
+from ggen_desktop.core.search import QueryTrace, SearchHit
 from ggen_desktop.gui.details_pane import DetailsPane
 from ggen_desktop.gui.empty_state import EmptyState
 from ggen_desktop.gui.publisher_column import PublisherDelegate, Publishers
@@ -81,7 +81,6 @@ class ResultsArea(QStackedWidget):
         for column in (ResultsModel.Columns.NAME, ResultsModel.Columns.PUBLISHER):
             self.view.setItemDelegateForColumn(column, delegate)
         self.result_actions = ResultActions(self)
-        self.result_actions.details_requested.connect(lambda _hit: self.show_details())
         self.result_actions.versions_requested.connect(lambda hit: self.versions_requested.emit(hit.identity[0]))
         self.result_actions.publisher_requested.connect(self.show_publisher)
         self.result_actions.petname_requested.connect(self.ask_petname)
@@ -179,8 +178,8 @@ class ResultsArea(QStackedWidget):
         """A search that found nothing shows what happened and what to try instead of an empty table."""
         self.observe_now()
         self.update_filter_bar()
-        if self.model.rowCount() or trace.status is QueryStatus.RUNNING:
-            return
+        if self.model.rowCount() or self.currentWidget() is not self.results_page:
+            return  # results to show, or the user went back to browsing meanwhile
         suggestions = self.app.suggestions(trace.query) if self.app is not None else []
         reason = self.app.why_not_asked(trace.query) if self.app is not None and not trace.peers else ""
         self.empty_state.show_trace(trace, suggestions, reason)

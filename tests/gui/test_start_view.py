@@ -124,3 +124,12 @@ def test_what_happened_names_the_outcome_and_the_alternatives_change_one_thing_e
     assert [(text, q.text, q.categories) for text, q in alternatives(trace.query, ["rusty"])] == [
         ("Did you mean “rusty”?", "rusty", ("Database",)), ("Only “rust”", "rust", ("Database",)),
         ("Only “cli”", "cli", ("Database",)), ("In any category", "rust cli", ())]
+
+
+def test_going_back_to_browsing_during_a_search_is_not_undone_when_it_ends(qtbot: QtBot, window: MainWindow) -> None:
+    window.search_bar.field.setText("zzqx")
+    with qtbot.waitSignal(window.session.finished, timeout=20000):
+        qtbot.keyClick(window.search_bar.field, Qt.Key.Key_Return)
+        assert window.session.running
+        window.search_bar.field.clear()  # still running: the user is browsing again
+    assert window.area.currentWidget() is window.area.start_view
