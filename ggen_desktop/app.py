@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ggen_desktop.core.keywords import keyword_counts, plan_lookup
+from ggen_desktop.core.overview import Overview, build_overview
+from ggen_desktop.core.petnames import Petnames
+from ggen_desktop.core.provenance import Continuity, ProvenanceBook
+from ggen_desktop.core.query import Query, QueryError
 from ggen_desktop.core.settings import Settings, SettingsError, parse_peer
+from ggen_desktop.core.suggest import suggest
 from ggen_desktop.store import paths
 from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError as StoreError
 from ggen_desktop.store.errors import StoreLocked as StoreLocked
+from ggen_desktop.store.publisher_tables import PublisherTables
+from ggen_desktop.store.saved_metrics import load_metrics, save_metrics
 
 if TYPE_CHECKING:
     from ggen_desktop.core.record import SignedRecord
@@ -93,6 +102,11 @@ class App:
                                                      remember_contacts=not self.is_demo)
         self.demo: DemoNetwork | None = None
         self._stopped = False
+        self.provenance = ProvenanceBook()
+        self.petnames = Petnames()
+        self._publishers = PublisherTables(self.database) if self.database is not None else None
+        self._load_publishers()
+        self._load_metrics()
 
     @staticmethod
     def _open_database(data_dir: Path | None, memory_if_locked: bool) -> Database | None:
@@ -134,6 +148,7 @@ class App:
             bootstrap = await self.demo.start(lambda done, total: report("Starting demo network", done, total))
         report("Joining", 0, 1)
         await self.node.start(self.port, bootstrap, self._interface)
+        self.observe_records(self.known_records())  # announcements received while this node was away
         report("Joining", 1, 1)
 
     async def stop(self) -> None:
@@ -142,6 +157,7 @@ class App:
             return
         self._stopped = True
         try:
+            self.save_metrics()
             await self.node.stop()
         finally:
             try:
@@ -160,14 +176,107 @@ class App:
         self.node.query_config = settings.query_config()
         return waiting
 
+    # -- query metrics, kept across restarts --------------------------------------------
+    def _load_metrics(self) -> None:
+        if self.database is None:
+            return
+        try:
+            saved = load_metrics(self.database)
+            if saved is not None:
+                self.node.metrics.restore(saved)
+        except (StoreError, ValueError) as exc:
+            log.warning("query metrics start from zero: %s", exc)
+
+    def save_metrics(self) -> None:
+        """Keep the query metrics (after each search, and at shutdown); a failed write is logged."""
+        if self.database is None:
+            return
+        try:
+            save_metrics(self.database, self.node.metrics.saved())
+        except StoreError as exc:
+            log.warning("query metrics not saved: %s", exc)
+
     # -- publishing ------------------------------------------------------------------
     async def publish(self, record: SignedRecord) -> PublishReport:
         """Store a signed record on the network and keep it among my packages for republishing.
         NodeError when no peer stored it, StoreError when it could not be kept on disk."""
-        return await self.node.publish(record)
+        try:
+            return await self.node.publish(record)
+        finally:
+            self.observe_records([record])
 
     def my_packages(self) -> list[MyPackage]:
         return self.node.my_packages()
+
+    # -- what this node knows --------------------------------------------------------
+    def known_records(self) -> list[SignedRecord]:
+        """My packages and the records discovered from others (not the replicas kept for the DHT)."""
+        return self.node.local_search(Query())
+
+    def overview(self) -> Overview:
+        """The start view's content: categories with counts, recent packages, recent searches."""
+        def seen_at(record: SignedRecord) -> float | None:
+            name, version, fingerprint = record.identity
+            return self.provenance.first_seen(name, fingerprint, version)
+
+        mine = {p.record.identity for p in self.node.my_packages()}
+        return build_overview(self.known_records(), mine=mine, seen_at=seen_at, recent_searches=self.recent_searches())
+
+    def recent_searches(self) -> list[Query]:
+        """The user's recent searches, newest first, as queries to run again (unreadable ones skipped)."""
+        out = []
+        for recent in self.node.recent_queries():
+            try:
+                out.append(Query(text=recent.text, categories=tuple(recent.filters.get("categories", ())),
+                                 tags=tuple(recent.filters.get("tags", ()))))
+            except (QueryError, TypeError, ValueError) as exc:
+                log.warning("skipping recent search %r: %s", recent.text, exc)
+        return out
+
+    def suggestions(self, query: Query) -> list[str]:
+        """Keywords of known packages close to the query's words ("did you mean …?")."""
+        return suggest(query.words, keyword_counts(r.package for r in self.known_records()))
+
+    def why_not_asked(self, query: Query) -> str:
+        """Why a search of this query does not ask the network ("" when it does)."""
+        return plan_lookup(query, keyword_counts(r.package for r in self.known_records())).reason
+
+    # -- publishers: continuity and petnames ------------------------------------------
+    def _load_publishers(self) -> None:
+        if self._publishers is None:
+            return
+        try:
+            self.petnames = Petnames(self._publishers.petnames())
+            dropped = self.provenance.load(self._publishers.sightings())
+            self._publishers.save(dropped)
+        except StoreError as exc:
+            log.warning("publisher history not loaded: %s", exc)
+
+    def observe_records(self, records: Iterable[SignedRecord]) -> None:
+        """Note which key signed which name and version (results, my packages, discovered records)."""
+        changes = self.provenance.observe_records(records, time.time())
+        if changes and self._publishers is not None:
+            try:
+                self._publishers.save(changes)
+            except StoreError as exc:  # a full disk must not fail the search that showed them
+                log.warning("publisher history not saved: %s", exc)
+
+    def continuity(self, record: SignedRecord) -> Continuity:
+        name, _, fingerprint = record.identity
+        return self.provenance.continuity(name, fingerprint)
+
+    def set_petname(self, fingerprint: str, text: str) -> str | None:
+        """Name a key on this computer ("" removes the name); PetnameError for a name that breaks a rule,
+        StoreError when it could not be saved (then nothing changed)."""
+        previous = self.petnames.get(fingerprint)
+        name = self.petnames.set(fingerprint, text)
+        if self._publishers is not None:
+            try:
+                self._publishers.set_petname(fingerprint, name)
+            except StoreError:
+                self.petnames.set(fingerprint, previous or "")
+                raise
+        return name
 
     # -- the publisher key (before any App exists for the CLI, so static) ------------
     @staticmethod
@@ -183,6 +292,20 @@ class App:
         from ggen_desktop.store.identity import create_keyring_identity
 
         return create_keyring_identity()
+
+    @staticmethod
+    def delete_keyring_identity() -> bool:
+        """Remove the publisher key from the OS keyring (False when there was none); IdentityError without one."""
+        from ggen_desktop.store.identity import delete_keyring_identity
+
+        return delete_keyring_identity()
+
+    @staticmethod
+    def delete_key_file(path: Path) -> PublisherIdentity:
+        """Delete a key file after checking it holds a publisher key; IdentityError otherwise."""
+        from ggen_desktop.store.identity import delete_key_file
+
+        return delete_key_file(path)
 
     @staticmethod
     def open_key_file(path: Path) -> tuple[PublisherIdentity, bool]:

@@ -2,7 +2,8 @@
 
 Loading is strict: an unknown key is an error (a typo would otherwise silently
 drop a field from a signed, unchangeable record), and every error names the
-field and the rule, plus the line for TOML syntax errors.
+field and the rule, plus the line for TOML syntax errors. Every problem is
+reported at once (`ManifestError.problems`), so one round of fixes is enough.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ggen_desktop.core.package import Dependency, Package, PackageError, PackageId, PackageMetadata, Version
+from ggen_desktop.core.package_fields import FIELDS, check_field
 
 MANIFEST_FILENAME = "ggen-package.toml"
 _REQUIRED = ("id", "version", "title")
@@ -26,15 +29,34 @@ _HASH_CHUNK = 1 << 20
 
 
 class ManifestError(ValueError):
-    """A manifest broke a rule. `.field` is the key (`None` for the file as a whole), `.line` if known."""
+    """A manifest broke a rule. `.field` is the key (`None` for the file as a whole), `.line` if known;
+    `.problems` holds every problem found (this one first), and the message lists them all."""
 
-    def __init__(self, source: str, field: str | None, rule: str, line: int | None = None) -> None:
+    field: str | None
+    rule: str
+    line: int | None
+
+    def __init__(self, source: str, field: str | None, rule: str, line: int | None = None,
+                 problems: Sequence[ManifestError] = ()) -> None:
         where = source + (f", line {line}" if line is not None else "")
-        super().__init__(f"{where}: {field}: {rule}" if field else f"{where}: {rule}")
+        message = f"{where}: {field}: {rule}" if field else f"{where}: {rule}"
+        if len(problems) > 1:
+            message = f"{source}: {len(problems)} problems: " + "; ".join(
+                f"{p.field}: {p.rule}" if p.field else p.rule for p in problems)
+        super().__init__(message)
         self.source = source
         self.field = field
         self.rule = rule
         self.line = line
+        self.problems: tuple[ManifestError, ...] = tuple(problems) or (self,)
+
+
+Problem = Callable[[str, str], None]
+
+
+def _all_of(source: str, problems: list[ManifestError]) -> ManifestError:
+    first = problems[0]
+    return ManifestError(source, first.field, first.rule, first.line, problems)
 
 
 def load_manifest(path: str | os.PathLike[str]) -> Package:
@@ -62,20 +84,30 @@ def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None,
         raise ManifestError(
             source, None, f"is not valid TOML: {exc}", int(match.group(1)) if match else None
         ) from None
-    unknown_top = sorted(set(document) - {"package"})
-    if unknown_top:
-        raise ManifestError(source, unknown_top[0], "unknown key; only a [package] table is allowed")
+    problems: list[ManifestError] = []
+
+    def problem(field: str, rule: str) -> None:
+        problems.append(ManifestError(source, field, rule))
+
+    for key in sorted(set(document) - {"package"}):
+        problem(key, "unknown key; only a [package] table is allowed")
     table = document.get("package")
     if not isinstance(table, dict):
-        raise ManifestError(source, "package", "a [package] table is required")
-    unknown = sorted(set(table) - _KNOWN)
-    if unknown:
-        raise ManifestError(source, f"package.{unknown[0]}", f"unknown key; known keys are {', '.join(sorted(_KNOWN))}")
+        problem("package", "a [package] table is required")
+        raise _all_of(source, problems)
+    for key in sorted(set(table) - _KNOWN):
+        problem(f"package.{key}", f"unknown key; known keys are {', '.join(sorted(_KNOWN))}")
     for name in _REQUIRED:
         if name not in table:
-            raise ManifestError(source, f"package.{name}", "is missing (required)")
-    content_hash = _content_hash(table, base_dir, source)
-    dependencies = _dependencies(table.get("dependencies", {}), source)
+            problem(f"package.{name}", "is missing (required)")
+    for name in FIELDS:  # in the order a form shows them
+        rule = check_field(name, table[name]) if name in table else None
+        if rule is not None:
+            problem(f"package.{name}", rule)
+    content_hash = _content_hash(table, base_dir, problem)
+    dependencies = _dependencies(table.get("dependencies", {}), problem)
+    if problems:
+        raise _all_of(source, problems)
     try:
         return Package(
             id=PackageId.parse(table["id"]),
@@ -85,27 +117,28 @@ def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None,
                 **{name: table[name] for name in _TEXT_FIELDS if name in table},
                 **{name: table[name] for name in _LIST_FIELDS if name in table},
             ),
-            content_hash=content_hash,
+            content_hash=content_hash or "",
             dependencies=dependencies,
         )
     except PackageError as exc:
         raise ManifestError(source, f"package.{exc.field}", exc.rule) from None
 
 
-def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None, source: str) -> str:
-    """`content_hash` as given, or the sha256 of the `archive` file; exactly one of them."""
+def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None, problem: Problem) -> str | None:
+    """`content_hash` as given, or the sha256 of the `archive` file; exactly one of them (None: a problem)."""
     has_hash, has_archive = "content_hash" in table, "archive" in table
     if has_hash == has_archive:
-        raise ManifestError(
-            source, "package.content_hash", "give exactly one of content_hash or archive (the file to hash)"
-        )
+        problem("package.content_hash", "give exactly one of content_hash or archive (the file to hash)")
+        return None
     if has_hash:
-        return table["content_hash"]  # type: ignore[no-any-return]  # validated by Package
+        return table["content_hash"]  # type: ignore[no-any-return]  # checked with the other fields
     archive = table["archive"]
     if not isinstance(archive, str) or not archive:
-        raise ManifestError(source, "package.archive", "must be the path of a file, relative to the manifest")
+        problem("package.archive", "must be the path of a file, relative to the manifest")
+        return None
     if base_dir is None and not Path(archive).is_absolute():
-        raise ManifestError(source, "package.archive", "a relative path needs the manifest's folder; load the file")
+        problem("package.archive", "a relative path needs the manifest's folder; load the file")
+        return None
     path = Path(base_dir or ".") / archive
     try:
         digest = hashlib.sha256()
@@ -113,22 +146,26 @@ def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None
             while chunk := handle.read(_HASH_CHUNK):
                 digest.update(chunk)
     except FileNotFoundError:
-        raise ManifestError(source, "package.archive", f"{path} does not exist") from None
+        problem("package.archive", f"{path} does not exist")
+        return None
     except OSError as exc:
-        raise ManifestError(source, "package.archive", f"{path} cannot be read: {exc.strerror or exc}") from exc
+        problem("package.archive", f"{path} cannot be read: {exc.strerror or exc}")
+        return None
     return f"sha256:{digest.hexdigest()}"
 
 
-def _dependencies(table: Any, source: str) -> tuple[Dependency, ...]:
+def _dependencies(table: Any, problem: Problem) -> tuple[Dependency, ...]:
     if not isinstance(table, dict):
-        raise ManifestError(source, "package.dependencies", 'must be a table like "acme/base" = ">=1.0.0"')
+        problem("package.dependencies", 'must be a table like "acme/base" = ">=1.0.0"')
+        return ()
     out = []
     for name, requirement in table.items():
         field = f"package.dependencies.{name}"
         if not isinstance(requirement, str):
-            raise ManifestError(source, field, "the requirement must be text like '>=1.0.0' or '*'")
+            problem(field, "the requirement must be text like '>=1.0.0' or '*'")
+            continue
         try:
             out.append(Dependency(PackageId.parse(name), requirement))
         except PackageError as exc:
-            raise ManifestError(source, field, exc.rule) from None
+            problem(field, exc.rule)
     return tuple(out)

@@ -2,7 +2,8 @@
 
 The seed stored the last value where it meant an average; here every average
 is a running mean over all finished queries, and p50/p95 come from a bounded
-window of recent durations (which also feeds the GUI's live chart).
+window of recent durations (which also feeds the GUI's live chart). `saved()`
+and `restore()` carry them across restarts (queries in flight are not kept).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from ggen_desktop.core.search import QueryStatus, QueryTrace
 
 RECENT_WINDOW = 200
+_COUNTS = ("total", "successful", "timed_out", "cancelled", "failed", "_finished", "_with_first")
+_MEANS = ("_mean_duration", "_mean_results", "_mean_first")
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,30 @@ class QueryMetrics:
             p95_duration_ms=p95,
             recent_durations_ms=recent,
         )
+
+    def saved(self) -> dict[str, Any]:
+        """Plain JSON values of everything but the queries in flight (they end with this run)."""
+        values: dict[str, Any] = {name.lstrip("_"): getattr(self, name) for name in (*_COUNTS, *_MEANS)}
+        values["total"] -= self.in_flight
+        values["recent"] = list(self._recent)
+        return values
+
+    def restore(self, values: dict[str, Any]) -> None:
+        """Take saved values (from a file: each is checked); ValueError names the first bad one, and then
+        nothing changes."""
+        counts = {name: values.get(name.lstrip("_")) for name in _COUNTS}
+        means = {name: values.get(name.lstrip("_")) for name in _MEANS}
+        for name, value in counts.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"saved query metrics: {name.lstrip('_')} must be a whole number >= 0, not {value!r}")
+        for name, value in means.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
+                raise ValueError(f"saved query metrics: {name.lstrip('_')} must be a number >= 0, not {value!r}")
+        recent = values.get("recent")
+        if not isinstance(recent, list) or not all(isinstance(v, (int, float)) and v >= 0 for v in recent):
+            raise ValueError("saved query metrics: recent must be a list of durations in ms")
+        for name, value in (*counts.items(), *means.items()):
+            setattr(self, name, value)
+        self.total += self.in_flight
+        self._recent.clear()
+        self._recent.extend(float(v) for v in recent[-RECENT_WINDOW:])

@@ -8,7 +8,9 @@ import html
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from ggen_desktop.core.petnames import group_fingerprint
 from ggen_desktop.core.search import SearchHit
+from ggen_desktop.gui.publisher_column import PublisherView
 
 
 class DetailsPane(QTextBrowser):
@@ -19,7 +21,7 @@ class DetailsPane(QTextBrowser):
         self.setObjectName("detailsPane")
         self.setAccessibleName("Details of the selected package")
         self.setOpenExternalLinks(True)
-        self._shown: tuple[SearchHit | None, int] = (None, 1)
+        self._shown: tuple[SearchHit | None, int, PublisherView | None] = (None, 1, None)
         self.show_hit(None, 1)
 
     def changeEvent(self, event: QEvent) -> None:
@@ -28,8 +30,9 @@ class DetailsPane(QTextBrowser):
         if event.type() == QEvent.Type.PaletteChange:
             self.show_hit(*self._shown)
 
-    def show_hit(self, hit: SearchHit | None, publishers_of_name: int) -> None:
-        self._shown = (hit, publishers_of_name)
+    def show_hit(self, hit: SearchHit | None, publishers_of_name: int, publisher: PublisherView | None = None) -> None:
+        """A result's details; `publisher` adds its petname, its key's history and a warning when flagged."""
+        self._shown = (hit, publishers_of_name, publisher)
         if hit is None:
             self.setHtml("<p><i>Select a result to see its details.</i></p>")
             return
@@ -42,8 +45,10 @@ class DetailsPane(QTextBrowser):
                 f"<p><b>⚠ {publishers_of_name} publishers use the name {e(str(package.id))}.</b> "
                 "They are different packages: compare the publisher keys.</p>"
             )
+        if publisher is not None and publisher.flagged:
+            warning += f"<p><b>⚠ {e(publisher.warning())}</b></p>"
         rows = "".join(f"<tr><th align='left' valign='top'>{e(label)}</th><td>{value}</td></tr>"
-                       for label, value in _rows(hit))
+                       for label, value in _rows(hit, publisher))
         long = f"<p>{e(meta.long_description)}</p>" if meta.long_description else ""
         self.setHtml(
             f"<h3>{e(meta.title)}</h3><p><code>{e(str(package.id))}</code></p>{warning}"
@@ -51,7 +56,16 @@ class DetailsPane(QTextBrowser):
         )
 
 
-def _rows(hit: SearchHit) -> list[tuple[str, str]]:
+def _publisher(hit: SearchHit, publisher: PublisherView | None) -> str:
+    e = html.escape
+    if publisher is None:
+        return f"<code>{e(group_fingerprint(hit.record.fingerprint))}</code>"
+    name = f"<b>{e(publisher.petname)}</b> " if publisher.petname else ""
+    return (f"{name}<code>{e(group_fingerprint(hit.record.fingerprint))}</code><br>"
+            f"{e(publisher.continuity.summary())}")
+
+
+def _rows(hit: SearchHit, publisher: PublisherView | None) -> list[tuple[str, str]]:
     """(label, HTML value) for each line of the details table."""
     record = hit.record
     package = record.package
@@ -75,7 +89,7 @@ def _rows(hit: SearchHit) -> list[tuple[str, str]]:
         ("Documentation", link(meta.documentation)),
         ("Dependencies", e(deps)),
         ("Content hash", f"<code>{e(package.content_hash)}</code>"),
-        ("Publisher", f"fingerprint <code>{e(record.fingerprint)}</code>"),
+        ("Publisher", _publisher(hit, publisher)),
         ("Publisher key", f"<code>{e(base64.b64encode(record.publisher).decode())}</code><br>"
          f"<code>{e(record.publisher.hex())}</code>"),
         ("Signature", "✓ verified (Ed25519; the node verifies every record before showing it)"),

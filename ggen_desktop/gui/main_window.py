@@ -15,36 +15,33 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFrame,
-    QHBoxLayout,
-    QMainWindow,
-    QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryStatus, QueryTrace
 from ggen_desktop.core.settings import Settings
 from ggen_desktop.core.suggest import corrected
-from ggen_desktop.gui.details_pane import DetailsPane
 from ggen_desktop.gui.metrics_panel import MetricsPanel
 from ggen_desktop.gui.node_panel import NodePanel
 from ggen_desktop.gui.panel_poller import PanelPoller, Panels, in_view
 from ggen_desktop.gui.peers_panel import PeersPanel
 from ggen_desktop.gui.publish_panel import PublishPanel
 from ggen_desktop.gui.resources import APP_ICON, icon
+from ggen_desktop.gui.results_area import ResultsArea, RowFilter, only_name
 from ggen_desktop.gui.results_model import ResultsModel
-from ggen_desktop.gui.results_view import ResultsView
 from ggen_desktop.gui.search_bar import SearchBar
 from ggen_desktop.gui.search_session import SearchSession
 from ggen_desktop.gui.status_bar import StatusBar
 from ggen_desktop.gui.tasks import TaskGroup
+from ggen_desktop.gui.window_docks import (
+    DEFAULT_SIZE,
+    available_area,
+    build_docks,
+    first_run_dock_width,
+    first_run_geometry,
+    focus_panel,
+    readable_tabs,
+)
 from ggen_desktop.gui.window_layout import WindowLayout
 from ggen_desktop.gui.window_menus import build_menus
 
@@ -52,8 +49,6 @@ if TYPE_CHECKING:
     from ggen_desktop.app import App
 
 log = logging.getLogger(__name__)
-
-DOCK_WIDTH = 390  # first run: room for the docks' tables, the rest for the results
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +65,7 @@ class MainWindow(QMainWindow):
         self.is_ready = False  # the node runs: searches start (and wait for the join if need be)
         self.is_joined = False
         self._pending_query: Query | None = None
+        self._next_filter: RowFilter | None = None  # applied when the next search starts
         self._shown_once = False
         self._detail_sources = -1
         self.error_box: QMessageBox | None = None
@@ -90,10 +86,13 @@ class MainWindow(QMainWindow):
         self.node_panel = NodePanel()
         panels = Panels(self.metrics_panel, self.peers_panel, self.node_panel, self.publish_panel)
         self.poller = PanelPoller(panels, self.session, self)
-        self.docks = self._build_docks()
+        self.docks = build_docks(self, {"metrics": self.metrics_panel, "peers": self.peers_panel,
+                                        "publish": self.publish_panel, "node": self.node_panel}, scrolling=("publish",))
+        for dock in self.docks.values():
+            dock.visibilityChanged.connect(self._dock_shown)
         self._connect()
         self.commands = build_menus(self)
-        self.resize(1280, 800)
+        self.resize(DEFAULT_SIZE)
         self.layout_store = WindowLayout(self.config_dir, {
             "geometry": (self.saveGeometry, self.restoreGeometry),
             "state": (self.saveState, self.restoreState),
@@ -107,81 +106,35 @@ class MainWindow(QMainWindow):
 
     # -- construction ------------------------------------------------------------
     def _build_central(self) -> None:
-        self.results_view = ResultsView(self.results_model)
-        self.details = DetailsPane()
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("resultsSplitter")
-        self.splitter.addWidget(self._results_pane())
-        self.splitter.addWidget(self.details)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
+        self.area = ResultsArea(self.results_model)
+        self.results_view = self.area.view
+        self.details = self.area.details
+        self.splitter = self.area.splitter
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.search_bar)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.area, 1)
         self.setCentralWidget(central)
-
-    def _results_pane(self) -> QWidget:
-        """The results table, and under it "Load more" while the search says more results exist."""
-        self.load_more_button = QPushButton(icon("search"), "Load more")
-        self.load_more_button.setObjectName("loadMore")
-        self.load_more_button.setAccessibleName("Load more results")
-        self.load_more_button.setToolTip("Ask for the next page of this search (Ctrl+M)")
-        self.load_more_button.hide()
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addStretch(1)
-        row.addWidget(self.load_more_button)
-        pane = QWidget()
-        layout = QVBoxLayout(pane)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.results_view, 1)
-        layout.addLayout(row)
-        return pane
-
-    def _build_docks(self) -> dict[str, QDockWidget]:
-        docks: dict[str, QDockWidget] = {}
-        for name, title, widget in (
-            ("metrics", "Query metrics", self.metrics_panel),
-            ("peers", "Peer reputation", self.peers_panel),
-            ("publish", "Publish", self.publish_panel),
-            ("node", "Node", self.node_panel),
-        ):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(f"{name}Dock")
-            if name == "publish":  # a long form: it scrolls in a short dock instead of squeezing its rows together
-                scroller = QScrollArea()
-                scroller.setWidgetResizable(True)
-                scroller.setFrameShape(QFrame.Shape.NoFrame)
-                scroller.setWidget(widget)
-                dock.setWidget(scroller)
-            else:
-                dock.setWidget(widget)
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            dock.visibilityChanged.connect(self._dock_shown)
-            docks[name] = dock
-        self.tabifyDockWidget(docks["metrics"], docks["peers"])
-        self.tabifyDockWidget(docks["peers"], docks["node"])
-        self.tabifyDockWidget(docks["node"], docks["publish"])
-        docks["metrics"].raise_()
-        return docks
 
     def _connect(self) -> None:
         self.tasks.failed.connect(self._task_failed)
         self.session.started.connect(self._search_started)
-        self.session.continued.connect(self._search_continued)
-        self.load_more_button.clicked.connect(self.load_more)
-        self.status.suggestion.linkActivated.connect(self.search_suggestion)
         self.session.progressed.connect(self._search_progressed)
         self.session.finished.connect(self._search_finished)
+        self.session.continued.connect(self._search_continued)
+        self.area.load_more_button.clicked.connect(self.load_more)
+        self.status.suggestion.linkActivated.connect(self.search_suggestion)
+        self.status.retry_requested.connect(self._retry_join)
         self.search_bar.submitted.connect(self.run_query)
         self.search_bar.refused.connect(partial(self.show_error, "Cannot search", serious=False))
         self.search_bar.empty.connect(self._nothing_to_search)
         self.search_bar.cancel_requested.connect(self.cancel_search)
-        self.status.retry_requested.connect(self._retry_join)
-        self.results_view.selectionModel().selectionChanged.connect(self._show_selected)
+        self.search_bar.field.textChanged.connect(self._search_text_changed)
+        self.results_view.selectionModel().selectionChanged.connect(self._note_sources)
+        self.area.search_requested.connect(self.search_for)
+        self.area.versions_requested.connect(self.show_versions)
+        self.area.message.connect(lambda text: self.status.showMessage(text, 8000))
         self.peers_panel.block_requested.connect(self._set_blocked)
         self.poller.ticked.connect(self._tick)
 
@@ -190,6 +143,7 @@ class MainWindow(QMainWindow):
         """Connect the engine; the window was shown before it existed."""
         self.app = app
         self.publish_panel.attach(app)
+        self.area.attach(app)
         for problem in app.settings_problems:
             self.show_error("Some settings were reset", problem, serious=False)
 
@@ -206,6 +160,8 @@ class MainWindow(QMainWindow):
             raise
         self.is_ready = True
         self.poller.engine_ready(self.app)
+        if self.area.currentWidget() is self.area.start_view:
+            self.area.refresh_start()  # records this node had kept are loaded now
         self._follow_connection()
         if self._pending_query is not None:
             query, self._pending_query = self._pending_query, None
@@ -253,11 +209,45 @@ class MainWindow(QMainWindow):
 
     def _nothing_to_search(self) -> None:
         self.status.showMessage("Type something to search for, or pick a category or tag", 4000)
+        self.area.show_start()
+
+    def search_for(self, query: Query) -> None:
+        """A search from the start view or a suggestion: shown in the fields, then run."""
+        self.search_bar.set_query(query)
+        self.run_query(query)
+
+    def show_versions(self, name: str) -> None:
+        """Every version of a package: search its id, then show only the rows of that name."""
+        self._next_filter = only_name(name)
+        self.search_for(Query(text=name))
+
+    def _search_text_changed(self, text: str) -> None:
+        if not text.strip() and not self.search_bar.tags_field.text().strip():
+            self.area.show_start()
 
     def _run(self, query: Query) -> None:
         assert self.app is not None
         self.app.node.remember_query(query)
         self.session.start(self.app.node, query)
+
+    def cancel_search(self) -> None:
+        if self._pending_query is not None:
+            self._pending_query = None
+            self.status.search_status.setText("Search cancelled")
+        self.session.cancel()  # its `finished` says so now, once
+
+    def _search_started(self, trace: QueryTrace) -> None:
+        self.search_bar.set_running(True)
+        self.status.search_status.setText(trace.summary())
+        self.metrics_panel.show_trace(trace)
+        row_filter, self._next_filter = self._next_filter, None
+        self.area.search_started(row_filter)
+        self._search_continued(trace)
+
+    def _search_continued(self, trace: QueryTrace) -> None:
+        """A search, or its next page, runs: rows it adds go under those shown."""
+        self.area.load_more_button.hide()
+        self.status.show_suggestions([])
 
     def load_more(self) -> None:
         """The next page of the search shown (the button under the table, Ctrl+M)."""
@@ -271,43 +261,28 @@ class MainWindow(QMainWindow):
         self.search_bar.field.setText(corrected(words, keyword))
         self.search()
 
-    def cancel_search(self) -> None:
-        if self._pending_query is not None:
-            self._pending_query = None
-            self.status.search_status.setText("Search cancelled")
-        self.session.cancel()  # its `finished` says so now, once
-
-    def _search_started(self, trace: QueryTrace) -> None:
-        self._search_continued(trace)
-        self.details.show_hit(None, 1)
-
-    def _search_continued(self, trace: QueryTrace) -> None:
-        """A search, or its next page, runs: rows it adds go under those shown."""
-        self.load_more_button.hide()
-        self.status.show_suggestions([])
-        self.search_bar.set_running(True)
-        self.status.search_status.setText(trace.summary())
-        self.metrics_panel.show_trace(trace)
-
     def _search_progressed(self, trace: QueryTrace) -> None:
         """After each applied batch (at most every 50 ms): the status line, and the trace if it is in view."""
         self.status.search_status.setText(trace.summary())
+        self.area.update_filter_bar()
         if in_view(self.metrics_panel):
             self.metrics_panel.show_trace(trace)
 
     def _search_finished(self, trace: QueryTrace) -> None:
         self.search_bar.set_running(False)
         self.status.search_status.setText(trace.summary())
-        self.load_more_button.setVisible(self.session.has_more)
+        self.area.load_more_button.setVisible(self.session.has_more)
         self.status.show_suggestions(trace.suggestions)
+        self.area.search_finished(trace)
+        if self.app is not None:
+            self.app.save_metrics()
         self.poll()
         if trace.status is QueryStatus.FAILED:
             self.show_error("Search failed", trace.error or "unknown error", serious=False)
 
-    def _show_selected(self) -> None:
+    def _note_sources(self) -> None:
         hit = self.results_view.selected_hit()
         self._detail_sources = len(hit.sources) if hit else -1
-        self.details.show_hit(hit, self.results_model.publishers_of(hit.identity[0]) if hit else 1)
 
     # -- live panels -----------------------------------------------------------------
     def poll(self) -> None:
@@ -322,24 +297,21 @@ class MainWindow(QMainWindow):
             self._follow_connection()
         hit = self.results_view.selected_hit()
         if hit is not None and len(hit.sources) != self._detail_sources:
-            self._show_selected()
+            self._note_sources()
+            self.area.show_selected()
 
     def _dock_shown(self, visible: bool) -> None:
         if visible:
             self.poller.refresh_soon()
 
     def toggle_dock(self, dock: QDockWidget, _checked: bool = False) -> None:
-        """A panel behind a tab comes to the front; only the one in front is hidden.
-
-        Qt's own toggle action would hide a tabbed panel the user asked to see.
-        """
-        if dock.isHidden():
-            dock.show()
-            dock.raise_()
-        elif in_view(dock):
+        """A closed panel opens, a panel behind a tab comes to the front (both with the keyboard focus);
+        only the one in front is closed. Qt's own toggle action would hide a tabbed panel the user asked to see."""
+        if in_view(dock):
             dock.hide()
         else:
-            dock.raise_()
+            focus_panel(dock)
+        self.commands.sync_docks()
 
     def _set_blocked(self, peer_id: str, blocked: bool) -> None:
         if self.app is None:
@@ -350,10 +322,10 @@ class MainWindow(QMainWindow):
 
     # -- dialogs ---------------------------------------------------------------------
     def show_publish(self) -> None:
-        dock = self.docks["publish"]
-        dock.show()
-        dock.raise_()
-        self.publish_panel.focus_first_field()
+        """File → Publish: the Publish panel comes to the front and the form opens."""
+        focus_panel(self.docks["publish"])
+        self.commands.sync_docks()
+        self.publish_panel.open_dialog()
 
     def show_settings(self) -> None:
         from ggen_desktop.gui.settings_dialog import SettingsDialog
@@ -406,6 +378,8 @@ class MainWindow(QMainWindow):
     def restore_layout(self) -> None:
         """Geometry, dock layout, splitter and column widths/sort order from the last session."""
         restored = self.layout_store.restore()
+        if "geometry" not in restored:  # first start: fit the screen, however small (or scaled) it is
+            self.setGeometry(first_run_geometry(available_area(self)))
         self._first_run_docks = "state" not in restored  # sized on first show, once the layout exists
         self.results_view.auto_fit = "results_header" not in restored
         self.peers_panel.columns_sized = "peers_header" in restored
@@ -418,7 +392,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._first_run_docks:  # first run: docks narrow enough that the result columns fit beside them
             self._first_run_docks = False
-            self.resizeDocks([self.docks["metrics"]], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["metrics"]], [first_run_dock_width(self.width())], Qt.Orientation.Horizontal)
+        readable_tabs(self)
         handle = self.windowHandle()
         if handle is not None and not self._shown_once:
             handle.installEventFilter(self)

@@ -11,10 +11,11 @@ from PySide6.QtWidgets import (
 )
 
 from ggen_desktop.core.metrics import MetricsSnapshot
-from ggen_desktop.core.search import QueryTrace
+from ggen_desktop.core.overview import describe
+from ggen_desktop.core.search import QueryStatus, QueryTrace
 from ggen_desktop.gui.duration_chart import DurationChart
 from ggen_desktop.gui.table_model import make_compact
-from ggen_desktop.gui.trace_model import TraceModel
+from ggen_desktop.gui.trace_model import UNANSWERED, TraceModel
 
 
 def _ms(value: float | None) -> str:
@@ -90,9 +91,10 @@ class MetricsPanel(QWidget):
         self.trace_model.show_trace(trace)
         if trace is not None:
             asked, answered, timed_out, _ = trace.peer_counts()
-            text = (
-                f"Trace of “{trace.query.text or '(any)'}”: {asked} peers asked, {answered} answered, "
-                f"{timed_out} timed out — {trace.status.value}"
-            )
+            text = f"Trace of {describe(trace.query)}: {asked} peers asked, {answered} answered, {timed_out} timed out"
+            unanswered = sum(1 for peer in trace.peers.values() if peer.state == "waiting")
+            if unanswered and trace.status is not QueryStatus.RUNNING:
+                text += f", {unanswered} {UNANSWERED[trace.status]}"
+            text += f" — {trace.status.value}"
             if self.trace_title.text() != text:
                 self.trace_title.setText(text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import (
     QModelIndex,
     QObject,
@@ -18,10 +20,10 @@ from ggen_desktop.gui.table_model import make_compact
 
 # Preset widths. The short columns keep theirs; the text columns share what the window leaves them.
 FIXED_WIDTHS = {
-    ResultsModel.Columns.VERSION: 80,
-    ResultsModel.Columns.PUBLISHER: 90,
-    ResultsModel.Columns.SOURCES: 65,
-    ResultsModel.Columns.ARRIVAL: 90,
+    ResultsModel.Columns.VERSION: 70,
+    ResultsModel.Columns.PUBLISHER: 145,  # a 16-digit grouped fingerprint, or a petname with it (elided)
+    ResultsModel.Columns.SOURCES: 60,
+    ResultsModel.Columns.ARRIVAL: 80,
 }
 FLEXIBLE_WIDTHS = {
     ResultsModel.Columns.NAME: 225,
@@ -40,9 +42,20 @@ class ResultsProxy(QSortFilterProxyModel):
     def __init__(self, model: ResultsModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._model = model
+        self._accept: Callable[[SearchHit], bool] | None = None
         self.setSourceModel(model)
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
+
+    def set_row_filter(self, accept: Callable[[SearchHit], bool] | None) -> None:
+        """Show only the results `accept` keeps (None: all of them)."""
+        self.beginFilterChange()
+        self._accept = accept
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        accept = self._accept
+        return accept is None or accept(self._model.hit(source_row))
 
     def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
         column = left.column()
@@ -57,7 +70,7 @@ class ResultsView(QTableView):
     screen without scrolling sideways in a narrow window.
     """
 
-    MIN_SCALE, MAX_SCALE = 0.6, 1.8
+    MIN_SCALE, MAX_SCALE = 0.45, 1.8
 
     def __init__(self, model: ResultsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -91,6 +91,15 @@ class SearchBar(QWidget):
         category = self.category_box.currentData()
         return Query(text=self.field.text(), categories=(category,) if category else (), tags=tags)
 
+    def set_query(self, query: Query) -> None:
+        """Show a query in the fields (a search started from the start view or a suggestion)."""
+        self.field.setText(query.text)
+        category = query.categories[0] if query.categories else ""
+        if category and self.category_box.findData(category) < 0:
+            self.category_box.addItem(category, category)  # a custom category this node knows of
+        self.category_box.setCurrentIndex(self.category_box.findData(category))
+        self.tags_field.setText(", ".join(query.tags))
+
     def submit(self) -> None:
         """Enter, the Search button or F5: emit the query, or say why there is none."""
         try:

@@ -96,8 +96,9 @@ class ColumnTableModel(QAbstractTableModel, Generic[RowT]):
 
 
 def make_compact(view: QTableView) -> None:
-    """Text-height rows, no row numbers, whole-row selection: the same dense look for every table."""
+    """Text-height rows, no row numbers, whole-row selection, Tab leaves the table: the same for every table."""
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setTabKeyNavigation(False)  # Tab moves to the next control, not to the next cell
     view.setWordWrap(False)
     view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     vertical = view.verticalHeader()

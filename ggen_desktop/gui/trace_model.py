@@ -1,4 +1,9 @@
-"""Per-peer trace of one query (asked, answered, timed out, results) for the metrics panel."""
+"""Per-peer trace of one query (asked, answered, timed out, results) for the metrics panel.
+
+Once the query has ended, a peer still "waiting" is given its final state: "not needed" when the
+search finished without its answer, "cancelled" or "no answer" otherwise. A row never says
+"waiting" under a search that says it is over.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
-from ggen_desktop.core.search import PeerTrace, QueryTrace
+from ggen_desktop.core.search import PeerTrace, QueryStatus, QueryTrace
 from ggen_desktop.gui.table_model import (
     ALIGNMENT,
     DISPLAY,
@@ -15,6 +20,24 @@ from ggen_desktop.gui.table_model import (
     TOOLTIP,
     ColumnTableModel,
 )
+
+# what a peer that never answered did for a query that ended this way
+UNANSWERED = {
+    QueryStatus.FINISHED: "not needed",
+    QueryStatus.CANCELLED: "cancelled",
+    QueryStatus.TIMED_OUT: "no answer",
+    QueryStatus.FAILED: "no answer",
+}
+
+
+def peer_state(peer: PeerTrace, status: QueryStatus) -> str:
+    """The peer's state as shown: its own, or for a peer still waiting, the query's end."""
+    if peer.error:
+        return peer.error
+    state = peer.state
+    if state == "waiting" and status is not QueryStatus.RUNNING:
+        return UNANSWERED[status]
+    return state
 
 
 class TraceModel(ColumnTableModel[PeerTrace]):
@@ -62,7 +85,7 @@ class TraceModel(ColumnTableModel[PeerTrace]):
             case self.Columns.ADDRESS:
                 return item.address
             case self.Columns.STATE:
-                return item.error or item.state
+                return peer_state(item, self.trace.status) if self.trace is not None else item.state
             case self.Columns.RESULTS:
                 return str(item.results)
             case self.Columns.ANSWER_MS:

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QDockWidget, QMenu
 
 from ggen_desktop import __version__
+from ggen_desktop.gui.window_docks import PANEL_TITLES
 
 if TYPE_CHECKING:
     from ggen_desktop.gui.main_window import MainWindow
@@ -28,6 +29,12 @@ class WindowActions:
     more: QAction
     about: QAction
     docks: tuple[QAction, ...]
+    dock_widgets: tuple[QDockWidget, ...]
+
+    def sync_docks(self) -> None:
+        """Each panel's check mark says whether it is open (in front or behind a tab), whatever changed it."""
+        for action, dock in zip(self.docks, self.dock_widgets, strict=True):
+            action.setChecked(not dock.isHidden())
 
 
 def _action(window: MainWindow, menu: QMenu, text: str, slot: Callable[..., object],
@@ -44,14 +51,16 @@ def _action(window: MainWindow, menu: QMenu, text: str, slot: Callable[..., obje
 
 
 def _dock_actions(window: MainWindow, menu: QMenu) -> tuple[QAction, ...]:
-    """Alt+1… bring a panel to the front or hide it; checked while the panel is open."""
+    """Alt+1… bring a panel to the front with the focus, or close it; checked while the panel is open."""
     actions = []
-    for number, dock in enumerate(window.docks.values(), start=1):
-        action = _action(window, menu, dock.windowTitle(), partial(window.toggle_dock, dock), [f"Alt+{number}"],
-                         f"Bring the {dock.windowTitle()} panel to the front, or hide it")
+    for number, (name, dock) in enumerate(window.docks.items(), start=1):
+        title = PANEL_TITLES[name][1]
+        action = _action(window, menu, title, partial(window.toggle_dock, dock), [f"Alt+{number}"],
+                         f"Bring the {title} panel to the front, or close it")
         action.setCheckable(True)
         action.setChecked(not dock.isHidden())
-        dock.toggleViewAction().toggled.connect(action.setChecked)  # also closed by its title bar button
+        # closed by its title bar button, or opened again by Qt: the mark follows
+        dock.toggleViewAction().toggled.connect(lambda _on, action=action, dock=dock: action.setChecked(not dock.isHidden()))
         actions.append(action)
     return tuple(actions)
 
@@ -60,7 +69,7 @@ def build_menus(window: MainWindow) -> WindowActions:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     publish = _action(window, file_menu, "&Publish a package…", window.show_publish, ["Ctrl+Shift+P"],
-                      "Open the publish panel")
+                      "Open the package form to sign and publish a package")
     # Ctrl+, first: the menu shows the first shortcut, and the platform's Preferences key may be empty
     settings = _action(window, file_menu, "&Settings…", window.show_settings,
                        ["Ctrl+,", QKeySequence(QKeySequence.StandardKey.Preferences)],
@@ -79,4 +88,5 @@ def build_menus(window: MainWindow) -> WindowActions:
     docks = _dock_actions(window, bar.addMenu("&View"))
     about = _action(window, bar.addMenu("&Help"), f"&About ggen-desktop {__version__}", window.show_about, ["F1"],
                     "Version, data and settings folders")
-    return WindowActions(publish, settings, quit_, focus, again, cancel, more, about, docks)
+    return WindowActions(publish, settings, quit_, focus, again, cancel, more, about, docks,
+                         tuple(window.docks.values()))

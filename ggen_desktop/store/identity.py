@@ -145,6 +145,17 @@ def create_keyring_identity() -> PublisherIdentity:
     return identity
 
 
+def delete_keyring_identity() -> bool:
+    """Remove the publisher key from the OS keyring; False when there was none. Irreversible: the caller
+    asks first (packages signed with it can no longer be updated by anyone)."""
+    backend = _usable_backend()
+    if _keyring_call("reading the key", backend.get_password, KEYRING_SERVICE, KEYRING_USERNAME) is None:
+        return False
+    _keyring_call("deleting the key", backend.delete_password, KEYRING_SERVICE, KEYRING_USERNAME)
+    log.info("deleted the publisher key from the OS keyring")
+    return True
+
+
 # -- key file -----------------------------------------------------------------
 
 
@@ -208,3 +219,14 @@ def open_key_file(path: str | os.PathLike[str]) -> tuple[PublisherIdentity, bool
     if Path(path).exists():
         return load_key_file(path), False
     return create_key_file(path), True
+
+
+def delete_key_file(path: str | os.PathLike[str]) -> PublisherIdentity:
+    """Delete a publisher key file after checking it is one (never some other file); returns the key it held."""
+    identity = load_key_file(path)
+    try:
+        Path(path).unlink()
+    except OSError as exc:
+        raise IdentityError(f"cannot delete the key file {path}: {exc.strerror or exc}") from exc
+    log.info("deleted publisher key %s in %s", identity.fingerprint, path)
+    return identity

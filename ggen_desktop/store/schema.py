@@ -74,6 +74,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             UNIQUE (text, filters)
         )""",
     ),
+    # 2: publisher continuity (which key published which name, each version once) and local petnames.
+    (
+        """CREATE TABLE publisher_versions (
+            name TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            version TEXT NOT NULL,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            PRIMARY KEY (name, fingerprint, version)
+        )""",
+        """CREATE TABLE petnames (
+            fingerprint TEXT PRIMARY KEY,
+            petname TEXT NOT NULL UNIQUE,
+            set_at REAL NOT NULL
+        )""",
+    ),
 )
 
 

@@ -160,7 +160,7 @@ def test_invalid_toml_gives_the_line() -> None:
         ('id = "Acme/CLI"', "id", "package.id", "lowercase"),
         ('version = "1.2"', "version", "package.version", "not a semantic version"),
         ("version = 1.2", "version", "package.version", "must be text"),
-        ('title = ""', "title", "package.title", "is required"),
+        ('title = ""', "title", "package.title", "required: a short title"),
         ('tags = ["Rust"]', "tags", "package.tags", "lowercase"),
         ('categories = "Utility"', "categories", "package.categories", "list of text"),
         ('homepage = "example.org"', None, "package.homepage", "http(s) URL"),
@@ -201,3 +201,27 @@ def test_unreadable_manifest_files(tmp_path: Path) -> None:
     (tmp_path / "latin1.toml").write_bytes(b'[package]\ntitle = "caf\xe9"\n')
     with pytest.raises(ManifestError, match="not UTF-8"):
         load_manifest(tmp_path / "latin1.toml")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = (
+        '[package]\nid = "Acme/CLI"\nversion = "one"\ntags = ["Rust"]\nlicence = "MIT"\n'
+        'homepage = "example.org"\n\n[package.dependencies]\n"acme/base" = 1\n'
+    )
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text, source="ggen-package.toml")
+    found = [(p.field, p.rule) for p in info.value.problems]
+    assert [field for field, _ in found] == [
+        "package.licence", "package.title", "package.id", "package.version", "package.tags", "package.homepage",
+        "package.content_hash", "package.dependencies.acme/base"]
+    assert info.value.field == "package.licence"  # the first, as a single error would name it
+    message = str(info.value)
+    assert message.startswith("ggen-package.toml: 8 problems: package.licence: unknown key")
+    assert all(f"{field}: {rule}" in message for field, rule in found)
+
+
+def test_one_problem_reads_as_before() -> None:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(with_lines('version = "1.2"', drop="version"), source="m.toml")
+    assert len(info.value.problems) == 1 and info.value.problems[0].field == "package.version"
+    assert str(info.value) == "m.toml: package.version: '1.2' is not a semantic version like '1.2.3' or '2.0.0-rc.1'"

@@ -1,23 +1,37 @@
 """Make the screenshots in docs/ offscreen, from a real window on the real demo network.
 
 Run: `python tests/gui/make_screenshots.py [OUT_DIR]` (default: docs/). Not a test
-(pytest collects only test_*.py); re-run it when the window changes.
+(pytest collects only test_*.py); re-run it when the window changes. The shots are taken on an
+offscreen screen of 1440×900 (the window at its first-run 1280×800), and the small-screen one in a
+second process whose screen is 1024×640.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+SMALL = "--small"
 
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+
+def offscreen_screen(width: int, height: int) -> None:
+    """Make the offscreen platform's one screen this size (before the QApplication exists)."""
+    config = Path(tempfile.mkdtemp()) / "screen.json"
+    config.write_text(json.dumps({"screens": [{"name": "shots", "x": 0, "y": 0, "width": width, "height": height,
+                                               "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={config}"
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QColor, QContextMenuEvent, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 from qasync import run  # after PySide6, so qasync binds to it
 
 from ggen_desktop.app import App
@@ -25,6 +39,7 @@ from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.settings_dialog import SettingsDialog
 from ggen_desktop.gui.tasks import wait_for
+from tests.helpers.packages import make_record
 
 
 def dark_palette() -> QPalette:
@@ -46,13 +61,36 @@ def save(widget: QWidget, path: Path) -> None:
     print(f"wrote {path} ({widget.width()}×{widget.height()})")
 
 
+def save_with_popup(window: QWidget, popup: QWidget, path: Path) -> None:
+    """The window with an open popup menu drawn where it is on screen (each is its own top-level window)."""
+    image = window.grab()
+    painter = QPainter(image)
+    painter.drawPixmap(window.mapFromGlobal(popup.mapToGlobal(QPoint(0, 0))), popup.grab())
+    painter.end()
+    image.save(str(path))
+    print(f"wrote {path} ({window.width()}×{window.height()}, with its menu)")
+
+
+async def search(window: MainWindow, text: str) -> None:
+    finished = wait_for(window.session.finished)
+    window.search_bar.field.setText(text)
+    window.search()
+    await finished
+    await asyncio.sleep(0.05)
+
+
+async def open_window(tmp: str) -> tuple[MainWindow, App]:
+    window = MainWindow(Path(tmp) / "config")  # at its first-run size, as a new user sees it
+    window.show()
+    app = App(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config")
+    window.attach(app)
+    return window, app
+
+
 async def shoot(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(Path(tmp) / "config")  # at its first-run size, as a new user sees it
-        window.show()
-        app = App(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config")
-        window.attach(app)
+        window, app = await open_window(tmp)
         report = window.on_progress
 
         def on_progress(label: str, done: int, total: int) -> None:
@@ -67,10 +105,7 @@ async def shoot(out: Path) -> None:
         app.node.query_config = QueryConfig(max_results=200, default_timeout=5.0)
         # a first search, so metrics, the chart and peer reputation have something to show
         for term in ("postgres", "auth", "deploy"):
-            finished = wait_for(window.session.finished)
-            window.search_bar.field.setText(term)
-            window.search()
-            await finished
+            await search(window, term)
         finished = wait_for(window.session.finished)
         window.search_bar.field.setText("rust")
         window.search()
@@ -83,26 +118,18 @@ async def shoot(out: Path) -> None:
         window.results_view.selectRow(0)
         await asyncio.sleep(0.1)
         save(window, out / "main-window.png")
-        panels = {"metrics": window.metrics_panel, "peers": window.peers_panel, "node": window.node_panel,
-                  "publish": window.publish_panel}
-        for name, panel in panels.items():
-            window.docks[name].raise_()
-            await asyncio.sleep(0.05)
-            if name == "publish":
-                panel.set_text("id", "Acme/My Tool")
-                panel.set_text("version", "1.0")
-                panel.set_text("title", "My tool generator")
-                panel.set_text("tags", "cli, rust")
-                panel.validate()
-            save(panel, out / f"{name}.png")
-        dialog = SettingsDialog(app.settings, window)
-        dialog.show()
-        await asyncio.sleep(0.05)
-        save(dialog, out / "settings.png")
-        dialog.close()
+        await context_menu(window, out)
+        await continuity_warning(window, app, out)
+        window.search_bar.field.clear()  # back to browsing, with what the searches found
+        await asyncio.sleep(0.1)
+        save(window, out / "start-view.png")
+        await panels(window, app, out)
+        await publish_flow(window, out)
         # the same window with a dark system palette: nothing may be hardcoded for a light one
         # (offscreen has no colour-scheme switching, so set a dark palette as a dark desktop would)
         QApplication.setPalette(dark_palette())
+        await search(window, "rust")
+        window.results_view.selectRow(0)
         window.docks["metrics"].raise_()
         await asyncio.sleep(0.2)
         save(window, out / "main-window-dark.png")
@@ -110,10 +137,92 @@ async def shoot(out: Path) -> None:
         await window.shutdown()
 
 
+async def context_menu(window: MainWindow, out: Path) -> None:
+    view = window.results_view
+    at = view.visualRect(view.model().index(2, 0)).center()
+    QApplication.sendEvent(view.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at,
+                                                              view.viewport().mapToGlobal(at)))
+    await asyncio.sleep(0.1)
+    menu = QApplication.activePopupWidget()
+    assert isinstance(menu, QMenu)
+    save_with_popup(window, menu, out / "context-menu.png")
+    menu.close()
+
+
+async def continuity_warning(window: MainWindow, app: App, out: Path) -> None:
+    """A known package name published again by a new key, and only that key's row in the results."""
+    await search(window, "postgres")
+    model = window.results_model
+    original = model.hit(0).record
+    app.set_petname(original.fingerprint, original.package.id.namespace.replace("-", " ").title())
+    impostor = make_record(str(original.package.id), "Zebrafinch edition", key=Ed25519PrivateKey.generate(),
+                           version="9.9.9", tags=("zebrafinch",), description="Looks like the real one")
+    assert app.demo is not None
+    await app.demo.nodes[3].publish(impostor)
+    await search(window, "zebrafinch")
+    window.results_view.selectRow(0)
+    await asyncio.sleep(0.1)
+    save(window, out / "continuity-warning.png")
+
+
+async def panels(window: MainWindow, app: App, out: Path) -> None:
+    for name, panel in {"metrics": window.metrics_panel, "peers": window.peers_panel, "node": window.node_panel,
+                        "publish": window.publish_panel}.items():
+        window.docks[name].raise_()
+        await asyncio.sleep(0.05)
+        save(panel, out / f"{name}.png")
+    dialog = SettingsDialog(app.settings, window)
+    dialog.show()
+    await asyncio.sleep(0.05)
+    save(dialog, out / "settings.png")
+    dialog.close()
+
+
+async def publish_flow(window: MainWindow, out: Path) -> None:
+    """The form after "Sign and publish" with mistakes: each message beside its field."""
+    window.show_publish()
+    dialog = window.publish_panel.dialog
+    form = dialog.form
+    for name, value in (("id", "Acme/My Tool"), ("version", "1.0"), ("title", "My tool generator"),
+                        ("tags", "cli, Rust"), ("content_hash", "sha256:1234")):
+        form.set_text(name, value)
+    form.category_boxes["Utility"].setChecked(True)
+    form.other_box.setChecked(True)
+    form.other_field.setText("Robotics")
+    dialog.publish_button.click()
+    dialog.scroller.verticalScrollBar().setValue(0)
+    await asyncio.sleep(0.1)
+    save(dialog, out / "publish-dialog.png")
+    dialog.close()
+
+
+async def shoot_small(out: Path) -> None:
+    """The window on a 1024×640 screen, as it opens there the first time, after a search."""
+    with tempfile.TemporaryDirectory() as tmp:
+        window, _app = await open_window(tmp)
+        ready = wait_for(window.ready)
+        window.tasks.spawn(window.start_engine(), "joining the network")
+        await ready
+        await search(window, "rust")
+        window.results_view.selectRow(0)
+        await asyncio.sleep(0.1)
+        save(window, out / "window-1024x640.png")
+        window.close()
+        await window.shutdown()
+
+
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"
+    small = SMALL in sys.argv
+    args = [a for a in sys.argv[1:] if a != SMALL]
+    out = Path(args[0]) if args else ROOT / "docs"
+    if small:
+        offscreen_screen(1024, 640)
+    else:
+        offscreen_screen(1440, 900)
     QApplication(sys.argv[:1]).setQuitOnLastWindowClosed(False)  # the coroutine decides when to stop
-    run(shoot(out))
+    run(shoot_small(out) if small else shoot(out))
+    if not small:
+        subprocess.run([sys.executable, __file__, str(out), SMALL], check=True)
 
 
 if __name__ == "__main__":

@@ -164,3 +164,23 @@ def test_versions_sort_by_semver_precedence_not_as_text() -> None:
     proxy.sort(ResultsModel.Columns.VERSION, Qt.SortOrder.AscendingOrder)
     shown = [proxy.index(r, ResultsModel.Columns.VERSION).data() for r in range(proxy.rowCount())]
     assert shown == ["0.9.0", "1.0.0-rc.2", "1.0.0-rc.10", "1.0.0"]
+
+
+def test_a_peer_still_waiting_when_the_query_ends_gets_a_final_state(qtmodeltester: ModelTester) -> None:
+    from ggen_desktop.core.search import PeerTrace, QueryStatus
+
+    for status, final in ((QueryStatus.FINISHED, "not needed"), (QueryStatus.CANCELLED, "cancelled"),
+                          (QueryStatus.TIMED_OUT, "no answer")):
+        trace = QueryTrace(Query(text="x"))
+        trace.peers["a" * 40] = PeerTrace("a" * 40, "127.0.0.1:1", 0.0, answered_at_ms=3.5, results=4)
+        trace.peers["b" * 40] = PeerTrace("b" * 40, "127.0.0.1:2", 1.0)
+        trace.peers["c" * 40] = PeerTrace("c" * 40, "127.0.0.1:3", 1.0, error="malformed answer")
+        model = TraceModel()
+        model.show_trace(trace)
+        states = [model.index(r, TraceModel.Columns.STATE).data() for r in range(3)]
+        assert states == ["answered", "waiting", "malformed answer"]  # while it runs
+        trace.finish(status)
+        model.refresh()
+        states = [model.index(r, TraceModel.Columns.STATE).data() for r in range(3)]
+        assert states == ["answered", final, "malformed answer"], status
+        qtmodeltester.check(model, force_py=True)

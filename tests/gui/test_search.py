@@ -7,6 +7,7 @@ import re
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
+from ggen_desktop.core.petnames import group_fingerprint
 from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus
 from ggen_desktop.gui.main_window import MainWindow
@@ -74,7 +75,8 @@ def test_details_pane_shows_the_selected_result(qtbot: QtBot, window: MainWindow
     text = window.details.toPlainText()
     assert str(hit.record.package.id) in text
     assert hit.record.package.content_hash in text
-    assert hit.record.fingerprint in text
+    assert group_fingerprint(hit.record.fingerprint) in text  # all 16 digits, grouped by four
+    assert "signed by the same key since" in text
     assert hit.record.publisher.hex() in text
     assert "verified" in text
     assert all(source in text for source in hit.sources)

@@ -26,7 +26,7 @@ def test_load_more_goes_on_with_the_same_search_under_the_rows_shown(qtbot: QtBo
     first = identities(window)
     query_id = window.session.query_id
     assert len(first) == 20 and trace.more
-    assert window.load_more_button.isVisible() and window.status.search_status.text().endswith(", more available")
+    assert window.area.load_more_button.isVisible() and window.status.search_status.text().endswith(", more available")
 
     with qtbot.waitSignal(window.session.finished, timeout=20000) as blocker:
         qtbot.keyClick(window.results_view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)  # Load more
@@ -34,12 +34,12 @@ def test_load_more_goes_on_with_the_same_search_under_the_rows_shown(qtbot: QtBo
     pages = 2
     while trace.more:  # the button does the same as the shortcut
         with qtbot.waitSignal(window.session.finished, timeout=20000) as blocker:
-            qtbot.mouseClick(window.load_more_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(window.area.load_more_button, Qt.MouseButton.LeftButton)
         trace, pages = blocker.args[0], pages + 1
     shown = identities(window)
     assert window.session.query_id == query_id and trace.status is QueryStatus.FINISHED
     assert shown[:20] == first and len(shown) > 20 and len(set(shown)) == len(shown)  # appended, none twice
-    assert not window.load_more_button.isVisible() and "more available" not in window.status.search_status.text()
+    assert not window.area.load_more_button.isVisible() and "more available" not in window.status.search_status.text()
     window.app.node.discovered.clear()  # one page big enough for everything finds the very same results
     window.app.node.query_config = QueryConfig(max_results=200, default_timeout=5.0)
     whole: QueryTrace = search(qtbot, window, "rust")  # type: ignore[assignment]

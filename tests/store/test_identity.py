@@ -19,6 +19,8 @@ from ggen_desktop.store.identity import (
     PublisherIdentity,
     create_key_file,
     create_keyring_identity,
+    delete_key_file,
+    delete_keyring_identity,
     load_key_file,
     load_keyring_identity,
     open_key_file,
@@ -183,3 +185,22 @@ def test_open_key_file_creates_once_then_loads_the_same_key(tmp_path: Path) -> N
     assert created and path.exists()
     again, created_again = open_key_file(path)
     assert not created_again and again.fingerprint == first.fingerprint
+
+
+def test_deleting_the_keyring_key(memory_keyring: MemoryKeyring) -> None:
+    assert delete_keyring_identity() is False  # nothing to delete
+    create_keyring_identity()
+    assert delete_keyring_identity() is True
+    assert load_keyring_identity() is None and not memory_keyring.passwords
+
+
+def test_deleting_a_key_file_refuses_a_file_that_is_not_one(tmp_path: Path) -> None:
+    key = tmp_path / "publisher.key"
+    created = create_key_file(key)
+    assert delete_key_file(key).fingerprint == created.fingerprint and not key.exists()
+    other = tmp_path / "notes.txt"
+    other.write_text("my notes")
+    other.chmod(0o600)
+    with pytest.raises(IdentityError, match="does not hold a publisher key"):
+        delete_key_file(other)
+    assert other.read_text() == "my notes"
