@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ggen_desktop.core.package import Dependency, Package, PackageError, PackageId, PackageMetadata, Version
 
@@ -37,8 +37,20 @@ class ManifestError(ValueError):
         self.line = line
 
 
+class Manifest(NamedTuple):
+    """A loaded manifest: the package, and the archive file when the manifest names one (`archive`)."""
+
+    package: Package
+    archive: Path | None
+
+
 def load_manifest(path: str | os.PathLike[str]) -> Package:
     """Load a manifest file, or `ggen-package.toml` inside a folder; `archive` is relative to its folder."""
+    return read_manifest(path).package
+
+
+def read_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """As `load_manifest`, keeping the archive's path: publishing shares that file."""
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_FILENAME
@@ -50,11 +62,15 @@ def load_manifest(path: str | os.PathLike[str]) -> Package:
         raise ManifestError(str(path), None, "is not UTF-8 text") from None
     except OSError as exc:
         raise ManifestError(str(path), None, f"cannot be read: {exc.strerror or exc}") from exc
-    return parse_manifest(text, base_dir=path.parent, source=str(path))
+    return _parse(text, path.parent, str(path))
 
 
 def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None, source: str = "manifest") -> Package:
     """Turn manifest text into a validated Package; `base_dir` resolves a relative `archive` path."""
+    return _parse(text, base_dir, source).package
+
+
+def _parse(text: str, base_dir: str | os.PathLike[str] | None, source: str) -> Manifest:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -74,10 +90,10 @@ def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None,
     for name in _REQUIRED:
         if name not in table:
             raise ManifestError(source, f"package.{name}", "is missing (required)")
-    content_hash = _content_hash(table, base_dir, source)
+    content_hash, archive = _content_hash(table, base_dir, source)
     dependencies = _dependencies(table.get("dependencies", {}), source)
     try:
-        return Package(
+        package = Package(
             id=PackageId.parse(table["id"]),
             version=Version.parse(table["version"]),
             metadata=PackageMetadata(
@@ -90,17 +106,18 @@ def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None,
         )
     except PackageError as exc:
         raise ManifestError(source, f"package.{exc.field}", exc.rule) from None
+    return Manifest(package, archive)
 
 
-def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None, source: str) -> str:
-    """`content_hash` as given, or the sha256 of the `archive` file; exactly one of them."""
+def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None, source: str) -> tuple[str, Path | None]:
+    """`content_hash` as given, or the sha256 of the `archive` file (and its path); exactly one of them."""
     has_hash, has_archive = "content_hash" in table, "archive" in table
     if has_hash == has_archive:
         raise ManifestError(
             source, "package.content_hash", "give exactly one of content_hash or archive (the file to hash)"
         )
     if has_hash:
-        return table["content_hash"]  # type: ignore[no-any-return]  # validated by Package
+        return table["content_hash"], None  # validated by Package
     archive = table["archive"]
     if not isinstance(archive, str) or not archive:
         raise ManifestError(source, "package.archive", "must be the path of a file, relative to the manifest")
@@ -116,7 +133,7 @@ def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None
         raise ManifestError(source, "package.archive", f"{path} does not exist") from None
     except OSError as exc:
         raise ManifestError(source, "package.archive", f"{path} cannot be read: {exc.strerror or exc}") from exc
-    return f"sha256:{digest.hexdigest()}"
+    return f"sha256:{digest.hexdigest()}", path
 
 
 def _dependencies(table: Any, source: str) -> tuple[Dependency, ...]:
