@@ -104,3 +104,22 @@ def test_fetch_of_an_unknown_package_says_so_in_one_sentence(tmp_path: Path, nod
     assert done.stdout == ""
     assert done.stderr == "ggen-desktop: error: no package nobody/nothing was found on the network\n"
     assert not (home / "out").exists()
+
+
+def test_fetch_when_no_node_seeds_the_archive_says_so_in_one_sentence(tmp_path: Path, nodes: list[Node]) -> None:
+    """Published (the archive stays in the publisher's folder) but no node seeds it: nothing to download from."""
+    dht = Node(tmp_path / "dht", "127.0.11.2")
+    nodes.append(dht)
+    publisher = tmp_path / "publisher"
+    (publisher / "pkg" / "dist").mkdir(parents=True)
+    (publisher / "pkg" / "dist" / "payload.tar.gz").write_bytes(b"x" * 1000)
+    (publisher / "pkg" / "ggen-package.toml").write_text(MANIFEST)
+    published = run(publisher, "publish", str(publisher / "pkg"), "--bootstrap", dht.address, "--interface",
+                    "127.0.11.1", "--data-dir", str(publisher / "data"), "--key-file", str(publisher / "key"))
+    assert published.returncode == 0, published.stderr
+    home = tmp_path / "fetcher"
+    done = run(home, "fetch", "acme/payload", "--bootstrap", dht.address, "--interface", "127.0.11.3",
+               "--data-dir", str(home / "data"), "--output", str(home / "out"))
+    assert done.returncode == 1 and done.stdout == ""
+    assert re.fullmatch(r"ggen-desktop: error: no node on the network seeds acme/payload 2\.1\.0 "
+                        r"\(archive [0-9a-f]{12}…\)\n", done.stderr), done.stderr

@@ -1,0 +1,83 @@
+"""Archive sharing on real loopback nodes and real libtorrent sessions: announce, refresh, checks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from ggen_desktop.net.node import MarketplaceNode
+from ggen_desktop.net.providers import ProviderStore, provider_key
+from ggen_desktop.net.sharing import ArchiveSharing, export_archive
+from ggen_desktop.net.transfer_types import TransferMismatch
+from ggen_desktop.store.content import ContentStore
+from tests.helpers.packages import make_package
+from tests.net.conftest import FAST
+
+
+@pytest_asyncio.fixture
+async def pair() -> AsyncIterator[tuple[MarketplaceNode, MarketplaceNode]]:
+    seeder, holder = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
+    await holder.start(0, [], "127.0.12.2")
+    await seeder.start(0, [holder.address], "127.0.12.1")
+    yield seeder, holder
+    await seeder.stop()
+    await holder.stop()
+
+
+async def wait_until(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+async def test_held_archives_are_seeded_announced_and_refreshed(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                                tmp_path: Path) -> None:
+    seeder, holder = pair
+    store = ContentStore(tmp_path / "seeder")
+    source = tmp_path / "a.tgz"
+    source.write_bytes(os.urandom(300_000))
+    stored = store.add_file(source)
+    sharing = ArchiveSharing(store, lambda: seeder.providers, "127.0.12.1", refresh_s=0.3)
+    await sharing.start()
+    try:
+        key = provider_key(stored.sha256)
+        assert holder.providers.store.get(key) == [("127.0.12.1", sharing.port)]
+        assert sharing.session is not None and [t.sha256 for t in sharing.session.transfers()] == [stored.sha256]
+        holder.providers.store = ProviderStore()  # as if the record had expired there
+        await wait_until(lambda: holder.providers.store.get(key) == [("127.0.12.1", sharing.port)])
+    finally:
+        await sharing.close()
+
+
+@pytest.mark.asyncio
+async def test_an_archive_that_is_not_the_manifests_is_refused(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                               tmp_path: Path) -> None:
+    seeder, _ = pair
+    sharing = ArchiveSharing(ContentStore(tmp_path / "s"), lambda: seeder.providers, "127.0.12.1", announce=False)
+    archive = tmp_path / "a.tgz"
+    archive.write_bytes(b"the real bytes")
+    package = make_package()  # its content_hash is not the archive's
+    with pytest.raises(TransferMismatch, match="not the manifest's"):
+        await sharing.add_archive(package, archive)
+    right = make_package(content_hash="sha256:" + hashlib.sha256(b"the real bytes").hexdigest())
+    named = await sharing.add_archive(right, archive)
+    assert named.size == len(b"the real bytes") and named.info_hash is not None and len(named.info_hash) == 64
+    assert (named.id, named.content_hash) == (right.id, right.content_hash)
+
+
+def test_export_copies_the_checked_archive(tmp_path: Path) -> None:
+    store = ContentStore(tmp_path / "data")
+    source = tmp_path / "src"
+    source.write_bytes(b"payload" * 1000)
+    stored = store.add_file(source)
+    out = export_archive(stored, tmp_path / "out" / "pkg")
+    assert out.read_bytes() == source.read_bytes() and sorted(p.name for p in out.parent.iterdir()) == ["pkg"]
