@@ -148,7 +148,12 @@ class App:
         await self.node.start(self.port, bootstrap, self._interface)
         report("Joining", 1, 1)
         if not self.in_memory:
-            self.sharing = await self._start_sharing(self.content_dir, announce=self._seed)
+            from ggen_desktop.net.transfer_types import TransferError
+
+            try:
+                self.sharing = await self._start_sharing(self.content_dir, announce=self._seed)
+            except (TransferError, OSError, TimeoutError) as exc:  # search and publish still work without it
+                log.warning("archive sharing is off: BitTorrent could not start: %s", exc)
 
     async def _start_sharing(self, content_dir: Path, announce: bool) -> ArchiveSharing:
         from ggen_desktop.net.sharing import ArchiveSharing
