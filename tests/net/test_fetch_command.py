@@ -93,6 +93,13 @@ def test_publish_with_an_archive_then_fetch_it_from_the_node_that_seeds_it(tmp_p
     assert again.returncode == 0, again.stderr
     assert Path(again.stdout.strip()).read_bytes() == payload  # from its own content store now
 
+    locked = run(fetcher, "fetch", "acme/payload", "--bootstrap", dht.address, "--interface", "127.0.9.4",
+                 "--data-dir", str(dht.home / "data"), "--output", str(fetcher / "third"))  # the dht node holds it
+    assert locked.returncode == 0, locked.stderr
+    assert "using a temporary in-memory node" in locked.stderr
+    assert Path(locked.stdout.strip()).read_bytes() == payload
+    assert list((dht.home / "data" / "content").iterdir()) == []  # nothing left in the folder it could not own
+
 
 def test_fetch_of_an_unknown_package_says_so_in_one_sentence(tmp_path: Path, nodes: list[Node]) -> None:
     dht = Node(tmp_path / "dht", "127.0.10.2")

@@ -81,3 +81,39 @@ def test_export_copies_the_checked_archive(tmp_path: Path) -> None:
     stored = store.add_file(source)
     out = export_archive(stored, tmp_path / "out" / "pkg")
     assert out.read_bytes() == source.read_bytes() and sorted(p.name for p in out.parent.iterdir()) == ["pkg"]
+
+
+@pytest.mark.asyncio
+async def test_fetch_refuses_an_archive_that_is_not_the_records(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record whose info-hash names other bytes than its content hash (a lying publisher): `fetch` fails with
+    one sentence naming both, and writes nothing to the output folder."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ggen_desktop import cli
+    from ggen_desktop.core.record import sign
+    from ggen_desktop.net.transfer import make_torrent
+
+    monkeypatch.setenv("GGEN_DESKTOP_CONFIG_DIR", str(tmp_path / "config"))
+    seeder, _ = pair
+    store = ContentStore(tmp_path / "seeder")
+    source = tmp_path / "x.tgz"
+    source.write_bytes(os.urandom(200_000))
+    stored = store.add_file(source)
+    sharing = ArchiveSharing(store, lambda: seeder.providers, "127.0.12.1")
+    await sharing.start()
+    try:
+        claimed = hashlib.sha256(b"what the record promises").hexdigest()
+        info = make_torrent(stored.path)
+        lie = make_package(content_hash=f"sha256:{claimed}", size=info.size, info_hash=info.info_hash)
+        await seeder.publish(sign(lie, Ed25519PrivateKey.generate()))
+        await seeder.providers.provide(claimed, sharing.port)  # the seeder answers for the promised archive
+        args = cli.build_parser().parse_args([
+            "fetch", str(lie.id), "--bootstrap", "{}:{}".format(*seeder.address), "--interface", "127.0.12.3",
+            "--data-dir", str(tmp_path / "fetcher"), "--output", str(tmp_path / "out")])
+        with pytest.raises(TransferMismatch, match=f"names archive {stored.sha256}, not {claimed}"):
+            await asyncio.wait_for(cli.cmd_fetch(args), 60)
+        assert not (tmp_path / "out").exists()
+        assert list((tmp_path / "fetcher" / "content").iterdir()) == []
+    finally:
+        await sharing.close()
