@@ -131,10 +131,6 @@ class ProviderDirectory:
                                                        proto.timeout_for(n)) for n in nodes))
         return sum(1 for ok, answer in results if ok and answer is True)
 
-    def withdraw(self, sha256: str) -> None:
-        """Stop answering for an archive this node no longer seeds (the network's copies expire)."""
-        self._seeding.pop(provider_key(sha256), None)
-
     async def find(self, sha256: str) -> list[Provider]:
         """Providers of an archive known to the k closest nodes of its key (and this node), first seen first."""
         key = provider_key(sha256)

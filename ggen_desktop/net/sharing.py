@@ -43,7 +43,7 @@ class ArchiveSharing:
         self.announce, self.refresh_s = announce, refresh_s
         self.session: TransferSession | None = None
         self.port = 0
-        self._seeded: dict[str, TorrentInfo] = {}  # by sha256
+        self._seeded: set[str] = set()  # sha256 of every archive seeded and announced here
         self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -74,7 +74,6 @@ class ArchiveSharing:
         """Seed one archive of the store under its canonical torrent, and announce it."""
         info = await asyncio.to_thread(make_torrent, path)
         self._session().seed(info)
-        self._seeded[info.sha256] = info
         await self._provide(info.sha256)
         return info
 
@@ -104,7 +103,9 @@ class ArchiveSharing:
             await self.session.close()
 
     async def _provide(self, sha256: str) -> None:
+        """Announce an archive seeded here now, and again at every refresh."""
         if self.announce:
+            self._seeded.add(sha256)
             stored = await self._providers().provide(sha256, self.port)
             log.info("announced archive %s on port %d to %d nodes", sha256[:12], self.port, stored)
 

@@ -117,3 +117,29 @@ async def test_fetch_refuses_an_archive_that_is_not_the_records(pair: tuple[Mark
         assert list((tmp_path / "fetcher" / "content").iterdir()) == []
     finally:
         await sharing.close()
+
+
+@pytest.mark.asyncio
+async def test_a_download_is_checked_then_seeded_and_announced(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                                tmp_path: Path) -> None:
+    seeder_node, downloader_node = pair
+    payload = os.urandom(1_500_000)
+    source = tmp_path / "p.tgz"
+    source.write_bytes(payload)
+    seeder = ArchiveSharing(ContentStore(tmp_path / "seeder"), lambda: seeder_node.providers, "127.0.12.1")
+    downloader = ArchiveSharing(ContentStore(tmp_path / "downloader"), lambda: downloader_node.providers, "127.0.12.2")
+    await seeder.start()
+    await downloader.start()
+    try:
+        package = await seeder.add_archive(make_package(content_hash="sha256:" + hashlib.sha256(payload).hexdigest()),
+                                           source)
+        stored = await asyncio.wait_for(downloader.fetch(package), 60)
+        assert stored.path.read_bytes() == payload and stored.path.parent == tmp_path / "downloader" / "content"
+        key = provider_key(stored.sha256)
+        assert ("127.0.12.2", downloader.port) in seeder_node.providers.store.get(key)
+        assert downloader.session is not None
+        await wait_until(lambda: [t.sha256 for t in downloader.session.transfers()  # type: ignore[union-attr]
+                                  if t.state.value == "seeding"] == [stored.sha256])
+    finally:
+        await downloader.close()
+        await seeder.close()
