@@ -175,7 +175,10 @@ class App:
         self._stopped = True
         try:
             if self.sharing is not None:
-                await self.sharing.close()
+                try:
+                    await self.sharing.close()
+                except Exception:  # the node and the database must still close
+                    log.exception("archive sharing did not close cleanly")
             await self.node.stop()
         finally:
             try:
