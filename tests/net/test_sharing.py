@@ -6,15 +6,16 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from ggen_desktop.net.node import MarketplaceNode
-from ggen_desktop.net.providers import ProviderStore, provider_key
+from ggen_desktop.net.providers import ProviderDirectory, ProviderStore, provider_key
 from ggen_desktop.net.sharing import ArchiveSharing, export_archive
+from ggen_desktop.net.transfer_job import Transfer
 from ggen_desktop.net.transfer_types import TransferMismatch
 from ggen_desktop.store.content import ContentStore
 from tests.helpers.packages import make_package
@@ -143,3 +144,40 @@ async def test_a_download_is_checked_then_seeded_and_announced(pair: tuple[Marke
     finally:
         await downloader.close()
         await seeder.close()
+
+
+def providers_of(node: MarketplaceNode) -> Callable[[], ProviderDirectory]:
+    return lambda: node.providers
+
+
+@pytest.mark.asyncio
+async def test_three_seeders_are_all_found_and_used(tmp_path: Path) -> None:
+    """Each seeder announces itself; the downloader finds all three and takes pieces from more than one."""
+    nodes = [MarketplaceNode(query_config=FAST) for _ in range(4)]
+    sharings: list[ArchiveSharing] = []
+    try:
+        for index, node in enumerate(nodes):
+            await node.start(0, [nodes[0].address] if index else [], f"127.0.14.{index + 1}")
+        payload = os.urandom(8 * 1024 * 1024)
+        source = tmp_path / "big.tgz"
+        source.write_bytes(payload)
+        for index, node in enumerate(nodes):
+            store = ContentStore(tmp_path / str(index))
+            if index < 3:
+                store.add_file(source)
+            sharings.append(ArchiveSharing(store, providers_of(node), f"127.0.14.{index + 1}"))
+            await sharings[-1].start()
+        sha256 = hashlib.sha256(payload).hexdigest()
+        package = await sharings[0].add_archive(make_package(content_hash=f"sha256:{sha256}"), source)
+        expected = {(f"127.0.14.{i + 1}", sharings[i].port) for i in range(3)}
+        assert set(await nodes[3].providers.find(sha256)) == expected
+        transfers: list[Transfer] = []
+        stored = await asyncio.wait_for(sharings[3].fetch(package, transfers.append), 60)
+        assert stored.path.read_bytes() == payload
+        (transfer,) = transfers
+        assert len(transfer.sources) >= 2 and transfer.sources <= expected
+    finally:
+        for sharing in sharings:
+            await sharing.close()
+        for node in nodes:
+            await node.stop()
