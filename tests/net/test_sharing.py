@@ -181,3 +181,54 @@ async def test_three_seeders_are_all_found_and_used(tmp_path: Path) -> None:
             await sharing.close()
         for node in nodes:
             await node.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_fetch_killed_mid_transfer_finishes_when_run_again(tmp_path: Path) -> None:
+    """`fetch` in a child process, SIGKILLed once its resume data is on disk, then run again on the same
+    data folder: the second run picks the partial download up and writes the whole archive."""
+    import signal
+    import sys
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ggen_desktop.core.record import sign
+    from tests.test_cli import ROOT, _env
+
+    holder, seeder_node = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
+    await holder.start(0, [], "127.0.15.2")
+    await seeder_node.start(0, [holder.address], "127.0.15.1")
+    payload = os.urandom(4 * 1024 * 1024)
+    source = tmp_path / "p.tgz"
+    source.write_bytes(payload)
+    sharing = ArchiveSharing(ContentStore(tmp_path / "seeder"), lambda: seeder_node.providers, "127.0.15.1")
+    await sharing.start()
+    home = tmp_path / "fetcher"
+    command = [sys.executable, "-m", "ggen_desktop", "fetch", "acme/rust-cli", "--bootstrap",
+               "{}:{}".format(*seeder_node.address), "--interface", "127.0.15.3", "--data-dir", str(home / "data"),
+               "--output", str(home / "out")]
+    try:
+        package = await sharing.add_archive(make_package(content_hash="sha256:" + hashlib.sha256(payload).hexdigest()),
+                                            source)
+        await seeder_node.publish(sign(package, Ed25519PrivateKey.generate()))
+        assert sharing.session is not None
+        sharing.session.set_rate_limits(upload=400_000)  # about ten seconds for the whole archive
+        child = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
+                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        resume = home / "data" / "partial" / f"{package.info_hash}.resume"
+        await wait_until(lambda: resume.exists() or child.returncode is not None, timeout=30)
+        assert child.returncode is None, "the first fetch ended before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+        assert not (home / "out").exists()
+        sharing.session.set_rate_limits()
+        again = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
+                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(again.communicate(), 90)
+        assert again.returncode == 0, err.decode()
+        assert Path(out.decode().strip()).read_bytes() == payload
+        assert not resume.exists()  # the finished download left no partial state behind
+    finally:
+        await sharing.close()
+        await seeder_node.stop()
+        await holder.stop()
