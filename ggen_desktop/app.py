@@ -13,6 +13,7 @@ The engine's errors and types the front ends need are re-exported here.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import time
@@ -35,11 +36,15 @@ from ggen_desktop.store.publisher_tables import PublisherTables
 from ggen_desktop.store.saved_metrics import load_metrics, save_metrics
 
 if TYPE_CHECKING:
+    from ggen_desktop.core.package import Package
     from ggen_desktop.core.record import SignedRecord
     from ggen_desktop.net.demo import DemoNetwork
     from ggen_desktop.net.node import MarketplaceNode
     from ggen_desktop.net.node import NodeError as NodeError
     from ggen_desktop.net.node import PublishReport as PublishReport
+    from ggen_desktop.net.sharing import ArchiveSharing, OnTransfer
+    from ggen_desktop.net.transfer_job import Transfer as Transfer
+    from ggen_desktop.net.transfer_types import TransferError as TransferError
     from ggen_desktop.store.identity import IdentityError as IdentityError
     from ggen_desktop.store.identity import PublisherIdentity as PublisherIdentity
     from ggen_desktop.store.rows import MyPackage
@@ -54,6 +59,7 @@ _ENGINE_NAMES = {
     "PublishReport": "ggen_desktop.net.node",
     "IdentityError": "ggen_desktop.store.identity",
     "PublisherIdentity": "ggen_desktop.store.identity",
+    "TransferError": "ggen_desktop.net.transfer_types",
 }
 
 if not TYPE_CHECKING:  # mypy reads the imports above; at run time the names resolve here
@@ -79,11 +85,14 @@ class App:
         interface: str | None = None,
         allow_demo: bool = True,
         memory_if_locked: bool = False,
+        seed: bool = True,
     ) -> None:
         """Load settings and open the database; raises NodeError for a bad bootstrap address and
         StoreLocked (one sentence) when another process holds the data folder, unless
         `memory_if_locked`: then the node keeps nothing on disk (`in_memory`). With
-        `allow_demo=False` and no bootstrap peer the node starts a network of its own."""
+        `allow_demo=False` and no bootstrap peer the node starts a network of its own.
+        With `seed` (and a data folder) the archives of the folder's content store are seeded and
+        announced while the app runs; a short-lived command passes False."""
         from ggen_desktop.net.node import MarketplaceNode, NodeError
 
         self.config_dir = paths.config_dir(config_dir)
@@ -97,6 +106,9 @@ class App:
         self.demo_size = demo_size
         self._interface = interface or ("127.0.0.1" if self.is_demo else "0.0.0.0")
         self.database = self._open_database(data_dir, memory_if_locked)
+        self.content_dir = paths.data_dir(data_dir)  # archives live here even when another process holds it
+        self._seed = seed
+        self.sharing: ArchiveSharing | None = None
         # Demo peers live for one run: do not mix their addresses into the saved contacts.
         self.node: MarketplaceNode = MarketplaceNode(self.database, self.settings.query_config(),
                                                      remember_contacts=not self.is_demo)
@@ -150,14 +162,39 @@ class App:
         await self.node.start(self.port, bootstrap, self._interface)
         self.observe_records(self.known_records())  # announcements received while this node was away
         report("Joining", 1, 1)
+        if not self.in_memory:
+            from ggen_desktop.net.transfer_types import TransferError
+
+            try:
+                self.sharing = await self._start_sharing(self.content_dir, announce=self._seed)
+            except (TransferError, OSError, TimeoutError) as exc:  # search and publish still work without it
+                log.warning("archive sharing is off: BitTorrent could not start: %s", exc)
+
+    async def _start_sharing(self, content_dir: Path, announce: bool) -> ArchiveSharing:
+        from ggen_desktop.net.sharing import ArchiveSharing
+        from ggen_desktop.store.content import ContentStore
+
+        store = ContentStore(content_dir)
+        sharing = ArchiveSharing(store, lambda: self.node.providers, self._interface, announce=announce)
+        try:
+            await sharing.start()
+        except BaseException:
+            await sharing.close()
+            raise
+        return sharing
 
     async def stop(self) -> None:
-        """Node, then demo, then database. A second call does nothing."""
+        """Archive sharing, node, then demo, then database. A second call does nothing."""
         if self._stopped:
             return
         self._stopped = True
         try:
             self.save_metrics()
+            if self.sharing is not None:
+                try:
+                    await self.sharing.close()
+                except Exception:  # the node and the database must still close
+                    log.exception("archive sharing did not close cleanly")
             await self.node.stop()
         finally:
             try:
@@ -204,6 +241,37 @@ class App:
             return await self.node.publish(record)
         finally:
             self.observe_records([record])
+
+    async def add_archive(self, package: Package, archive: Path) -> Package:
+        """Keep an archive in the data folder's content store and return the package naming it (size and
+        torrent info-hash, to be signed). Seeded now when this app seeds, else on the folder's next start."""
+        from ggen_desktop.net.sharing import ArchiveSharing
+        from ggen_desktop.store.content import ContentStore
+
+        if self.sharing is not None:
+            return await self.sharing.add_archive(package, archive)
+        offline = ArchiveSharing(ContentStore(self.content_dir), lambda: self.node.providers, self._interface,
+                                 announce=False)
+        return await offline.add_archive(package, archive)
+
+    async def fetch(self, package: Package, output_dir: Path, on_transfer: OnTransfer | None = None) -> Path:
+        """Download the archive of a package record from the nodes that seed it, check it against the
+        record's sha256 and copy it into `output_dir`; returns the copy's path. TransferError otherwise."""
+        import tempfile
+
+        from ggen_desktop.net.sharing import export_archive
+
+        destination = Path(output_dir) / f"{package.id.namespace}-{package.id.name}-{package.version}"
+        if self.sharing is not None:
+            stored = await self.sharing.fetch(package, on_transfer)
+            return await asyncio.to_thread(export_archive, stored, destination)
+        with tempfile.TemporaryDirectory(prefix="ggen-fetch-") as scratch:  # in memory: keep nothing here
+            sharing = await self._start_sharing(Path(scratch), announce=False)
+            try:
+                stored = await sharing.fetch(package, on_transfer)
+                return await asyncio.to_thread(export_archive, stored, destination)
+            finally:
+                await sharing.close()
 
     def my_packages(self) -> list[MyPackage]:
         return self.node.my_packages()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ggen_desktop import __version__
 
 if TYPE_CHECKING:
-    from ggen_desktop.app import App
+    from ggen_desktop.app import App, Transfer
     from ggen_desktop.core.search import QueryTrace, SearchHit
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,15 @@ def _add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                         help="one JSON object per result on stdout; a JSON summary as the last line on stderr")
     search.set_defaults(handler=_sync(cmd_search), command="search")
 
+    fetch = commands.add_parser("fetch", parents=[common],
+                                help="download a package's archive from the nodes that seed it and check it")
+    fetch.add_argument("package", metavar="PACKAGE_ID", help="the package, as namespace/name")
+    fetch.add_argument("--version", dest="package_version", default=None, help="this version (default: the newest)")
+    fetch.add_argument("--publisher", default=None, metavar="FINGERPRINT", help="only this publisher's package")
+    fetch.add_argument("--output", type=Path, default=Path("."), metavar="DIR",
+                       help="folder to put the archive in (default: the current folder)")
+    fetch.set_defaults(handler=_sync(cmd_fetch), command="fetch")
+
 
 def _limit(text: str) -> int:
     try:
@@ -126,7 +135,7 @@ def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> 
 
 def _expected_errors() -> tuple[type[Exception], ...]:
     """Failures whose message is the whole story for the user: printed as one sentence, no traceback."""
-    from ggen_desktop.app import IdentityError, NodeError, StoreError
+    from ggen_desktop.app import IdentityError, NodeError, StoreError, TransferError
     from ggen_desktop.core.manifest import ManifestError
     from ggen_desktop.core.package import PackageError
     from ggen_desktop.core.query import QueryError
@@ -134,7 +143,7 @@ def _expected_errors() -> tuple[type[Exception], ...]:
     from ggen_desktop.core.settings import SettingsError
 
     return (CliError, ManifestError, PackageError, QueryError, RecordError, SettingsError, NodeError,
-            StoreError, IdentityError, OSError)
+            StoreError, IdentityError, TransferError, OSError)
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -182,7 +191,7 @@ async def _client_app(args: argparse.Namespace, what: str) -> App:
     if not bootstrap:
         raise CliError(f"{what} needs a peer to join: give --bootstrap HOST:PORT")
     app = App(data_dir=args.data_dir, port=0, bootstrap=bootstrap, interface=args.interface, allow_demo=False,
-              memory_if_locked=True)
+              memory_if_locked=True, seed=False)
     if app.in_memory:
         print("ggen-desktop: the data folder is in use by another ggen-desktop; using a temporary in-memory node",
               file=sys.stderr)
@@ -199,9 +208,9 @@ async def _client_app(args: argparse.Namespace, what: str) -> App:
 
 async def cmd_publish(args: argparse.Namespace) -> int:
     from ggen_desktop.app import App
-    from ggen_desktop.core.manifest import load_manifest
+    from ggen_desktop.core.manifest import read_manifest
 
-    package = load_manifest(args.manifest)
+    package, archive = read_manifest(args.manifest)
     if args.key_file is not None:
         publisher, created = App.open_key_file(args.key_file)
         if created:
@@ -213,9 +222,11 @@ async def cmd_publish(args: argparse.Namespace) -> int:
             raise CliError("there is no publisher key in the OS keyring yet; create one in the app, "
                            "or pass --key-file PATH to use (or create) a key file")
         publisher = found
-    record = publisher.sign_package(package)
     app = await _client_app(args, "publish")
     try:
+        if archive is not None:  # kept in the data folder; a `node` or the app started on it seeds it
+            package = await app.add_archive(package, archive)
+        record = publisher.sign_package(package)
         report = await app.publish(record)
     finally:
         await app.stop()
@@ -290,6 +301,47 @@ def _summary(trace: QueryTrace, printed: int, more: bool) -> dict[str, Any]:
         "keyword": trace.keyword, "reason": trace.reason, "suggestions": trace.suggestions,
         "known": trace.known_results, "records_received": trace.received, "records_verified": trace.verified,
     }
+
+
+async def cmd_fetch(args: argparse.Namespace) -> int:
+    from ggen_desktop.core.package import PackageId, Version
+
+    package_id = str(PackageId.parse(args.package))
+    version = str(Version.parse(args.package_version)) if args.package_version else None
+    app = await _client_app(args, "fetch")
+    try:
+        record = await app.node.get_package(package_id, args.publisher, version)
+        if record is None:
+            which = f"{package_id} {version}" if version else package_id
+            by = f" by publisher {args.publisher}" if args.publisher else ""
+            raise CliError(f"no package {which}{by} was found on the network")
+        package = record.package
+        if not package.has_archive:
+            raise CliError(f"{package.id} {package.version} was published without a shared archive, "
+                           "so there is nothing to download")
+        watched: list[Transfer] = []
+        display = asyncio.ensure_future(_show_progress(watched)) if sys.stderr.isatty() else None
+        try:
+            path = await app.fetch(package, args.output, watched.append)
+        finally:
+            if display is not None:
+                display.cancel()
+                await asyncio.gather(display, return_exceptions=True)
+                print(file=sys.stderr, flush=True)
+    finally:
+        await app.stop()
+    print(path.resolve(), flush=True)
+    return 0
+
+
+async def _show_progress(watched: list[Transfer]) -> None:
+    """The transfer's progress on one terminal line, twice a second, until cancelled."""
+    while True:
+        if watched:
+            status = watched[0].status()
+            print(f"\r{status.state.value}: {status.progress:6.1%} of {status.size:,} bytes, "
+                  f"{status.download_rate / 1e6:.1f} MB/s, {status.peers} peers   ", end="", file=sys.stderr, flush=True)
+        await asyncio.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:

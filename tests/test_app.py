@@ -130,3 +130,29 @@ def test_the_engine_names_are_re_exported_without_loading_the_network_code() -> 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[] True module 'ggen_desktop.app' has no attribute 'NoSuchThing'"
+
+
+@pytest.mark.asyncio
+async def test_an_app_seeds_and_announces_what_its_data_folder_holds_and_stops_sharing_first(tmp_path: Path) -> None:
+    from ggen_desktop.store.content import ContentStore
+
+    archive = tmp_path / "held.tgz"
+    archive.write_bytes(b"held archive " * 10_000)
+    held = ContentStore(tmp_path / "data").add_file(archive)  # e.g. kept by a `publish` while no node ran
+    app = App(data_dir=tmp_path / "data", config_dir=tmp_path / "config", demo_size=4)
+    try:
+        await app.start()
+        assert app.sharing is not None and app.sharing.session is not None
+        assert [t.sha256 for t in app.sharing.session.transfers()] == [held.sha256]
+        assert ("127.0.0.1", app.sharing.port) in await app.node.providers.find(held.sha256)
+    finally:
+        await app.stop()
+    assert not app.sharing.session.is_open and not app.node.is_running
+    guest_holder = App(data_dir=tmp_path / "data", config_dir=tmp_path / "config")
+    guest = App(data_dir=tmp_path / "data", config_dir=tmp_path / "config", demo_size=4, memory_if_locked=True)
+    try:
+        await guest.start()
+        assert guest.sharing is None  # in memory: the folder's archives are the holder's to seed
+    finally:
+        await guest.stop()
+        await guest_holder.stop()

@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ggen_desktop.core.package import Dependency, Package, PackageError, PackageId, PackageMetadata, Version
 from ggen_desktop.core.package_fields import FIELDS, check_field
@@ -59,8 +59,20 @@ def _all_of(source: str, problems: list[ManifestError]) -> ManifestError:
     return ManifestError(source, first.field, first.rule, first.line, problems)
 
 
+class Manifest(NamedTuple):
+    """A loaded manifest: the package, and the archive file when the manifest names one (`archive`)."""
+
+    package: Package
+    archive: Path | None
+
+
 def load_manifest(path: str | os.PathLike[str]) -> Package:
     """Load a manifest file, or `ggen-package.toml` inside a folder; `archive` is relative to its folder."""
+    return read_manifest(path).package
+
+
+def read_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """As `load_manifest`, keeping the archive's path: publishing shares that file."""
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_FILENAME
@@ -72,11 +84,15 @@ def load_manifest(path: str | os.PathLike[str]) -> Package:
         raise ManifestError(str(path), None, "is not UTF-8 text") from None
     except OSError as exc:
         raise ManifestError(str(path), None, f"cannot be read: {exc.strerror or exc}") from exc
-    return parse_manifest(text, base_dir=path.parent, source=str(path))
+    return _parse(text, path.parent, str(path))
 
 
 def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None, source: str = "manifest") -> Package:
     """Turn manifest text into a validated Package; `base_dir` resolves a relative `archive` path."""
+    return _parse(text, base_dir, source).package
+
+
+def _parse(text: str, base_dir: str | os.PathLike[str] | None, source: str) -> Manifest:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -104,12 +120,12 @@ def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None,
         rule = check_field(name, table[name]) if name in table else None
         if rule is not None:
             problem(f"package.{name}", rule)
-    content_hash = _content_hash(table, base_dir, problem)
+    content_hash, archive = _content_hash(table, base_dir, problem)
     dependencies = _dependencies(table.get("dependencies", {}), problem)
     if problems:
         raise _all_of(source, problems)
     try:
-        return Package(
+        package = Package(
             id=PackageId.parse(table["id"]),
             version=Version.parse(table["version"]),
             metadata=PackageMetadata(
@@ -122,23 +138,26 @@ def parse_manifest(text: str, *, base_dir: str | os.PathLike[str] | None = None,
         )
     except PackageError as exc:
         raise ManifestError(source, f"package.{exc.field}", exc.rule) from None
+    return Manifest(package, archive)
 
 
-def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None, problem: Problem) -> str | None:
-    """`content_hash` as given, or the sha256 of the `archive` file; exactly one of them (None: a problem)."""
+def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None,
+                  problem: Problem) -> tuple[str | None, Path | None]:
+    """`content_hash` as given, or the sha256 of the `archive` file (and its path); exactly one of them
+    (None: a problem)."""
     has_hash, has_archive = "content_hash" in table, "archive" in table
     if has_hash == has_archive:
         problem("package.content_hash", "give exactly one of content_hash or archive (the file to hash)")
-        return None
+        return None, None
     if has_hash:
-        return table["content_hash"]  # type: ignore[no-any-return]  # checked with the other fields
+        return table["content_hash"], None  # checked with the other fields
     archive = table["archive"]
     if not isinstance(archive, str) or not archive:
         problem("package.archive", "must be the path of a file, relative to the manifest")
-        return None
+        return None, None
     if base_dir is None and not Path(archive).is_absolute():
         problem("package.archive", "a relative path needs the manifest's folder; load the file")
-        return None
+        return None, None
     path = Path(base_dir or ".") / archive
     try:
         digest = hashlib.sha256()
@@ -147,11 +166,11 @@ def _content_hash(table: dict[str, Any], base_dir: str | os.PathLike[str] | None
                 digest.update(chunk)
     except FileNotFoundError:
         problem("package.archive", f"{path} does not exist")
-        return None
+        return None, None
     except OSError as exc:
         problem("package.archive", f"{path} cannot be read: {exc.strerror or exc}")
-        return None
-    return f"sha256:{digest.hexdigest()}"
+        return None, None
+    return f"sha256:{digest.hexdigest()}", path
 
 
 def _dependencies(table: Any, problem: Problem) -> tuple[Dependency, ...]:

@@ -34,6 +34,8 @@ MAX_LIST_ITEMS = 16
 MAX_TAG = 32
 MAX_TEXT_FIELD = 200
 CONTENT_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+INFO_HASH = re.compile(r"^[0-9a-f]{64}$")
+MAX_ARCHIVE_SIZE = 1 << 50  # a bound that keeps a hostile size from being a bignum in every client
 
 
 @dataclass(frozen=True, order=True)
@@ -288,7 +290,12 @@ class Dependency:
 
 @dataclass(frozen=True)
 class Package:
-    """One version of a package. Its identity on the network also includes the publisher key."""
+    """One version of a package. Its identity on the network also includes the publisher key.
+
+    A package published with its archive also names the archive's `size` in bytes and the
+    `info_hash` (v2, 64 hex digits) of its canonical torrent, so a downloader can fetch it over
+    BitTorrent and check every piece; both are absent for a package whose archive is not shared.
+    """
 
     id: PackageId
     version: Version
@@ -297,10 +304,20 @@ class Package:
     dependencies: tuple[Dependency, ...] = ()
     created_at: int = field(default_factory=lambda: int(time.time()))
     updated_at: int = 0
+    size: int | None = None
+    info_hash: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.content_hash, str) or not CONTENT_HASH.match(self.content_hash):
             raise PackageError("content_hash", "must be 'sha256:' followed by 64 lowercase hex digits")
+        if self.size is not None and (not isinstance(self.size, int) or isinstance(self.size, bool)
+                                      or not 0 < self.size <= MAX_ARCHIVE_SIZE):
+            raise PackageError("size", f"must be the archive's size, a whole number of bytes from 1 to {MAX_ARCHIVE_SIZE}")
+        if self.info_hash is not None and (not isinstance(self.info_hash, str) or not INFO_HASH.match(self.info_hash)):
+            raise PackageError("info_hash", "must be the torrent's v2 info-hash: 64 lowercase hex digits")
+        if (self.size is None) != (self.info_hash is None):
+            raise PackageError("info_hash" if self.info_hash is None else "size",
+                               "a shared archive needs both its size and its info-hash")
         if len(self.dependencies) > MAX_LIST_ITEMS:
             raise PackageError("dependencies", f"at most {MAX_LIST_ITEMS} allowed")
         for stamp in ("created_at", "updated_at"):
@@ -310,8 +327,14 @@ class Package:
         if not self.updated_at:
             object.__setattr__(self, "updated_at", self.created_at)
 
+    @property
+    def has_archive(self) -> bool:
+        """True when the record names a shared archive (its size and torrent info-hash)."""
+        return self.info_hash is not None
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The signed form; `size` and `info_hash` appear only when set, so older records keep their bytes."""
+        out: dict[str, Any] = {
             "id": str(self.id),
             "version": str(self.version),
             "metadata": self.metadata.to_dict(),
@@ -320,6 +343,11 @@ class Package:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.size is not None:
+            out["size"] = self.size
+        if self.info_hash is not None:
+            out["info_hash"] = self.info_hash
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Package:
@@ -344,4 +372,6 @@ class Package:
             ),
             created_at=data.get("created_at", 0),
             updated_at=data.get("updated_at", 0),
+            size=data.get("size"),
+            info_hash=data.get("info_hash"),
         )

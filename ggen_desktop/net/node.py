@@ -35,6 +35,7 @@ from ggen_desktop.net.known_records import KnownRecords
 from ggen_desktop.net.lookup import OnRecords, StreamingLookup, start_lookup
 from ggen_desktop.net.node_state import CONTACTS_SAVE_INTERVAL_S, NodeState
 from ggen_desktop.net.protocol import MarketProtocol
+from ggen_desktop.net.providers import ProviderDirectory
 from ggen_desktop.net.publish_report import PublishReport
 from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher
 from ggen_desktop.net.record_digests import VerifiedRecords
@@ -96,6 +97,7 @@ class MarketplaceNode:
         self._node_id = node_id
         self._server: DhtServer | None = None
         self._announcer: Announcer | None = None
+        self._providers: ProviderDirectory | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}  # each periodic job's next tick, and only that
         self._started = False
@@ -112,6 +114,13 @@ class MarketplaceNode:
     @property
     def protocol(self) -> MarketProtocol:
         return self.server.protocol
+
+    @property
+    def providers(self) -> ProviderDirectory:
+        """Provider records: who seeds which archive (`provide`, `find`)."""
+        if self._providers is None:
+            raise NodeError("the node is not running; start it first")
+        return self._providers
 
     @property
     def node_id(self) -> bytes:
@@ -192,6 +201,7 @@ class MarketplaceNode:
         self._node_id = self._server.node.id
         await self.state.save_node_id(self._node_id)  # chosen once: a crash must not lose it
         self._announcer = Announcer(self._server.protocol, self._learn)
+        self._providers = ProviderDirectory(self._server.protocol, self.ksize, self.alpha)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
         self.bootstrap_peers = list(bootstrap)
         self._every("republish", self.republish_check, self.publisher.republish_due)

@@ -13,6 +13,7 @@ from ggen_desktop.core.manifest import (
     ManifestError,
     load_manifest,
     parse_manifest,
+    read_manifest,
 )
 
 HASH = "sha256:" + "ab" * 32
@@ -90,6 +91,14 @@ def test_archive_is_hashed_relative_to_the_manifest(tmp_path: Path) -> None:
     )
     package = load_manifest(tmp_path / MANIFEST_FILENAME)
     assert package.content_hash == "sha256:" + hashlib.sha256(payload).hexdigest()
+    manifest = read_manifest(tmp_path)
+    assert manifest.package == package
+    assert manifest.archive is not None and manifest.archive.read_bytes() == payload
+
+
+def test_manifest_with_a_content_hash_names_no_archive(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST_FILENAME).write_text(EXAMPLE, encoding="utf-8")
+    assert read_manifest(tmp_path).archive is None
 
 
 def test_missing_archive(tmp_path: Path) -> None:

@@ -335,3 +335,52 @@ def test_a_later_signing_supersedes_and_an_earlier_one_never_does() -> None:
     assert first.identity == later.identity
     assert first.is_older_than(later) and not later.is_older_than(first)
     assert not first.is_older_than(sign(make_package(updated_at=1_000), KEY))  # a tie is not older
+
+
+# -- archive fields: size and torrent info-hash ------------------------------------------
+
+INFO_HASH = "ab" * 32
+
+
+def test_archive_fields_are_signed_and_round_trip() -> None:
+    record = sign(make_package(size=5_000_000, info_hash=INFO_HASH), KEY)
+    decoded = decode_and_verify(record.encoded)
+    assert (decoded.package.size, decoded.package.info_hash) == (5_000_000, INFO_HASH)
+    assert decoded.package.has_archive
+    assert envelope(record)["package"]["info_hash"] == INFO_HASH
+
+
+def test_record_without_archive_fields_keeps_its_bytes_and_verifies() -> None:
+    """Records signed before the fields existed have neither key; they still verify, byte for byte."""
+    old_shape = make_package().to_dict()
+    assert not {"size", "info_hash"} & set(old_shape)
+    data = signed_envelope(unsigned_envelope(old_shape))
+    decoded = decode_and_verify(data)
+    assert decoded.package.size is None and decoded.package.info_hash is None
+    assert not decoded.package.has_archive
+    assert "size" not in envelope(decoded) and decoded.encoded == data
+
+
+def test_changing_the_signed_info_hash_breaks_the_signature() -> None:
+    record = sign(make_package(size=10, info_hash=INFO_HASH), KEY)
+    forged = envelope(record)
+    forged["package"]["info_hash"] = "cd" * 32
+    with pytest.raises(RecordBadSignature):
+        decode_and_verify(canonical_json(forged))
+
+
+@pytest.mark.parametrize(("size", "info_hash", "field"), [
+    (0, INFO_HASH, "size"), (-5, INFO_HASH, "size"), (True, INFO_HASH, "size"), ("10", INFO_HASH, "size"),
+    (1.5, INFO_HASH, "size"), (10, "AB" * 32, "info_hash"), (10, "ab" * 31, "info_hash"), (10, 5, "info_hash"),
+    (10, None, "info_hash"), (None, INFO_HASH, "size"),
+])
+def test_bad_archive_fields_are_refused(size: object, info_hash: object, field: str) -> None:
+    data = signed_envelope(unsigned_envelope(package_dict(size=size, info_hash=info_hash)))
+    with pytest.raises(RecordMissingField, match=field):
+        decode_and_verify(data)
+
+
+def test_explicit_null_archive_fields_are_not_canonical() -> None:
+    data = signed_envelope(unsigned_envelope({**make_package().to_dict(), "size": None, "info_hash": None}))
+    with pytest.raises(RecordMismatch):
+        decode_and_verify(data)

@@ -241,6 +241,43 @@ def test_headless_node_runs_and_stops_on_sigterm(launcher: Path, tmp_path: Path)
     assert "shutting down" in log.read_text()
 
 
+def test_installed_nodes_share_an_archive(launcher: Path, tmp_path: Path) -> None:
+    """libtorrent is in the bundle and works: `publish` an archive, a `node` seeds it, `fetch` gets the same bytes
+    (three installed processes on distinct loopback addresses)."""
+    env = _isolated_env(tmp_path)
+    started: list[subprocess.Popen[str]] = []
+
+    def node(host: str, data: Path, *extra: str) -> str:
+        proc = subprocess.Popen([str(launcher), "node", "--port", "0", "--interface", host, "--data-dir", str(data),
+                                 *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        started.append(proc)
+        assert proc.stdout is not None
+        ready = re.match(r"listening on \S+:(\d+) ", proc.stdout.readline())
+        assert ready, "the node did not say where it listens"
+        return f"{host}:{ready.group(1)}"
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    payload = os.urandom(2 * 1024 * 1024)
+    (package / "payload.tar.gz").write_bytes(payload)
+    (package / "ggen-package.toml").write_text('[package]\nid = "acme/installed"\nversion = "1.0.0"\n'
+                                               'title = "Installed"\narchive = "payload.tar.gz"\n')
+    try:
+        dht = node("127.0.16.2", tmp_path / "dht")
+        published = _run([str(launcher), "publish", str(package), "--bootstrap", dht, "--interface", "127.0.16.1",
+                          "--data-dir", str(tmp_path / "publisher"), "--key-file", str(tmp_path / "key")], env=env)
+        assert published.returncode == 0, published.stderr
+        node("127.0.16.1", tmp_path / "publisher", "--bootstrap", dht)
+        fetched = _run([str(launcher), "fetch", "acme/installed", "--bootstrap", dht, "--interface", "127.0.16.3",
+                        "--data-dir", str(tmp_path / "fetcher"), "--output", str(tmp_path / "out")], timeout=120, env=env)
+        assert fetched.returncode == 0, fetched.stderr
+        assert Path(fetched.stdout.strip()).read_bytes() == payload
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
+
+
 # --- desktop integration and service ----------------------------------------------------
 
 

@@ -1,0 +1,147 @@
+"""Sharing package archives: the node's BitTorrent session joined to its provider records.
+
+What the content store holds is seeded and announced (a provider record on the k closest
+nodes of its key, refreshed every PROVIDER_REFRESH_S while seeding); a download finds its
+peers through provider records, fetches the torrent by its v2 info-hash from them, and
+is checked against the record's sha256 before it counts. A short-lived command that only
+fetches (`announce=False`) neither seeds nor announces what it holds: its port closes in
+a moment, and a provider record pointing at it would send downloaders nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ggen_desktop.core.package import Package
+from ggen_desktop.net.providers import PROVIDER_REFRESH_S, ProviderDirectory
+from ggen_desktop.net.transfer import TransferSession, make_torrent
+from ggen_desktop.net.transfer_job import Transfer
+from ggen_desktop.net.transfer_types import TorrentInfo, TransferError, TransferMismatch
+from ggen_desktop.store.content import ContentStore, StoredArchive, digest_of, hash_file
+
+log = logging.getLogger(__name__)
+
+OnTransfer = Callable[[Transfer], None]
+
+
+class NoProvider(TransferError):
+    """No node on the network says it seeds the archive."""
+
+
+class ArchiveSharing:
+    """Seeds and announces the content store's archives; downloads archives a record names."""
+
+    def __init__(self, store: ContentStore, providers: Callable[[], ProviderDirectory], host: str, *,
+                 announce: bool = True, refresh_s: float = PROVIDER_REFRESH_S) -> None:
+        self.store, self._providers, self.host = store, providers, host
+        self.announce, self.refresh_s = announce, refresh_s
+        self.session: TransferSession | None = None
+        self.port = 0
+        self._seeded: set[str] = set()  # sha256 of every archive seeded and announced here
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open the BitTorrent session; when announcing, seed and announce every archive held."""
+        self.session = TransferSession(self.store, self.host, 0)
+        _, self.port = await self.session.start()
+        log.info("BitTorrent listening on %s:%d", self.host, self.port)
+        if not self.announce:
+            return
+        for held in await asyncio.to_thread(self.store.held):
+            try:
+                await self.seed(held.path)
+            except (TransferError, OSError) as exc:
+                log.warning("not seeding %s: %s", held.sha256, exc)
+        self._refresher = asyncio.ensure_future(self._refresh_forever())
+
+    async def add_archive(self, package: Package, archive: Path) -> Package:
+        """Copy an archive into the content store and name it in the package (size, info-hash); it is
+        seeded and announced now when this node announces, else on its next start."""
+        stored = await asyncio.to_thread(self.store.add_file, archive)
+        if package.content_hash != f"sha256:{stored.sha256}":
+            raise TransferMismatch(f"{archive} hashes to sha256:{stored.sha256}, not the manifest's {package.content_hash}")
+        info = await self.seed(stored.path) if self.announce and self.session else await asyncio.to_thread(
+            make_torrent, stored.path)
+        return _with_archive(package, info)
+
+    async def seed(self, path: Path) -> TorrentInfo:
+        """Seed one archive of the store under its canonical torrent, and announce it."""
+        info = await asyncio.to_thread(make_torrent, path)
+        self._session().seed(info)
+        await self._provide(info.sha256)
+        return info
+
+    async def fetch(self, package: Package, on_transfer: OnTransfer | None = None) -> StoredArchive:
+        """Download the archive a package record names into the content store, checked against its sha256."""
+        if package.info_hash is None:
+            raise TransferError(f"{package.id} {package.version} was published without a shared archive")
+        sha256 = digest_of(package.content_hash)
+        if self.store.has(sha256):
+            return await asyncio.to_thread(self.store.verify, sha256)
+        peers = [p for p in await self._providers().find(sha256) if p[1] != self.port or p[0] != self.host]
+        if not peers:
+            raise NoProvider(f"no node on the network seeds {package.id} {package.version} (archive {sha256[:12]}…)")
+        transfer = await self._session().download(package.info_hash, sha256, peers)
+        if on_transfer is not None:
+            on_transfer(transfer)
+        stored = await transfer.finished()
+        if self.announce:
+            await self._provide(sha256)
+        return stored
+
+    async def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            await asyncio.gather(self._refresher, return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
+
+    async def _provide(self, sha256: str) -> None:
+        """Announce an archive seeded here now, and again at every refresh."""
+        if self.announce:
+            self._seeded.add(sha256)
+            stored = await self._providers().provide(sha256, self.port)
+            log.info("announced archive %s on port %d to %d nodes", sha256[:12], self.port, stored)
+
+    async def _refresh_forever(self) -> None:
+        """Provider records expire after an hour: say again, every refresh interval, what is seeded here."""
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            for sha256 in list(self._seeded):
+                try:
+                    await self._provide(sha256)
+                except Exception:  # one failed refresh must not end the refreshing
+                    log.exception("could not refresh the provider record of %s", sha256[:12])
+
+    def _session(self) -> TransferSession:
+        if self.session is None or not self.session.is_open:
+            raise TransferError("archive sharing is not running")
+        return self.session
+
+
+def _with_archive(package: Package, info: TorrentInfo) -> Package:
+    return dataclasses.replace(package, size=info.size, info_hash=info.info_hash)
+
+
+def export_archive(stored: StoredArchive, destination: Path) -> Path:
+    """Copy an archive out of the store to `destination`, checked against its sha256 before it gets its name."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, stored.path.open("rb") as source:
+            while chunk := source.read(1 << 20):
+                out.write(chunk)
+        sha256, _ = hash_file(Path(temp))
+        if sha256 != stored.sha256:
+            raise TransferMismatch(f"the copy of archive {stored.sha256} at {destination} hashes to {sha256}")
+        os.replace(temp, destination)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return destination

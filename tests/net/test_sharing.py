@@ -1,0 +1,234 @@
+"""Archive sharing on real loopback nodes and real libtorrent sessions: announce, refresh, checks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from ggen_desktop.net.node import MarketplaceNode
+from ggen_desktop.net.providers import ProviderDirectory, ProviderStore, provider_key
+from ggen_desktop.net.sharing import ArchiveSharing, export_archive
+from ggen_desktop.net.transfer_job import Transfer
+from ggen_desktop.net.transfer_types import TransferMismatch
+from ggen_desktop.store.content import ContentStore
+from tests.helpers.packages import make_package
+from tests.net.conftest import FAST
+
+
+@pytest_asyncio.fixture
+async def pair() -> AsyncIterator[tuple[MarketplaceNode, MarketplaceNode]]:
+    seeder, holder = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
+    await holder.start(0, [], "127.0.12.2")
+    await seeder.start(0, [holder.address], "127.0.12.1")
+    yield seeder, holder
+    await seeder.stop()
+    await holder.stop()
+
+
+async def wait_until(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+async def test_held_archives_are_seeded_announced_and_refreshed(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                                tmp_path: Path) -> None:
+    seeder, holder = pair
+    store = ContentStore(tmp_path / "seeder")
+    source = tmp_path / "a.tgz"
+    source.write_bytes(os.urandom(300_000))
+    stored = store.add_file(source)
+    sharing = ArchiveSharing(store, lambda: seeder.providers, "127.0.12.1", refresh_s=0.3)
+    await sharing.start()
+    try:
+        key = provider_key(stored.sha256)
+        assert holder.providers.store.get(key) == [("127.0.12.1", sharing.port)]
+        assert sharing.session is not None and [t.sha256 for t in sharing.session.transfers()] == [stored.sha256]
+        holder.providers.store = ProviderStore()  # as if the record had expired there
+        await wait_until(lambda: holder.providers.store.get(key) == [("127.0.12.1", sharing.port)])
+    finally:
+        await sharing.close()
+
+
+@pytest.mark.asyncio
+async def test_an_archive_that_is_not_the_manifests_is_refused(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                               tmp_path: Path) -> None:
+    seeder, _ = pair
+    sharing = ArchiveSharing(ContentStore(tmp_path / "s"), lambda: seeder.providers, "127.0.12.1", announce=False)
+    archive = tmp_path / "a.tgz"
+    archive.write_bytes(b"the real bytes")
+    package = make_package()  # its content_hash is not the archive's
+    with pytest.raises(TransferMismatch, match="not the manifest's"):
+        await sharing.add_archive(package, archive)
+    right = make_package(content_hash="sha256:" + hashlib.sha256(b"the real bytes").hexdigest())
+    named = await sharing.add_archive(right, archive)
+    assert named.size == len(b"the real bytes") and named.info_hash is not None and len(named.info_hash) == 64
+    assert (named.id, named.content_hash) == (right.id, right.content_hash)
+
+
+def test_export_copies_the_checked_archive(tmp_path: Path) -> None:
+    store = ContentStore(tmp_path / "data")
+    source = tmp_path / "src"
+    source.write_bytes(b"payload" * 1000)
+    stored = store.add_file(source)
+    out = export_archive(stored, tmp_path / "out" / "pkg")
+    assert out.read_bytes() == source.read_bytes() and sorted(p.name for p in out.parent.iterdir()) == ["pkg"]
+
+
+@pytest.mark.asyncio
+async def test_fetch_refuses_an_archive_that_is_not_the_records(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record whose info-hash names other bytes than its content hash (a lying publisher): `fetch` fails with
+    one sentence naming both, and writes nothing to the output folder."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ggen_desktop import cli
+    from ggen_desktop.core.record import sign
+    from ggen_desktop.net.transfer import make_torrent
+
+    monkeypatch.setenv("GGEN_DESKTOP_CONFIG_DIR", str(tmp_path / "config"))
+    seeder, _ = pair
+    store = ContentStore(tmp_path / "seeder")
+    source = tmp_path / "x.tgz"
+    source.write_bytes(os.urandom(200_000))
+    stored = store.add_file(source)
+    sharing = ArchiveSharing(store, lambda: seeder.providers, "127.0.12.1")
+    await sharing.start()
+    try:
+        claimed = hashlib.sha256(b"what the record promises").hexdigest()
+        info = make_torrent(stored.path)
+        lie = make_package(content_hash=f"sha256:{claimed}", size=info.size, info_hash=info.info_hash)
+        await seeder.publish(sign(lie, Ed25519PrivateKey.generate()))
+        await seeder.providers.provide(claimed, sharing.port)  # the seeder answers for the promised archive
+        args = cli.build_parser().parse_args([
+            "fetch", str(lie.id), "--bootstrap", "{}:{}".format(*seeder.address), "--interface", "127.0.12.3",
+            "--data-dir", str(tmp_path / "fetcher"), "--output", str(tmp_path / "out")])
+        with pytest.raises(TransferMismatch, match=f"names archive {stored.sha256}, not {claimed}"):
+            await asyncio.wait_for(cli.cmd_fetch(args), 60)
+        assert not (tmp_path / "out").exists()
+        assert list((tmp_path / "fetcher" / "content").iterdir()) == []
+    finally:
+        await sharing.close()
+
+
+@pytest.mark.asyncio
+async def test_a_download_is_checked_then_seeded_and_announced(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                                tmp_path: Path) -> None:
+    seeder_node, downloader_node = pair
+    payload = os.urandom(1_500_000)
+    source = tmp_path / "p.tgz"
+    source.write_bytes(payload)
+    seeder = ArchiveSharing(ContentStore(tmp_path / "seeder"), lambda: seeder_node.providers, "127.0.12.1")
+    downloader = ArchiveSharing(ContentStore(tmp_path / "downloader"), lambda: downloader_node.providers, "127.0.12.2")
+    await seeder.start()
+    await downloader.start()
+    try:
+        package = await seeder.add_archive(make_package(content_hash="sha256:" + hashlib.sha256(payload).hexdigest()),
+                                           source)
+        stored = await asyncio.wait_for(downloader.fetch(package), 60)
+        assert stored.path.read_bytes() == payload and stored.path.parent == tmp_path / "downloader" / "content"
+        key = provider_key(stored.sha256)
+        assert ("127.0.12.2", downloader.port) in seeder_node.providers.store.get(key)
+        assert downloader.session is not None
+        await wait_until(lambda: [t.sha256 for t in downloader.session.transfers()  # type: ignore[union-attr]
+                                  if t.state.value == "seeding"] == [stored.sha256])
+    finally:
+        await downloader.close()
+        await seeder.close()
+
+
+def providers_of(node: MarketplaceNode) -> Callable[[], ProviderDirectory]:
+    return lambda: node.providers
+
+
+@pytest.mark.asyncio
+async def test_three_seeders_are_all_found_and_used(tmp_path: Path) -> None:
+    """Each seeder announces itself; the downloader finds all three and takes pieces from more than one."""
+    nodes = [MarketplaceNode(query_config=FAST) for _ in range(4)]
+    sharings: list[ArchiveSharing] = []
+    try:
+        for index, node in enumerate(nodes):
+            await node.start(0, [nodes[0].address] if index else [], f"127.0.14.{index + 1}")
+        payload = os.urandom(8 * 1024 * 1024)
+        source = tmp_path / "big.tgz"
+        source.write_bytes(payload)
+        for index, node in enumerate(nodes):
+            store = ContentStore(tmp_path / str(index))
+            if index < 3:
+                store.add_file(source)
+            sharings.append(ArchiveSharing(store, providers_of(node), f"127.0.14.{index + 1}"))
+            await sharings[-1].start()
+        sha256 = hashlib.sha256(payload).hexdigest()
+        package = await sharings[0].add_archive(make_package(content_hash=f"sha256:{sha256}"), source)
+        expected = {(f"127.0.14.{i + 1}", sharings[i].port) for i in range(3)}
+        assert set(await nodes[3].providers.find(sha256)) == expected
+        transfers: list[Transfer] = []
+        stored = await asyncio.wait_for(sharings[3].fetch(package, transfers.append), 60)
+        assert stored.path.read_bytes() == payload
+        (transfer,) = transfers
+        assert len(transfer.sources) >= 2 and transfer.sources <= expected
+    finally:
+        for sharing in sharings:
+            await sharing.close()
+        for node in nodes:
+            await node.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_fetch_killed_mid_transfer_finishes_when_run_again(tmp_path: Path) -> None:
+    """`fetch` in a child process, SIGKILLed once its resume data is on disk, then run again on the same
+    data folder: the second run picks the partial download up and writes the whole archive."""
+    import signal
+    import sys
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ggen_desktop.core.record import sign
+    from tests.test_cli import ROOT, _env
+
+    holder, seeder_node = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
+    await holder.start(0, [], "127.0.15.2")
+    await seeder_node.start(0, [holder.address], "127.0.15.1")
+    payload = os.urandom(4 * 1024 * 1024)
+    source = tmp_path / "p.tgz"
+    source.write_bytes(payload)
+    sharing = ArchiveSharing(ContentStore(tmp_path / "seeder"), lambda: seeder_node.providers, "127.0.15.1")
+    await sharing.start()
+    home = tmp_path / "fetcher"
+    command = [sys.executable, "-m", "ggen_desktop", "fetch", "acme/rust-cli", "--bootstrap",
+               "{}:{}".format(*seeder_node.address), "--interface", "127.0.15.3", "--data-dir", str(home / "data"),
+               "--output", str(home / "out")]
+    try:
+        package = await sharing.add_archive(make_package(content_hash="sha256:" + hashlib.sha256(payload).hexdigest()),
+                                            source)
+        await seeder_node.publish(sign(package, Ed25519PrivateKey.generate()))
+        assert sharing.session is not None
+        sharing.session.set_rate_limits(upload=400_000)  # about ten seconds for the whole archive
+        child = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
+                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        resume = home / "data" / "partial" / f"{package.info_hash}.resume"
+        await wait_until(lambda: resume.exists() or child.returncode is not None, timeout=30)
+        assert child.returncode is None, "the first fetch ended before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+        assert not (home / "out").exists()
+        sharing.session.set_rate_limits()
+        again = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
+                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(again.communicate(), 90)
+        assert again.returncode == 0, err.decode()
+        assert Path(out.decode().strip()).read_bytes() == payload
+        assert not resume.exists()  # the finished download left no partial state behind
+    finally:
+        await sharing.close()
+        await seeder_node.stop()
+        await holder.stop()
