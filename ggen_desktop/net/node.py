@@ -24,6 +24,7 @@ from ggen_desktop.core.query import Query, QueryConfig, matches_query
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.reputation import ReputationBook
 from ggen_desktop.core.search import QueryTrace
+from ggen_desktop.net.address_policy import AddressPolicy
 from ggen_desktop.net.announce import Announcer
 from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.discovered import DiscoveredRecords
@@ -59,9 +60,13 @@ class MarketplaceNode:
         remember_contacts: bool = True,
         republish_interval: float = REPUBLISH_INTERVAL_S,
         republish_check: float = REPUBLISH_CHECK_S,
+        enforce_node_ids_on_private: bool = False,
     ) -> None:
         """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network).
-        My packages are stored again every `republish_interval` s, checked every `republish_check` s."""
+        My packages are stored again every `republish_interval` s, checked every `republish_check` s.
+        `enforce_node_ids_on_private` holds loopback and private peers to the public address rules
+        (BEP 42 ids, one party per IP), so tests on 127.x.y.z can stand for distinct hosts."""
+        self.address_policy = AddressPolicy(enforce_node_ids_on_private)
         self.database = database
         self.republish_check = republish_check
         self.query_config = query_config
@@ -143,6 +148,7 @@ class MarketplaceNode:
             raise NodeError("the node is already started; a stopped node cannot be restarted")
         self._started = True
         self._load_state()
+        self._node_id = self.address_policy.own_id(self._node_id, interface)
         self._server = DhtServer(self.ksize, self.alpha, self._node_id, self.storage, self.reputation)
         try:
             await self._server.listen(port, interface)
@@ -152,10 +158,12 @@ class MarketplaceNode:
             self.state.close()
             raise NodeError(f"cannot listen on UDP {interface}:{port}: {exc.strerror or exc}") from None
         self._node_id = self._server.node.id
+        self._server.protocol.use_policy(self.address_policy)
         self._announcer = Announcer(self._server.protocol, self.discovered.add)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
         try:
             self.bootstrap_peers = [await self._resolve(peer) for peer in bootstrap]
+            self._server.protocol.router.trusted_addresses.update(self.bootstrap_peers)
         except NodeError:
             await self.stop()
             raise

@@ -95,14 +95,11 @@ Slot = tuple[bytes, Identity]  # (key, record identity): one stored entry
 
 
 def _source_of(sender: str) -> tuple[str, str]:
-    """(IP, network group) of a sender. A sender that is not an address (the node-id hex the
-    protocol passed before it handed over the datagram's IP) is a group of its own."""
+    """(IP, network group) of a sender: the IP its datagram came from, or SELF_SENDER.
+    Raises ValueError for anything else (a claimed node id is no sender)."""
     if sender == SELF_SENDER:
         return SELF_SENDER, SELF_SENDER
-    try:
-        return canonical_ip(sender), address_group(sender)
-    except ValueError:
-        return sender, sender
+    return canonical_ip(sender), address_group(sender)
 
 
 def _newness(record: SignedRecord) -> tuple[Version, int]:

@@ -12,6 +12,7 @@ import pytest
 
 from ggen_desktop.core.query import Query
 from ggen_desktop.net import node_state
+from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import package_dht_key
 from ggen_desktop.store.database import Database
@@ -31,7 +32,7 @@ async def test_restart_keeps_id_contacts_reputation_and_my_packages(network: Net
     node = MarketplaceNode(database, FAST)
     await node.start(0, [peers[0].address])
     await node.publish(record)
-    node.set_peer_blocked(peers[2].node_id_hex, True)
+    node.set_peer_blocked(peer_key(*peers[2].address), True)
     first_id, first_contacts = node.node_id_hex, {c[0] for c in node.contacts()}
     await node.stop()
     await node.stop()
@@ -43,8 +44,8 @@ async def test_restart_keeps_id_contacts_reputation_and_my_packages(network: Net
         await again.start()  # no bootstrap: rejoins through the saved contacts
         assert again.node_id_hex == first_id
         assert {c[0] for c in again.contacts()} & first_contacts
-        assert again.reputation.is_avoided(peers[2].node_id_hex)
-        assert again.reputation.peers[peers[0].node_id_hex].successes > 0
+        assert again.reputation.is_avoided(peer_key(*peers[2].address))
+        assert again.reputation.peers[peer_key(*peers[0].address)].successes > 0  # kept by address
         assert [m.record.identity for m in again.my_packages()] == [record.identity]
         assert again.my_packages()[0].replicas >= 2
         assert [r.identity for r in again.local_search(Query(text="widget"))] == [record.identity]
@@ -146,14 +147,15 @@ async def test_reputation_writes_are_debounced_and_flushed_on_stop(network: Netw
     monkeypatch.setattr(database, "save_peers", lambda peers, **kw: (writes.append(len(peers)), save_peers(peers, **kw)))
     node = MarketplaceNode(database, FAST)
     await node.start(0, [peers[0].address])
+    second = peer_key(*peers[1].address)
     for _ in range(20):
-        node.reputation.record_success(peers[1].node_id_hex, 1.0)
+        node.reputation.record_success(second, 1.0)
     assert writes == []  # not one write per update
     await asyncio.sleep(0.3)
-    assert len(writes) == 1 and set(database.load_peers()) >= {p.node_id_hex for p in peers}
-    node.reputation.record_timeout(peers[1].node_id_hex)
+    assert len(writes) == 1 and set(database.load_peers()) >= {peer_key(*p.address) for p in peers}
+    node.reputation.record_timeout(second)
     await node.stop()  # before the delay: stop writes it
-    assert database.load_peers()[peers[1].node_id_hex]["timeouts"] == 1
+    assert database.load_peers()[second]["timeouts"] == 1
     database.close()
 
 
