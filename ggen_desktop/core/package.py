@@ -55,7 +55,7 @@ class PackageId:
         if len(parts) != 2:
             raise PackageError("id", f"'{text}' must be 'namespace/name' with exactly one '/'")
         for label, part in zip(("namespace", "name"), parts, strict=True):
-            if not _ID_PART.match(part):
+            if not _ID_PART.fullmatch(part):  # match() would let a trailing newline through ($)
                 raise PackageError(
                     "id",
                     f"{label} '{part}' must be 1-64 of a-z, 0-9, '.', '-', '_' "
@@ -299,7 +299,7 @@ class Package:
     updated_at: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.content_hash, str) or not CONTENT_HASH.match(self.content_hash):
+        if not isinstance(self.content_hash, str) or not CONTENT_HASH.fullmatch(self.content_hash):
             raise PackageError("content_hash", "must be 'sha256:' followed by 64 lowercase hex digits")
         if len(self.dependencies) > MAX_LIST_ITEMS:
             raise PackageError("dependencies", f"at most {MAX_LIST_ITEMS} allowed")
