@@ -55,8 +55,12 @@ class RawPeer:
         return data[:21], umsgpack.unpackb(data[21:])
 
     def _serve(self, header: bytes, payload: Any, sender: tuple[str, int]) -> None:
-        if self.answer_pings and header[:1] == REQ and isinstance(payload, list) and payload[:1] == ["ping"]:
-            self.send(RESP + header[1:] + umsgpack.packb(self.id), sender)
+        """Answer a ping with `id`, and a request for contacts with none (a peer that knows nobody)."""
+        if not (self.answer_pings and header[:1] == REQ and isinstance(payload, list)):
+            return
+        answers = {"ping": self.id, "find_node": [], "find_value": []}
+        if payload[:1] and payload[0] in answers:
+            self.send(RESP + header[1:] + umsgpack.packb(answers[payload[0]]), sender)
 
     async def _receive_from(self, timeout: float) -> tuple[bytes, Any, tuple[str, int]]:
         loop = asyncio.get_running_loop()
@@ -82,7 +86,7 @@ class RawPeer:
             return payload
 
     async def serve_for(self, seconds: float) -> None:
-        """Answer whatever pings arrive for a while (a peer idling between requests)."""
+        """Answer pings and contact requests for a while (a peer idling between requests)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while (left := deadline - loop.time()) > 0:
@@ -91,6 +95,17 @@ class RawPeer:
             except TimeoutError:
                 return
             self._serve(header, payload, sender)
+
+    def drain(self) -> list[bytes]:
+        """Every datagram already waiting, read without blocking (loopback delivers at send time)."""
+        datagrams = []
+        while True:
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                return datagrams
+            self.bytes_received += len(data)
+            datagrams.append(data)
 
     def close(self) -> None:
         self.sock.close()
