@@ -65,7 +65,8 @@ async def test_twenty_sybil_ids_from_one_network_cannot_all_enter_a_routing_tabl
     for node in nodes:
         for sybil in sybils:
             sybil.send(node.address, "ping", [sybil.id])  # each answers the probe that follows with its id
-    await until(lambda: all(n.protocol.stats["requests"] >= s and not n.protocol._pending for n, s in zip(nodes, served)),
+    await until(lambda: all(n.protocol.stats["requests"] >= s and not n.protocol._pending
+                            for n, s in zip(nodes, served, strict=True)),
                 what="every sybil's ping served and every probe answered")
 
     entered = []
