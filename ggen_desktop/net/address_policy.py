@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ggen_desktop.core.address import address_group, canonical_ip
 from ggen_desktop.core.node_id import exempt, id_conforms, make_node_id
@@ -42,6 +43,12 @@ def is_ip_literal(text: object) -> bool:
     return True
 
 
+@lru_cache(maxsize=8192)
+def _address_keys(ip: str) -> tuple[str, str, bool]:
+    """(canonical IP, network group, exempt) of an address: parsed once, since every datagram needs them."""
+    return canonical_ip(ip), address_group(ip), exempt(ip)
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
     """The party, group and id rules for peer addresses; `strict(ip)` says whether BEP 42 applies."""
@@ -50,15 +57,15 @@ class AddressPolicy:
 
     def strict(self, ip: str) -> bool:
         """True when `ip` is held to the public rules: one party per IP, ids bound to it."""
-        return self.enforce_node_ids_on_private or not exempt(ip)
+        return self.enforce_node_ids_on_private or not _address_keys(ip)[2]
 
     def party(self, ip: str, port: int) -> str:
         """The unit of per-peer limits: the IP, or for an exempt address each port."""
-        return canonical_ip(ip) if self.strict(ip) else peer_key(ip, port)
+        return _address_keys(ip)[0] if self.strict(ip) else peer_key(ip, port)
 
     def group(self, ip: str, port: int) -> str:
         """The network a party belongs to (its /24 or /48); an exempt address's port is its own network."""
-        return address_group(ip) if self.strict(ip) else peer_key(ip, port)
+        return _address_keys(ip)[1] if self.strict(ip) else peer_key(ip, port)
 
     def conforms(self, node_id: bytes, ip: str) -> bool:
         """Whether a peer at `ip` may use `node_id` as a routing contact."""

@@ -81,3 +81,14 @@ async def until(predicate: Callable[[], bool], seconds: float = 5.0, what: str =
 def quiet(node: MarketplaceNode) -> Callable[[], bool]:
     """True once a node has served every request it took in (its handler tasks have all answered)."""
     return lambda: not node.protocol._handlers
+
+
+def taken_in(node: MarketplaceNode) -> int:
+    """Requests a node has read: served, or dropped by its rate limit before decoding."""
+    stats = node.protocol.stats
+    return stats["requests"] + stats["dropped_rate_limited"]
+
+
+async def served(node: MarketplaceNode, total: int) -> None:
+    """Wait until a node has read `total` requests in all (see `taken_in`) and answered every one."""
+    await until(lambda: taken_in(node) >= total and quiet(node)(), what=f"the node reading {total} requests")

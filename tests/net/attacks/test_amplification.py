@@ -17,7 +17,7 @@ from ggen_desktop.core.query import Query
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import keyword_key, package_dht_key
 from tests.helpers.packages import big_record, make_record
-from tests.net.attacks.conftest import Hosts, quiet, until
+from tests.net.attacks.conftest import Hosts, served, taken_in
 from tests.net.raw_peer import REQ, RawPeer
 
 pytestmark = pytest.mark.asyncio
@@ -46,14 +46,6 @@ def requests(sender_id: bytes, record: bytes) -> dict[str, list[object]]:
     }
 
 
-async def served(victim: MarketplaceNode, count: int) -> None:
-    """Wait until `count` more requests have been taken in and every answer is out."""
-    stats = victim.protocol.stats
-    target = stats["requests"] + stats["dropped_rate_limited"] + count
-    await until(lambda: stats["requests"] + stats["dropped_rate_limited"] >= target and quiet(victim)(),
-                what="the victim serving the requests")
-
-
 def names_of_requests(datagrams: list[bytes]) -> list[str]:
     return [umsgpack.unpackb(d[21:])[0] for d in datagrams if d[:1] == REQ]
 
@@ -65,8 +57,9 @@ async def test_an_unverified_source_gets_at_most_three_times_its_datagram(hosts:
     for n, (kind, (name, args)) in enumerate(requests(b"", record).items(), start=1):
         source = hosts.raw(f"127.66.0.{n}", answer_pings=False)  # a fresh address, never verified
         args[0] = make_node_id(source.address[0])  # a conforming id: a candidate contact
+        total = taken_in(victim) + 1
         source.request(victim.address, name, args)  # type: ignore[arg-type]
-        await served(victim, 1)
+        await served(victim, total)
         got = source.drain()
         assert names_of_requests(got) in ([], ["ping"])  # at most the probe; never a hand-over store
         ratios[kind] = source.bytes_received / source.bytes_sent
@@ -82,10 +75,11 @@ async def test_a_forged_source_receives_less_than_the_forger_sent(hosts: Hosts, 
     per_kind = {}
     for kind, (name, args) in requests(b"", record).items():
         before_sent, before_received = target.bytes_sent, target.bytes_received
+        total = taken_in(victim) + 40
         for rand in range(40):
             args[0] = make_node_id(target.address[0], rand)  # a fresh, conforming id each time
             target.request(victim.address, name, args)  # type: ignore[arg-type]
-        await served(victim, 40)
+        await served(victim, total)
         assert "store" not in names_of_requests(target.drain())  # no hand-over to a forged newcomer
         per_kind[kind] = (target.bytes_received - before_received) / (target.bytes_sent - before_sent)
     overall = target.bytes_received / target.bytes_sent
