@@ -34,8 +34,11 @@ def peer_key(ip: str, port: int) -> str:
 
 def is_ip_literal(text: object) -> bool:
     """An IP address written out (contacts from answers must be: a host name would be resolved)."""
-    if not isinstance(text, str):
-        return False
+    return isinstance(text, str) and _parses_as_ip(text)
+
+
+@lru_cache(maxsize=8192)
+def _parses_as_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -69,7 +72,7 @@ class AddressPolicy:
 
     def conforms(self, node_id: bytes, ip: str) -> bool:
         """Whether a peer at `ip` may use `node_id` as a routing contact."""
-        return id_conforms(node_id, ip, self.enforce_node_ids_on_private)
+        return not self.strict(ip) or id_conforms(node_id, ip, enforce_on_private=True)
 
     def own_id(self, current: bytes | None, ip: str) -> bytes | None:
         """The id for our node listening on `ip`: `current` if it conforms, else a new conforming one.

@@ -44,6 +44,8 @@ class Handover:
 
     def start(self, newcomer: Node, contacts: list[Node]) -> asyncio.Task[None] | None:
         """Hand `newcomer` what it is owed; `contacts` are the routing contacts before it joined them."""
+        if not len(self.storage):
+            return None
         if len(self.tasks) >= MAX_HANDOVERS:
             self.stats["handovers_skipped"] += 1
             return None

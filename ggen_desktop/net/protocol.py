@@ -98,7 +98,7 @@ class MarketProtocol(CheckedRpcProtocol):
         if node.id == self.source_node.id or not is_ip_literal(node.ip):
             return
         if self.router.holds(node):
-            self.router.add_contact(node)  # most recently seen last
+            self.router.touch(node)
         elif self._confirmed.get((node.ip, node.port)) == node.id:
             self._admit(node)
         elif not self.validation.is_verified(node.ip, node.port) or self.router.admits(node):
@@ -128,7 +128,7 @@ class MarketProtocol(CheckedRpcProtocol):
 
     def _admit(self, node: Node) -> None:
         """A peer that answered us with its id: a contact if the table takes it, owed a hand-over if new."""
-        contacts = self.known_nodes()  # before the newcomer joins them: whom it would displace
+        contacts = self.known_nodes() if len(self.storage) else []  # before the newcomer joins them
         if self.router.add_contact(node):
             self.stats["contacts_added"] += 1
             self.handover.start(node, contacts)

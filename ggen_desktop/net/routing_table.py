@@ -51,6 +51,10 @@ class DiverseRoutingTable(RoutingTable):
         held = self.bucket_of(node).nodes.get(node.id)
         return held is not None and bool(held.same_home_as(node))
 
+    def touch(self, node: Node) -> None:
+        """A contact held at this address was heard from: most recently seen last (§2.2)."""
+        self.bucket_of(node).add_node(node)
+
     def contact_at(self, ip: str, port: int) -> Node | None:
         """The contact at an address, if any (replacements left out)."""
         for bucket in self.buckets:

@@ -88,6 +88,17 @@ def is_challenge(payload: object) -> bool:
             and len(payload[TOKEN_KEY]) == TOKEN_BYTES)
 
 
+def _fitting(items: list[Any], size: int) -> list[Any]:
+    """The longest prefix of `items` whose msgpack array takes at most `size` bytes (may be empty).
+    `size` is an unverified request's size, so only the first few items are ever packed."""
+    used = 3  # an array16 header; a fixarray's is 1, so this errs on the short side
+    for count, item in enumerate(items):
+        used += len(umsgpack.packb(item))
+        if used > size:
+            return items[:count]
+    return items
+
+
 @dataclass(frozen=True)
 class _Rpc:
     """How one RPC is served: its argument checks, whether it is one of ours (ours answer an error
@@ -260,8 +271,8 @@ class CheckedRpcProtocol(KademliaProtocol):
             data = RESPONSE + msg_id + umsgpack.packb({ERROR_KEY: "answer too large"})
         if not self.validation.is_verified(addr[0], addr[1]):
             budget = answer_budget(request_bytes)
-            while len(data) > budget and isinstance(answer, list) and answer:
-                answer = answer[:-1]  # contacts come nearest first: the farthest go
+            if len(data) > budget and isinstance(answer, list) and answer:
+                answer = _fitting(answer, budget - HEADER_BYTES)  # contacts come nearest first: the farthest go
                 data = RESPONSE + msg_id + umsgpack.packb(answer)
             if len(data) > budget:
                 self.stats["answers_over_budget"] += 1
