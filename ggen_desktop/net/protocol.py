@@ -38,8 +38,8 @@ from ggen_desktop.net.rpc_transport import (
     ERROR_KEY,
     ArgCheck,
     CheckedRpcProtocol,
+    PendingRequest,
     Result,
-    _Pending,
     int_in,
     is_node_id,
 )
@@ -133,7 +133,7 @@ class MarketProtocol(CheckedRpcProtocol):
             self.stats["contacts_added"] += 1
             self.handover.start(node, contacts)
 
-    def _answered(self, pending: _Pending, payload: Any) -> None:
+    def _answered(self, pending: PendingRequest, payload: Any) -> None:
         if pending.name == "ping" and is_node_id(payload):
             self._confirmed[pending.address] = payload
             self._confirmed.move_to_end(pending.address)

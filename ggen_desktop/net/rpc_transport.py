@@ -124,7 +124,9 @@ _BUILT_IN_RPCS: dict[str, _Rpc] = {
 
 
 @dataclass
-class _Pending:
+class PendingRequest:
+    """A request we sent and the answer we wait for: only from `address`, by `deadline`."""
+
     future: asyncio.Future[Result]
     address: tuple[str, int]
     name: str
@@ -142,7 +144,7 @@ class CheckedRpcProtocol(KademliaProtocol):
         self.storage: RecordStorage = storage
         self.stats: Counter[str] = Counter()
         self._rpcs: dict[str, _Rpc] = dict(_BUILT_IN_RPCS)
-        self._pending: dict[bytes, _Pending] = {}
+        self._pending: dict[bytes, PendingRequest] = {}
         self._handlers: set[asyncio.Task[None]] = set()
         self.policy = policy
         self.validation = AddressValidation(policy)
@@ -199,7 +201,7 @@ class CheckedRpcProtocol(KademliaProtocol):
         self.validation.mark_verified(addr[0], addr[1])  # it read our random message id there
         self._answered(pending, payload)
 
-    def _answered(self, pending: _Pending, payload: Any) -> None:
+    def _answered(self, pending: PendingRequest, payload: Any) -> None:
         """A matched answer: a challenge is met by sending the request once more with its token."""
         if is_challenge(payload) and not pending.retried and self._rpcs[pending.name].takes_token:
             try:
@@ -309,7 +311,7 @@ class CheckedRpcProtocol(KademliaProtocol):
                 future.set_result((False, None))
             return
         msg_id = os.urandom(MSG_ID_BYTES)
-        pending = self._pending[msg_id] = _Pending(future, address, name, args, deadline, retried=retried)
+        pending = self._pending[msg_id] = PendingRequest(future, address, name, args, deadline, retried=retried)
         pending.timer = asyncio.get_running_loop().call_at(deadline, self._expire, msg_id)
         future.add_done_callback(lambda f: self._forget(msg_id) if f.cancelled() else None)
         data = REQUEST + msg_id + payload

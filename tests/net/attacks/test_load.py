@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import umsgpack
 
 from ggen_desktop.core.node_id import make_node_id
 from ggen_desktop.core.query import Query
@@ -26,6 +27,7 @@ from ggen_desktop.net.storage import keyword_key, package_dht_key
 from ggen_desktop.store.database import Database
 from tests.helpers.packages import make_record
 from tests.net.attacks.conftest import Hosts, quiet, served, taken_in, until
+from tests.net.raw_peer import RESP
 
 pytestmark = pytest.mark.asyncio
 
@@ -107,3 +109,34 @@ async def test_thirty_thousand_invalid_stores_with_fresh_ids_leave_little_state(
           f"{len(victim.reputation.peers)} reputation rows, {len(victim.storage)} records")
     assert grown + files < 5_000_000
     assert len(victim.reputation.peers) <= 2 and len(victim.storage) == 0
+
+
+async def test_unasked_for_responses_are_dropped_before_decoding(hosts: Hosts) -> None:
+    """40 large nested-array responses a second, for two seconds, while an honest peer pings: none is
+    decoded (no request of the victim's has their message id, or was sent to their address), and every
+    ping is answered."""
+    victim = await hosts.node()
+    attacker = hosts.raw("127.66.9.1")
+    honest = hosts.raw("127.10.250.1", node_id=make_node_id("127.10.250.1"))
+    blob = umsgpack.packb([[[0, 0], [0, 0]]] * 7000)  # ~49 KB, ~20 ms of decoding each
+    silent = hosts.raw("127.10.251.1", answer_pings=False)
+    outstanding = victim.protocol.request(silent.address, "ping", [victim.node_id], timeout=5.0)
+    (pending_id,) = list(victim.protocol._pending)
+    gc.collect()
+    started_cpu, started = time.process_time(), time.monotonic()
+    answered = 0
+    for second in range(2):
+        for i in range(40):
+            msg_id = pending_id if i == 0 else os.urandom(20)  # one even carries a real id: from the wrong address
+            attacker.send(RESP + msg_id + blob, victim.address)
+            if i % 5 == 0:
+                answered += await honest.call(victim.address, "ping", [honest.id]) == victim.node_id
+            await asyncio.sleep(max(0.0, second + (i + 1) / 40 - (time.monotonic() - started)))
+    cpu = (time.process_time() - started_cpu) / (time.monotonic() - started)
+    stats = victim.transport_stats()
+    print(f"80 unasked-for {len(blob) + 21}-byte responses: {stats['dropped_unexpected']} unexpected, "
+          f"{stats['dropped_spoofed']} from the wrong address; process at {cpu:.1%} CPU; "
+          f"honest pings answered {answered} of 16")
+    assert stats["dropped_unexpected"] == 78 and stats["dropped_spoofed"] == 2 and stats["dropped_malformed"] == 0
+    assert answered == 16 and cpu < 0.10
+    outstanding.cancel()
