@@ -308,3 +308,28 @@ async def test_a_hand_over_goes_only_to_a_contact_newly_placed_in_the_routing_ta
     finally:
         for peer in (node, first, second):
             await peer.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_costly_request_from_an_unverified_address_is_challenged_and_sent_again_once(
+        node: MarketplaceNode, raw: RawPeer, publisher) -> None:
+    """A search page or a store needs a verified address: the first answer is a token, which our protocol
+    sends back at once with the same request, so its caller sees only the real answer."""
+    key = keyword_key("widget")
+    node.storage.put(key, make_record("acme/widget", "Widget", publisher, tags=("widget",)))
+    asker = MarketplaceNode(query_config=FAST)
+    await asker.start()  # no bootstrap: the node has never heard of it
+    try:
+        ok, answer = await asker.protocol.request(node.address, "search", [asker.node_id, key, Query().to_dict(), 0])
+        assert ok and len(answer["records"]) == 1
+        assert node.transport_stats()["challenges_sent"] == 1
+    finally:
+        await asker.stop()
+    stranger = RawPeer(answer_pings=False)
+    try:
+        stranger.tokens[node.address] = os.urandom(16)  # a token the node never gave
+        assert await stranger.call(node.address, "search", [stranger.id, key, Query().to_dict(), 0],
+                                   meet_challenge=False) == {"token": node.protocol.validation.token_for("127.0.0.1")}
+        assert node.transport_stats()["tokens_refused"] == 1
+    finally:
+        stranger.close()
