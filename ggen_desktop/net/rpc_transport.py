@@ -109,6 +109,7 @@ class _Rpc:
     ours: bool
     handler: RpcHandler | None = None
     takes_token: bool = False
+    answers_contacts: bool = False  # its answer may be a contact list, cut to fit an unverified budget
 
 
 # The standard four (plus stun) keep plain kademlia nodes working; search is ours.
@@ -116,8 +117,8 @@ _BUILT_IN_RPCS: dict[str, _Rpc] = {
     "stun": _Rpc((), ours=False),
     "ping": _Rpc((is_node_id,), ours=False),
     "store": _Rpc((is_node_id, is_node_id, lambda v: True), ours=False, takes_token=True),
-    "find_node": _Rpc((is_node_id, is_node_id), ours=False),
-    "find_value": _Rpc((is_node_id, is_node_id), ours=False),
+    "find_node": _Rpc((is_node_id, is_node_id), ours=False, answers_contacts=True),
+    "find_value": _Rpc((is_node_id, is_node_id), ours=False, answers_contacts=True),
     "search": _Rpc((is_node_id, is_node_id, lambda v: isinstance(v, dict), int_in(0, 9_999)), ours=True,
                    takes_token=True),
 }
@@ -254,14 +255,15 @@ class CheckedRpcProtocol(KademliaProtocol):
             if rpc.ours:
                 self._reply(msg_id, {ERROR_KEY: "internal error"}, addr, request_bytes)
             return
-        self._reply(msg_id, answer, addr, request_bytes, rpc.ours)
+        self._reply(msg_id, answer, addr, request_bytes, rpc.ours, rpc.answers_contacts)
 
     def challenge(self, sender: tuple[str, int]) -> dict[str, bytes]:
         """The small answer to a costly request from an unverified address: send it again with this."""
         self.stats["challenges_sent"] += 1
         return {TOKEN_KEY: self.validation.token_for(sender[0])}
 
-    def _reply(self, msg_id: bytes, answer: Any, addr: tuple[str, int], request_bytes: int, ours: bool = True) -> None:
+    def _reply(self, msg_id: bytes, answer: Any, addr: tuple[str, int], request_bytes: int, ours: bool = True,
+               contacts: bool = False) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         data = RESPONSE + msg_id + umsgpack.packb(answer)
@@ -273,7 +275,7 @@ class CheckedRpcProtocol(KademliaProtocol):
             data = RESPONSE + msg_id + umsgpack.packb({ERROR_KEY: "answer too large"})
         if not self.validation.is_verified(addr[0], addr[1]):
             budget = answer_budget(request_bytes)
-            if len(data) > budget and isinstance(answer, list) and answer:
+            if len(data) > budget and contacts and isinstance(answer, list) and answer:
                 answer = _fitting(answer, budget - HEADER_BYTES)  # contacts come nearest first: the farthest go
                 data = RESPONSE + msg_id + umsgpack.packb(answer)
             if len(data) > budget:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 import umsgpack
+from kademlia.node import Node
 
 from ggen_desktop.core.node_id import make_node_id
 from ggen_desktop.core.query import Query
@@ -26,8 +27,11 @@ WIDGETS = 64  # big records under one keyword: an unguarded search page is ~40 K
 
 
 async def holding_victim(hosts: Hosts, publisher: object) -> MarketplaceNode:
-    """A node with no contacts (so any newcomer is owed every record) holding a full search page."""
+    """A node holding a full search page (~40 KB) and 20 contacts (a whole contact list is ~800 bytes)."""
     victim = await hosts.node()
+    for n in range(20):
+        ip = f"127.20.{n}.1"
+        victim.protocol.router.add_contact(Node(make_node_id(ip), ip, 4000 + n))
     for i in range(WIDGETS):
         victim.storage.put(keyword_key("widget"), big_record(f"acme/w{i}", publisher))  # type: ignore[arg-type]
     victim.storage.put(package_dht_key("acme/cli"), make_record("acme/cli", "CLI", publisher))  # type: ignore[arg-type]
@@ -43,6 +47,7 @@ def requests(sender_id: bytes, record: bytes) -> dict[str, list[object]]:
         "find_value": ["find_value", [sender_id, package_dht_key("acme/cli")]],
         "search": ["search", [sender_id, keyword_key("widget"), query, 0]],
         "store": ["store", [sender_id, package_dht_key("acme/tool"), record]],
+        "stun": ["stun", []],  # its answer (the sender's address) is larger than the request
     }
 
 
@@ -56,7 +61,8 @@ async def test_an_unverified_source_gets_at_most_three_times_its_datagram(hosts:
     ratios = {}
     for n, (kind, (name, args)) in enumerate(requests(b"", record).items(), start=1):
         source = hosts.raw(f"127.66.0.{n}", answer_pings=False)  # a fresh address, never verified
-        args[0] = make_node_id(source.address[0])  # a conforming id: a candidate contact
+        if args:
+            args[0] = make_node_id(source.address[0])  # a conforming id: a candidate contact
         total = taken_in(victim) + 1
         source.request(victim.address, name, args)  # type: ignore[arg-type]
         await served(victim, total)
@@ -77,7 +83,8 @@ async def test_a_forged_source_receives_less_than_the_forger_sent(hosts: Hosts, 
         before_sent, before_received = target.bytes_sent, target.bytes_received
         total = taken_in(victim) + 40
         for rand in range(40):
-            args[0] = make_node_id(target.address[0], rand)  # a fresh, conforming id each time
+            if args:
+                args[0] = make_node_id(target.address[0], rand)  # a fresh, conforming id each time
             target.request(victim.address, name, args)  # type: ignore[arg-type]
         await served(victim, total)
         assert "store" not in names_of_requests(target.drain())  # no hand-over to a forged newcomer
@@ -95,3 +102,4 @@ async def test_a_verified_peer_gets_whole_pages(hosts: Hosts, publisher) -> None
     peer: RawPeer = hosts.raw("127.66.2.1", node_id=make_node_id("127.66.2.1"))
     answer = await peer.call(victim.address, "search", [peer.id, keyword_key("widget"), Query(tags=("widget",)).to_dict(), 0])
     assert len(answer["records"]) > 8 and peer.last_answer_bytes > 30_000
+    assert await peer.call(victim.address, "stun", []) == list(peer.address)  # and learns its address
