@@ -5,18 +5,49 @@ evicted when they stop answering), yet kademlia and rpcudp log each such event
 as a warning ("no response from …, removing from router"); a demo start or a
 busy node would print hundreds. Their loggers stay at ERROR unless the user
 asks for detail with `-v`/`--verbose`.
+
+Log lines carry text from the network (package ids, peer errors). Each record
+is written as one line with its control characters escaped as `repr` would
+(a newline in a signed package id cannot forge a line, an escape sequence
+cannot drive the terminal); a traceback's lines are indented, so every line
+that starts at the margin is a record of ours. The log file rotates: it never
+holds more than LOG_FILE_BYTES times (LOG_FILE_BACKUPS + 1).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 import sys
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TextIO
 
 LIBRARY_LOGGERS = ("kademlia", "rpcudp")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FILE_BYTES = 1_000_000
+LOG_FILE_BACKUPS = 2
 _HANDLER_MARK = "_ggen_desktop_handler"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character (line breaks included) written as `repr` writes it."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """One line per record, whatever the message holds; tracebacks follow, indented."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        safe = copy.copy(record)
+        safe.message = escape_controls(record.message)
+        return super().formatMessage(safe)
+
+    def format(self, record: logging.LogRecord) -> str:
+        first, *rest = super().format(record).split("\n")
+        return "\n".join([first, *("    " + line for line in rest)])
 
 
 def quiet_library_loggers(verbose: bool = False) -> None:
@@ -42,11 +73,12 @@ def configure_logging(verbose: bool = False, *, level: int = logging.WARNING, lo
     problem = None
     if log_file is not None:
         try:
-            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+            handlers.append(RotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
+                                                encoding="utf-8"))
         except OSError as exc:
             problem = f"not logging to {log_file}: {exc.strerror or exc}"
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(OneLineFormatter(FORMAT))
         setattr(handler, _HANDLER_MARK, True)
         root.addHandler(handler)
     quiet_library_loggers(verbose)

@@ -57,7 +57,7 @@ class PackageId:
         if len(parts) != 2:
             raise PackageError("id", f"'{text}' must be 'namespace/name' with exactly one '/'")
         for label, part in zip(("namespace", "name"), parts, strict=True):
-            if not _ID_PART.match(part):
+            if not _ID_PART.fullmatch(part):  # match() would let a trailing newline through ($)
                 raise PackageError(
                     "id",
                     f"{label} '{part}' must be 1-64 of a-z, 0-9, '.', '-', '_' "
@@ -308,7 +308,7 @@ class Package:
     info_hash: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.content_hash, str) or not CONTENT_HASH.match(self.content_hash):
+        if not isinstance(self.content_hash, str) or not CONTENT_HASH.fullmatch(self.content_hash):
             raise PackageError("content_hash", "must be 'sha256:' followed by 64 lowercase hex digits")
         if self.size is not None and (not isinstance(self.size, int) or isinstance(self.size, bool)
                                       or not 0 < self.size <= MAX_ARCHIVE_SIZE):

@@ -79,7 +79,10 @@ class AddressLimiter:
 
     def allow(self, ip: str, cost: float = 1.0) -> bool:
         """Spend `cost` from both buckets of `ip`, or from neither. Raises ValueError if `ip` is not an IP."""
-        host, group = canonical_ip(ip), address_group(ip)
+        return self.allow_keys(canonical_ip(ip), address_group(ip), cost)
+
+    def allow_keys(self, host: str, group: str, cost: float = 1.0) -> bool:
+        """As `allow`, for a host and its group named by the caller (a loopback peer counted per port)."""
         if self.per_group.available(group) < cost:
             return self.per_group.allow(group, cost)  # refused, and the throttled bucket stays recent
         # The group's tokens only grow until the second call, so it cannot refuse what it just had.

@@ -4,6 +4,10 @@ score = 0.5·success rate + 0.25·speed + 0.15·packages provided + 0.10·recenc
 with speed from the measured round-trip time (in place of the seed's
 self-declared geography). A peer that sends invalid records is avoided for a
 while; a peer the user blocks is avoided until unblocked.
+
+The book is bounded: peers are named by address, and an attacker has many
+addresses. Past `max_peers` the least useful tenth is forgotten at once (fewest
+answers and packages, then least recently seen); blocked peers are kept.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ PROVIDED_SATURATION = 50  # packages provided at which that term is full
 RECENCY_HORIZON_S = 3600.0  # seen this long ago or longer: recency term zero
 INVALID_PENALTY_S = 300.0  # avoid a peer this long after each invalid record
 UNKNOWN_SUCCESS_RATE = 0.5  # prior for a peer never asked
+MAX_PEERS = 2000  # a routing table holds a few hundred contacts; searches meet a few dozen more
 
 
 @dataclass
@@ -82,14 +87,27 @@ class ReputationBook:
     peers: dict[str, PeerStats] = field(default_factory=dict)
     listeners: list[Callable[[PeerStats], None]] = field(default_factory=list)
     clock: Callable[[], float] = time.time
+    max_peers: int = MAX_PEERS
+    forgotten: int = 0  # peers dropped to stay within max_peers
 
     def get(self, peer_id: str, host: str = "", port: int = 0) -> PeerStats:
         stats = self.peers.get(peer_id)
         if stats is None:
+            if len(self.peers) >= self.max_peers:
+                self._forget_least_useful()
             stats = self.peers[peer_id] = PeerStats(peer_id, host, port)
         if host:
             stats.host, stats.port = host, port
         return stats
+
+    def _forget_least_useful(self) -> None:
+        """Drop the least useful tenth (one sort per max_peers/10 new peers, so a flood costs little)."""
+        candidates = [p for p in self.peers.values() if not p.blocked]
+        candidates.sort(key=lambda p: (p.successes + p.packages_provided, p.last_seen))
+        excess = len(self.peers) - self.max_peers + 1
+        for stats in candidates[: max(excess, self.max_peers // 10)]:
+            del self.peers[stats.peer_id]
+            self.forgotten += 1
 
     def _changed(self, stats: PeerStats) -> None:
         for listener in self.listeners:

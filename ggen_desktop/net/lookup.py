@@ -47,7 +47,8 @@ from kademlia.node import Node
 from ggen_desktop.core.query import Query, QueryConfig, matches_query
 from ggen_desktop.core.record import MAX_RECORD_BYTES, RecordError, SignedRecord
 from ggen_desktop.core.search import PeerTrace, QueryTrace
-from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, ERROR_KEY, MAX_HAVE, MarketProtocol, Result, parse_contacts
+from ggen_desktop.net.address_policy import peer_key
+from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, ERROR_KEY, MAX_HAVE, MarketProtocol, Result
 from ggen_desktop.net.record_digests import VerifiedRecords, is_digest
 from ggen_desktop.net.storage import MAX_PER_KEY, PAGE_BYTES, PAGE_RECORDS, RECORD_OVERHEAD
 
@@ -99,6 +100,11 @@ def _p90(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
+def reputation_key(node: Node) -> str:
+    """Reputation is kept per address, never per claimed node id."""
+    return peer_key(node.ip, node.port)
+
+
 class StreamingLookup:
     """One lookup toward `key`; `await run()` until it ends or `on_records` pauses it, then `run()` again for more."""
 
@@ -136,7 +142,7 @@ class StreamingLookup:
         self._add_candidates(protocol.router.find_neighbors(self.target, k=ksize))
         # Round trips seen in this lookup; until its first answer, the candidates' own measured ones stand in.
         self._rtts: list[float] = []
-        measured = (self.reputation.peers.get(node_id.hex()) for node_id in self.candidates)
+        measured = (self.reputation.peers.get(reputation_key(node)) for node in self.candidates.values())
         self._prior_rtts = [s.avg_rtt_ms / 1000.0 for s in measured if s is not None and s.avg_rtt_ms is not None]
 
     # -- choosing whom to ask ---------------------------------------------------
@@ -147,7 +153,7 @@ class StreamingLookup:
                 self.candidates[node.id] = node
 
     def _usable(self, node: Node) -> bool:
-        return node.id not in self.failed and not self.reputation.is_avoided(node.id.hex())
+        return node.id not in self.failed and not self.reputation.is_avoided(reputation_key(node))
 
     def _window(self) -> list[Node]:
         """The k closest usable candidates that have not stalled: where the records should be."""
@@ -164,10 +170,10 @@ class StreamingLookup:
         unasked = [n for n in self._window() if n.id not in self.asked]
         # Prefer better-scored peers among the nearest few (the seed's reputation, used).
         nearest = unasked[: max(2 * self.fan_out, 1)]
-        ranked = self.reputation.rank(n.id.hex() for n in nearest)
+        ranked = self.reputation.rank(reputation_key(n) for n in nearest)
         if not ranked:
             return None
-        return _Read(next(n for n in nearest if n.id.hex() == ranked[0]))
+        return _Read(next(n for n in nearest if reputation_key(n) == ranked[0]))
 
     def _fan_out(self) -> int:
         """Requests kept in flight: once records have come, the rest of the window only completes them,
@@ -175,7 +181,7 @@ class StreamingLookup:
         return self.fan_out * (COMPLETING_FAN_OUT if self.found else 1)
 
     def _stall_after(self, node: Node) -> float:
-        stats = self.reputation.peers.get(node.id.hex())
+        stats = self.reputation.peers.get(reputation_key(node))
         if stats is not None and stats.avg_rtt_ms is not None:  # measured: judged by its own round trips
             return max(MIN_STALL_S, KNOWN_STALL_FACTOR * stats.avg_rtt_ms / 1000.0)
         rtts = self._rtts or self._prior_rtts
@@ -185,7 +191,7 @@ class StreamingLookup:
 
     def _timeout(self, node: Node) -> float:
         if self.adaptive_timeout:
-            return self.reputation.timeout_for(node.id.hex(), self.request_timeout)
+            return self.reputation.timeout_for(reputation_key(node), self.request_timeout)
         return self.request_timeout
 
     def _have(self, node: Node) -> list[bytes]:
@@ -264,7 +270,7 @@ class StreamingLookup:
         return self.found > 0 or not any(self._measured(r.read.node) for r in self._pending.values())
 
     def _measured(self, node: Node) -> bool:
-        stats = self.reputation.peers.get(node.id.hex())
+        stats = self.reputation.peers.get(reputation_key(node))
         return stats is not None and stats.avg_rtt_ms is not None
 
     def _leave_pending(self, requeue: bool) -> None:
@@ -285,16 +291,16 @@ class StreamingLookup:
         peer = node.id.hex()
         self.abandoned.add(node.id)
         self.trace.peers[peer].stalled = True
-        reputation = self.reputation
+        reputation, address = self.reputation, reputation_key(node)
 
         def settle(done: asyncio.Future[Result]) -> None:
             if done.cancelled():
                 return
             if done.result()[0]:
                 rtt_ms = (time.monotonic() - request.sent_at) * 1000.0
-                reputation.record_success(peer, rtt_ms, host=node.ip, port=node.port)
+                reputation.record_success(address, rtt_ms, host=node.ip, port=node.port)
             else:
-                reputation.record_timeout(peer, host=node.ip, port=node.port)
+                reputation.record_timeout(address, host=node.ip, port=node.port)
 
         future.add_done_callback(settle)
 
@@ -319,12 +325,12 @@ class StreamingLookup:
 
     def _handle(self, request: _Request, result: Result) -> None:
         node, peer = request.read.node, request.read.node.id.hex()
-        trace = self.trace.peers[peer]
+        trace, address = self.trace.peers[peer], reputation_key(node)
         ok, answer = result
         if not ok:  # its own timeout passed
             trace.timed_out = True
             self.failed.add(node.id)
-            self.reputation.record_timeout(peer, host=node.ip, port=node.port)
+            self.reputation.record_timeout(address, host=node.ip, port=node.port)
             self._reader_gone(node)
             return
         rtt = time.monotonic() - request.sent_at
@@ -332,7 +338,7 @@ class StreamingLookup:
         if not isinstance(answer, dict) or ERROR_KEY in answer or not isinstance(answer.get("records"), list):
             trace.error = str(answer.get(ERROR_KEY))[:200] if isinstance(answer, dict) else "malformed answer"
             self.failed.add(node.id)
-            self.reputation.record_failure(peer, host=node.ip, port=node.port)
+            self.reputation.record_failure(address, host=node.ip, port=node.port)
             self._reader_gone(node)
             return
         valid, invalid = self._verify(answer["records"][:PAGE_RECORDS])
@@ -342,11 +348,11 @@ class StreamingLookup:
         self.found += len(valid)
         if invalid:
             trace.error = f"{invalid} invalid record{'s' if invalid != 1 else ''}"
-            self.reputation.record_invalid(peer, invalid, host=node.ip, port=node.port)
+            self.reputation.record_invalid(address, invalid, host=node.ip, port=node.port)
         else:
-            self.reputation.record_success(peer, rtt * 1000.0, packages=len(valid), host=node.ip, port=node.port)
+            self.reputation.record_success(address, rtt * 1000.0, packages=len(valid), host=node.ip, port=node.port)
         self.protocol.welcome_if_new(node)
-        self._add_candidates(parse_contacts(answer.get("nodes")))
+        self._add_candidates(self.protocol.candidates(answer.get("nodes")))
         count = answer.get("count")
         if isinstance(count, int) and not isinstance(count, bool):
             self.advertised = max(self.advertised, min(count, MAX_PER_KEY))

@@ -26,6 +26,7 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.reputation import ReputationBook
 from ggen_desktop.core.search import QueryTrace
+from ggen_desktop.net.address_policy import AddressPolicy
 from ggen_desktop.net.announce import Announcer
 from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.discovered import DiscoveredRecords
@@ -68,11 +69,15 @@ class MarketplaceNode:
         republish_check: float = REPUBLISH_CHECK_S,
         join_backoff: tuple[float, float] = (FIRST_RETRY_S, MAX_RETRY_S),
         contacts_save_interval: float = CONTACTS_SAVE_INTERVAL_S,
+        enforce_node_ids_on_private: bool = False,
     ) -> None:
         """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network).
         My packages are stored again every `republish_interval` s, checked every `republish_check` s.
         While nobody answers, joining is tried again after `join_backoff[0]` s, doubling up to
-        `join_backoff[1]` s; routing contacts are saved every `contacts_save_interval` s."""
+        `join_backoff[1]` s; routing contacts are saved every `contacts_save_interval` s.
+        `enforce_node_ids_on_private` holds loopback and private peers to the public address rules
+        (BEP 42 ids, one party per IP), so tests on 127.x.y.z can stand for distinct hosts."""
+        self.address_policy = AddressPolicy(enforce_node_ids_on_private)
         self.database = database
         self.republish_check = republish_check
         self.contacts_save_interval = contacts_save_interval
@@ -190,6 +195,7 @@ class MarketplaceNode:
         except BaseException:
             self._stopped = True
             raise
+        self._node_id = self.address_policy.own_id(self._node_id, interface)
         self._server = DhtServer(self.ksize, self.alpha, self._node_id, self.storage, self.reputation)
         try:
             await self._server.listen(port, interface)
@@ -200,6 +206,7 @@ class MarketplaceNode:
             raise NodeError(f"cannot listen on UDP {interface}:{port}: {exc.strerror or exc}") from None
         self._node_id = self._server.node.id
         await self.state.save_node_id(self._node_id)  # chosen once: a crash must not lose it
+        self._server.protocol.use_policy(self.address_policy)
         self._announcer = Announcer(self._server.protocol, self._learn)
         self._providers = ProviderDirectory(self._server.protocol, self.ksize, self.alpha)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
@@ -224,10 +231,15 @@ class MarketplaceNode:
         unresolved: list[str] = []
         for host, port in self.bootstrap_peers:
             try:
-                addresses.append(await self._resolve((host, port)))
+                address = await self._resolve((host, port))
             except NodeError as exc:
                 log.info("%s; tried again with the next join attempt", exc)
                 unresolved.append(f"{host}:{port} (unresolved)")
+                continue
+            addresses.append(address)
+            # configured by the user: trusted whatever id they claim (a node on 0.0.0.0 cannot know the
+            # address its id should conform to until peers tell it)
+            self.protocol.router.trusted_addresses.add(address)
         return addresses, unresolved
 
     async def _resolve(self, peer: tuple[str, int]) -> tuple[str, int]:
@@ -365,8 +377,9 @@ class MarketplaceNode:
         self.known.changed()
         return self.publisher.delete(package_id, version)
 
-    def set_peer_blocked(self, peer_id: str, blocked: bool) -> None:
-        self.reputation.set_blocked(peer_id, blocked)
+    def set_peer_blocked(self, peer: str, blocked: bool) -> None:
+        """Block or unblock a peer by its reputation key: its address ("ip:port"), never a claimed id."""
+        self.reputation.set_blocked(peer, blocked)
 
     def search(self, query: Query, config: QueryConfig | None = None) -> SearchHandle:
         """Start a search on the running loop and return the handle of its first page at once

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.reputation import PeerStats, ReputationBook
+from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.store.errors import StoreError
 from ggen_desktop.store.rows import Contact, DiscoveredRecord, MyPackage
 
@@ -108,7 +109,7 @@ class NodeState:
         now = time.time()
         rows = []
         for node_hex, host, port in contacts[:MAX_SAVED_CONTACTS]:
-            stats = self.reputation.peers.get(node_hex)
+            stats = self.reputation.peers.get(peer_key(host, port))  # reputation is kept per address
             rows.append(Contact(bytes.fromhex(node_hex), host, port, stats.last_seen if stats and stats.last_seen else now))
         if rows:
             self.database.background.queue_contacts(rows)

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kademlia.storage import IStorage
 
@@ -95,18 +96,35 @@ Slot = tuple[bytes, Identity]  # (key, record identity): one stored entry
 
 
 def _source_of(sender: str) -> tuple[str, str]:
-    """(IP, network group) of a sender. A sender that is not an address (the node-id hex the
-    protocol passed before it handed over the datagram's IP) is a group of its own."""
+    """(IP, network group) of a sender: the IP its datagram came from, or SELF_SENDER.
+    Raises ValueError for anything else (a claimed node id is no sender)."""
     if sender == SELF_SENDER:
         return SELF_SENDER, SELF_SENDER
-    try:
-        return canonical_ip(sender), address_group(sender)
-    except ValueError:
-        return sender, sender
+    return canonical_ip(sender), address_group(sender)
 
 
 def _newness(record: SignedRecord) -> tuple[Version, int]:
     return record.package.version, record.package.updated_at
+
+
+T = TypeVar("T")
+
+
+def _lanes(items: list[T], party: Callable[[T], str]) -> list[list[T]]:
+    """Items split by party, parties in order of first appearance, each keeping its items' order."""
+    lanes: dict[str, list[T]] = {}
+    for item in items:
+        lanes.setdefault(party(item), []).append(item)
+    return list(lanes.values())
+
+
+def _merge_turns(lanes: list[list[T]]) -> list[T]:
+    """The first item of each lane, then the second of each, and so on."""
+    return [lane[turn] for turn in range(max(map(len, lanes), default=0)) for lane in lanes if turn < len(lane)]
+
+
+def _taking_turns(items: list[T], party: Callable[[T], str]) -> list[T]:
+    return _merge_turns(_lanes(items, party))
 
 
 @dataclass
@@ -309,10 +327,18 @@ class RecordStorage(IStorage):
     def search(self, key: bytes, query: Query, page: int = 0, page_bytes: int = PAGE_BYTES) -> tuple[list[bytes], int | None]:
         """Matching records under `key` as encoded bytes, one page at a time, and the next page's number.
 
-        Pages are by count of matching records skipped, so a page boundary is
-        stable while the key's contents do not change.
+        Records take turns by source network, and within one by publisher, so a party holding
+        hundreds of records under a keyword cannot push another's off the first page. Pages are by
+        count of matching records skipped, so a page boundary is stable while the key's contents
+        do not change.
         """
-        matching = [r for r in self.records(key) if matches_query(r.package, query)]
+        self.expire()
+        now = self._clock()
+        entries = [e for e in self._data.get(key, {}).values()
+                   if e.expires_at > now and matches_query(e.record.package, query)]
+        lanes = [_taking_turns(group, lambda e: e.record.fingerprint)
+                 for group in _lanes(entries, lambda e: e.group)]
+        matching = [entry.record for entry in _merge_turns(lanes)]
         out: list[bytes] = []
         size = 0
         index = max(page, 0)

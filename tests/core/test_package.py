@@ -40,6 +40,8 @@ def test_valid_ids_parse_and_print_back(text: str) -> None:
         ("acme/cli-", "start and end with a letter or digit"),
         ("acme/c li", "name 'c li' must be 1-64"),
         ("acme/cl!", "must be 1-64"),
+        ("acme/cli\n", "must be 1-64"),  # `$` alone would let a trailing newline into log lines
+        ("acme\n/cli", "must be 1-64"),
         ("x" * 65 + "/cli", "must be 1-64"),
         ("a" * 64 + "/" + "b" * 64, "at most 128"),
         (42, "must be text"),
@@ -148,6 +150,7 @@ def test_duplicate_tags_collapse_keeping_order() -> None:
         ({"content_hash": "sha256:" + "AB" * 32}, "content_hash"),
         ({"content_hash": "md5:" + "ab" * 16}, "content_hash"),
         ({"content_hash": "sha256:" + "ab" * 33}, "content_hash"),  # 66 digits
+        ({"content_hash": "sha256:" + "ab" * 32 + "\n"}, "content_hash"),
         ({"created_at": -1}, "created_at"),
         ({"created_at": True}, "created_at"),
         ({"created_at": 1.5}, "created_at"),

@@ -80,3 +80,19 @@ def test_listeners_hear_every_update_and_stats_round_trip() -> None:
     assert heard == ["a", "b", "c"]
     stats = book.peers["a"]
     assert PeerStats.from_dict({**stats.to_dict(), "unknown_future_field": 1}) == stats
+
+
+def test_the_book_stays_bounded_and_forgets_the_least_useful_first() -> None:
+    """Peers are named by address and addresses are cheap: 30,000 one-off peers leave at most max_peers
+    rows, and the ones that answered (or that the user blocked) are the ones kept."""
+    clock = Clock()
+    book = ReputationBook(clock=clock, max_peers=100)
+    book.record_success("useful", rtt_ms=10.0, packages=5)
+    book.set_blocked("blocked", True)
+    for i in range(30_000):
+        clock.now += 1.0
+        book.record_invalid(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}:4000")
+    assert len(book.peers) <= 100
+    assert {"useful", "blocked"} <= set(book.peers)
+    assert book.forgotten >= 30_000 - 100
+    assert book.peers["blocked"].is_avoided(clock.now)

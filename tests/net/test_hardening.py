@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -14,46 +14,15 @@ from kademlia.network import Server
 from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.net.address_policy import peer_key
+from ggen_desktop.net.handover import HANDOVER_SCAN_SLICE, MAX_HANDOVER, MAX_HANDOVERS
 from ggen_desktop.net.node import MarketplaceNode
-from ggen_desktop.net.protocol import HANDOVER_SCAN_SLICE, MAX_ANSWER_BYTES, MAX_HANDOVER, MAX_HANDOVERS
+from ggen_desktop.net.rpc_transport import MAX_ANSWER_BYTES
 from ggen_desktop.net.storage import MAX_PER_KEY, keyword_key, package_dht_key
 from tests.helpers.packages import big_record, make_record
 from tests.helpers.waiting import wait_until
 from tests.net.conftest import FAST, Network
-
-REQ, RESP = b"\x00", b"\x01"
-
-
-class RawPeer:
-    """A bare UDP socket that speaks the wire format by hand."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.setblocking(False)
-        self.id = os.urandom(20)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.sock.getsockname()
-
-    def send(self, data: bytes, to: tuple[str, int]) -> None:
-        self.sock.sendto(data, to)
-
-    def request(self, to: tuple[str, int], name: str, args: list[object]) -> bytes:
-        msg_id = os.urandom(20)
-        self.send(REQ + msg_id + umsgpack.packb([name, args]), to)
-        return msg_id
-
-    async def receive(self, timeout: float = 1.0) -> tuple[bytes, object]:
-        data = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(self.sock, 65535), timeout)
-        return data[:21], umsgpack.unpackb(data[21:])
-
-    async def call(self, to: tuple[str, int], name: str, args: list[object], timeout: float = 1.0) -> object:
-        msg_id = self.request(to, name, args)
-        header, payload = await self.receive(timeout)
-        assert header == RESP + msg_id
-        return payload
+from tests.net.raw_peer import REQ, RESP, RawPeer
 
 
 @pytest_asyncio.fixture
@@ -65,10 +34,24 @@ async def node() -> AsyncIterator[MarketplaceNode]:
 
 
 @pytest.fixture
-def raw() -> RawPeer:
+def raw() -> Iterator[RawPeer]:
     peer = RawPeer()
     yield peer
-    peer.sock.close()
+    peer.close()
+
+
+async def until(predicate: object, seconds: float = 2.0) -> None:
+    """Wait for a condition the node reaches on its own (an answered probe), or fail."""
+    deadline = time.monotonic() + seconds
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+async def become_contact(node: MarketplaceNode, peer: RawPeer) -> None:
+    """Ping the node and answer its probe, as a real peer joining does."""
+    assert await peer.call(node.address, "ping", [peer.id]) == node.node_id
+    await until(lambda: node.protocol.router.holds(Node(peer.id, *peer.address)))
 
 
 @pytest.mark.asyncio
@@ -110,12 +93,19 @@ async def test_our_rpcs_answer_an_error_marker_instead_of_silence(node: Marketpl
 async def test_the_announce_rpc_is_served_through_the_protocols_registry(node: MarketplaceNode, raw: RawPeer,
                                                                        publisher) -> None:
     """The announcer registers `announce` with the protocol (which imports nothing of it): its arguments
-    are checked, a malformed call gets an error marker, the record is verified, one server per name."""
+    are checked, a malformed call gets an error marker, the record is verified, one server per name.
+    Only a routing contact is heard, and only with at most 3 hops."""
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    assert await raw.call(node.address, "announce", [raw.id, os.urandom(16), 0, record.encoded],
+                          meet_challenge=False) is False  # not a contact yet
+    assert node.transport_stats()["announcements_refused"] == 1
+    await become_contact(node, raw)
     malformed = await raw.call(node.address, "announce", [raw.id, b"short", 0, record.encoded])
     assert malformed == {"error": "malformed arguments"}
+    too_far = await raw.call(node.address, "announce", [raw.id, os.urandom(16), 4, record.encoded])
+    assert too_far == {"error": "malformed arguments"}
     assert await raw.call(node.address, "announce", [raw.id, os.urandom(16), 0, b"not a record"]) is False
-    assert node.reputation.peers[raw.id.hex()].invalid_records == 1
+    assert node.reputation.peers[peer_key(*raw.address)].invalid_records == 1
     assert await raw.call(node.address, "announce", [raw.id, os.urandom(16), 0, record.encoded]) is True
     assert node.local_search(Query(text="widget")) == [record]
     assert node.transport_stats()["announcements_received"] == 1
@@ -136,7 +126,7 @@ async def test_forged_tampered_misfiled_and_list_values_are_refused(node: Market
         assert await raw.call(node.address, "store", [raw.id, key, value]) is False
     assert await raw.call(node.address, "store", [raw.id, keyword_key("database"), record.encoded]) is False
     assert len(node.storage) == 0
-    stats = node.reputation.peers[raw.id.hex()]
+    stats = node.reputation.peers[peer_key(*raw.address)]  # the address, not the id it claims
     assert stats.invalid_records == 6 and stats.is_avoided()
     assert await raw.call(node.address, "store", [raw.id, key, record.encoded]) is True
     assert node.storage.records(key) == [record]
@@ -157,7 +147,7 @@ async def test_a_response_from_another_address_is_refused(node: MarketplaceNode,
         raw.send(RESP + msg_id + umsgpack.packb(raw.id), node.address)  # a replay
         await wait_until(lambda: node.transport_stats()["dropped_unexpected"] == 1, "the replay to be dropped")
     finally:
-        spoofer.sock.close()
+        spoofer.close()
 
 
 @pytest.mark.asyncio
@@ -188,9 +178,9 @@ async def test_a_lying_peer_loses_reputation_and_its_records_are_dropped(network
     searcher.discovered.clear()
     trace = await searcher.search(Query(text="widget")).wait()
     assert list(trace.hits) == [good.identity]
-    stats = searcher.reputation.peers[liar.node_id_hex]
+    stats = searcher.reputation.peers[peer_key(*liar.address)]
     assert stats.invalid_records == 2 and stats.is_avoided()
-    assert searcher.reputation.score(liar.node_id_hex) < searcher.reputation.score(honest.node_id_hex)
+    assert searcher.reputation.score(peer_key(*liar.address)) < searcher.reputation.score(peer_key(*honest.address))
     assert trace.peers[liar.node_id_hex].error == "2 invalid records"
 
 
@@ -225,12 +215,9 @@ async def test_a_full_key_is_answered_in_bounded_pages_and_found_whole(network: 
     page: int | None = 0
     pages = 0
     while page is not None:
-        msg_id = raw.request(holder.address, "search", [raw.id, key, Query(tags=("widget",)).to_dict(), page])
-        data = b""
-        while data[:21] != RESP + msg_id:  # the holder may also hand records over to this new contact
-            data = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(raw.sock, 65535), 1)
-        assert len(data) < MAX_ANSWER_BYTES
-        page = umsgpack.unpackb(data[21:])["next"]
+        answer = await raw.call(holder.address, "search", [raw.id, key, Query(tags=("widget",)).to_dict(), page])
+        assert raw.last_answer_bytes < MAX_ANSWER_BYTES
+        page = answer["next"]
         pages += 1
     assert pages > 16  # more than the old per-peer page limit
     handle = searcher.search(Query(tags=("widget",), limit=500), QueryConfig(default_timeout=5, max_results=500))
@@ -248,17 +235,17 @@ async def test_hand_over_to_new_neighbours_is_paced_and_bounded(node: Marketplac
     records = [make_record(f"acme/t{i}", "Tool", publisher) for i in range(40)]
     for record in records:
         node.storage.add(package_dht_key(str(record.package.id)), record.encoded)
-    router = node.protocol.router
     newcomers = [MarketplaceNode(query_config=FAST) for _ in range(MAX_HANDOVERS + 3)]
     try:
+        contacts = []
         for newcomer in newcomers:
             await newcomer.start()
-        for newcomer in newcomers:
-            for contact in node.protocol.known_nodes():
-                router.remove_contact(contact)  # each one is then owed every record
-            node.protocol.welcome_if_new(Node(newcomer.node_id, *newcomer.address))
-        assert len(node.protocol._handovers) == MAX_HANDOVERS
-        await asyncio.gather(*node.protocol._handovers)
+            contacts.append(Node(newcomer.node_id, *newcomer.address))
+            assert node.protocol.router.add_contact(contacts[-1])  # already held: no second hand-over later
+        # As if each had just joined a node with no other contacts: each is owed every record.
+        tasks = [node.protocol.handover.start(contact, []) for contact in contacts]
+        assert [task is not None for task in tasks] == [True] * MAX_HANDOVERS + [False] * 3
+        await asyncio.gather(*(task for task in tasks if task is not None))
         assert [len(n.storage) for n in newcomers] == [40] * MAX_HANDOVERS + [0] * 3
         assert node.transport_stats()["handovers_skipped"] == 3
     finally:
@@ -268,24 +255,83 @@ async def test_hand_over_to_new_neighbours_is_paced_and_bounded(node: Marketplac
 
 @pytest.mark.asyncio
 async def test_scanning_many_keys_for_a_new_neighbour_lets_the_loop_run(node: MarketplaceNode, publisher) -> None:
-    """The §2.5 scan over every stored key is off the caller's path and runs a slice per loop turn."""
+    """The §2.5 scan is off the caller's path, runs a slice per loop turn and tests at most MAX_HANDOVER
+    keys (those the key index says can be owed, nearest to the newcomer first)."""
     for i in range(2000):
         record = make_record(f"acme/many-{i}", "Tool", publisher)
         node.storage.put(package_dht_key(str(record.package.id)), record)
     newcomer = MarketplaceNode(query_config=FAST)
     await newcomer.start()
+    handover = node.protocol.handover
     scanned: list[bytes] = []
-    owed = node.protocol._owed
-    node.protocol._owed = lambda new, key, contacts: scanned.append(key) or owed(new, key, contacts)  # type: ignore[method-assign]
+    owed = handover.owed
+    handover.owed = lambda new, key, contacts: scanned.append(key) or owed(new, key, contacts)  # type: ignore[method-assign]
     try:
-        node.protocol.welcome_if_new(Node(newcomer.node_id, *newcomer.address))
-        assert scanned == []  # nothing scanned while the caller (an RPC handler) waits
-        (handover,) = node.protocol._handovers
+        contact = Node(newcomer.node_id, *newcomer.address)
+        assert node.protocol.router.add_contact(contact)  # already held: its probe answer starts nothing
+        task = handover.start(contact, [])
+        assert task is not None and scanned == []  # nothing scanned while the caller (an RPC handler) waits
         await asyncio.sleep(0)
         assert len(scanned) == HANDOVER_SCAN_SLICE  # one slice, then the loop runs other work
         await asyncio.sleep(0)
         assert len(scanned) == 2 * HANDOVER_SCAN_SLICE
-        await handover
+        await task
+        assert len(scanned) == MAX_HANDOVER  # not the 2,000 stored keys
         assert len(newcomer.storage) == MAX_HANDOVER  # owed every key (no closer contacts), capped
     finally:
         await newcomer.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_hand_over_goes_only_to_a_contact_newly_placed_in_the_routing_table(publisher) -> None:
+    """kademlia's `is_new_node` stays true for a peer that only reached a bucket's replacement list, so
+    kademlia handed it every owed record again on each of its requests. With k = 1 and our id in the
+    lower half, a second upper-half peer only reaches the replacement list: it is owed nothing, however
+    close to the key, and however often it asks."""
+    record = next(make_record(f"acme/up-{i}", "Tool", publisher) for i in range(64)
+                  if package_dht_key(f"acme/up-{i}")[0] >= 0x80)
+    key = package_dht_key(str(record.package.id))
+    node = MarketplaceNode(query_config=FAST, ksize=1, node_id=b"\x00" * 20)
+    first = MarketplaceNode(query_config=FAST, node_id=b"\xff" * 20)
+    second = MarketplaceNode(query_config=FAST, node_id=bytes([key[0]]) + key[1:19] + bytes([key[19] ^ 1]))
+    await node.start()
+    node.storage.put(key, record)
+    try:
+        await first.start(0, [node.address])
+        await until(lambda: len(first.storage) == 1)  # the first upper-half contact was owed it
+        await second.start(0, [node.address])
+        for _ in range(3):
+            assert await second.protocol.request(node.address, "ping", [second.node_id]) == (True, node.node_id)
+        assert node.protocol.router.is_new_node(Node(second.node_id, *second.address))  # kademlia's view
+        await until(lambda: (second.address, second.node_id) in node.protocol._confirmed.items())
+        assert not node.protocol.handover.tasks
+        assert node.transport_stats()["handover_records"] == 1  # to the first only (the second may get
+        # it from the first, which has room for it)
+    finally:
+        for peer in (node, first, second):
+            await peer.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_costly_request_from_an_unverified_address_is_challenged_and_sent_again_once(
+        node: MarketplaceNode, raw: RawPeer, publisher) -> None:
+    """A search page or a store needs a verified address: the first answer is a token, which our protocol
+    sends back at once with the same request, so its caller sees only the real answer."""
+    key = keyword_key("widget")
+    node.storage.put(key, make_record("acme/widget", "Widget", publisher, tags=("widget",)))
+    asker = MarketplaceNode(query_config=FAST)
+    await asker.start()  # no bootstrap: the node has never heard of it
+    try:
+        ok, answer = await asker.protocol.request(node.address, "search", [asker.node_id, key, Query().to_dict(), 0])
+        assert ok and len(answer["records"]) == 1
+        assert node.transport_stats()["challenges_sent"] == 1
+    finally:
+        await asker.stop()
+    stranger = RawPeer(answer_pings=False)
+    try:
+        stranger.tokens[node.address] = os.urandom(16)  # a token the node never gave
+        assert await stranger.call(node.address, "search", [stranger.id, key, Query().to_dict(), 0],
+                                   meet_challenge=False) == {"token": node.protocol.validation.token_for("127.0.0.1")}
+        assert node.transport_stats()["tokens_refused"] == 1
+    finally:
+        stranger.close()

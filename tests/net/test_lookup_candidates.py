@@ -8,8 +8,10 @@ import pytest
 from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.net.storage import keyword_key
 from tests.helpers.packages import make_record
+from tests.helpers.waiting import wait_until
 from tests.net.conftest import Network, forget_locally, slow_search
 
 
@@ -20,14 +22,15 @@ async def test_avoided_nearest_candidates_leave_the_window_and_the_others_are_as
     forget_locally(searcher)
     key = keyword_key("widget")
     target = Node(key)
+    # contacts enter the routing table once they have answered a verifying ping
+    await wait_until(lambda: len(searcher.protocol.known_nodes()) >= 9, "the searcher to know 9 contacts")
     candidates = sorted(searcher.protocol.known_nodes(), key=target.distance_to)
-    assert len(candidates) >= 9
     fan_out = 3
     shunned = candidates[: 2 * fan_out]  # every one of the nearest few the lookup would choose among
     for contact in shunned[:fan_out]:
-        searcher.set_peer_blocked(contact.id.hex(), True)  # blocked by the user
+        searcher.set_peer_blocked(peer_key(contact.ip, contact.port), True)  # blocked by the user
     for contact in shunned[fan_out:]:
-        searcher.reputation.record_invalid(contact.id.hex())  # avoided for sending invalid records
+        searcher.reputation.record_invalid(peer_key(contact.ip, contact.port))  # avoided for sending invalid records
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
     by_id = {n.node_id: n for n in nodes}
     for contact in candidates[2 * fan_out:]:
@@ -43,9 +46,9 @@ async def test_avoided_nearest_candidates_leave_the_window_and_the_others_are_as
 async def test_a_peer_slower_than_usual_is_kept_and_its_late_answer_used(network: Network, publisher) -> None:
     nodes = await network(5)
     searcher, slow = nodes[-1], nodes[1]
-    slow_id = slow.node_id_hex
+    slow_id, slow_address = slow.node_id_hex, peer_key(*slow.address)
     await searcher.search(Query(text="warmup"), QueryConfig(default_timeout=3.0)).wait()
-    usual = searcher.reputation.peers[slow_id]
+    usual = searcher.reputation.peers[slow_address]
     assert usual.avg_rtt_ms is not None and usual.avg_rtt_ms < 20  # it usually answers at once
     timeouts_before = usual.timeouts
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
@@ -57,7 +60,7 @@ async def test_a_peer_slower_than_usual_is_kept_and_its_late_answer_used(network
     assert list(trace.hits) == [record.identity]
     assert trace.hits[record.identity].sources == {slow_id}
     assert not trace.peers[slow_id].timed_out
-    assert searcher.reputation.peers[slow_id].timeouts == timeouts_before
+    assert searcher.reputation.peers[slow_address].timeouts == timeouts_before
     assert slow_id in {n.id.hex() for n in searcher.protocol.known_nodes()}  # still a contact
 
 

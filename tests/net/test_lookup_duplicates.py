@@ -50,12 +50,19 @@ async def test_a_replica_names_its_set_and_sends_no_records_of_a_set_the_searche
     raw = RawPeer()
 
     async def search(query: dict[str, object], page: int) -> object:
-        """The node's answer; the store requests it sends a new neighbour (§2.5 hand-over) are skipped."""
-        msg_id = raw.request(node.address, "search", [raw.id, key, query, page])
+        """The node's answer, once this raw peer has met its address challenge with the token it gives (other
+        datagrams, such as the node's own pings, are skipped)."""
+        token: list[bytes] = []
         while True:
-            header, payload = await raw.receive()
-            if header == b"\x01" + msg_id:
-                return payload
+            msg_id = raw.request(node.address, "search", [raw.id, key, query, page, *token])
+            while True:
+                header, payload = await raw.receive()
+                if header == b"\x01" + msg_id:
+                    break
+            if isinstance(payload, dict) and set(payload) == {"token"} and not token:
+                token = [payload["token"]]
+                continue
+            return payload
 
     try:
         query = Query(text="widget").to_dict()

@@ -13,6 +13,7 @@ import pytest
 
 from ggen_desktop.core.query import Query
 from ggen_desktop.net import node_state
+from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import package_dht_key
 from ggen_desktop.store.database import Database
@@ -32,7 +33,7 @@ async def test_restart_keeps_id_contacts_reputation_and_my_packages(network: Net
     node = MarketplaceNode(database, FAST)
     await node.start(0, [peers[0].address])
     await node.publish(record)
-    node.set_peer_blocked(peers[2].node_id_hex, True)
+    node.set_peer_blocked(peer_key(*peers[2].address), True)
     first_id, first_contacts = node.node_id_hex, {c[0] for c in node.contacts()}
     await node.stop()
     await node.stop()
@@ -44,8 +45,8 @@ async def test_restart_keeps_id_contacts_reputation_and_my_packages(network: Net
         await again.start()  # no bootstrap: rejoins through the saved contacts
         assert again.node_id_hex == first_id
         assert {c[0] for c in again.contacts()} & first_contacts
-        assert again.reputation.is_avoided(peers[2].node_id_hex)
-        assert again.reputation.peers[peers[0].node_id_hex].successes > 0
+        assert again.reputation.is_avoided(peer_key(*peers[2].address))
+        assert again.reputation.peers[peer_key(*peers[0].address)].successes > 0  # kept by address
         assert [m.record.identity for m in again.my_packages()] == [record.identity]
         assert again.my_packages()[0].replicas >= 2
         assert [r.identity for r in again.local_search(Query(text="widget"))] == [record.identity]

@@ -11,9 +11,11 @@ from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus, QueryTrace
+from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.net.node import MarketplaceNode, NodeError
 from ggen_desktop.net.storage import keyword_key, package_dht_key
 from tests.helpers.packages import make_record
+from tests.helpers.waiting import wait_until
 from tests.net.conftest import FAST, Network, forget_locally, slow_search
 
 
@@ -82,14 +84,17 @@ async def test_a_silent_peer_loses_reputation_and_does_not_hold_the_search(netwo
     await nodes[0].publish(record)
     searcher = nodes[-1]
     searcher.protocol.router.add_contact(silent_peer)
-    before = searcher.reputation.score(silent_peer.id.hex())
+    silent = peer_key(silent_peer.ip, silent_peer.port)
+    before = searcher.reputation.score(silent)
     trace, seconds = await search_afresh(searcher, "widget", default_timeout=1.0)
     assert list(trace.hits) == [record.identity]
     assert seconds < 0.9  # finished without waiting for the silent peer
-    await asyncio.sleep(1.1)  # its request times out after the 1 s per-request default
-    stats = searcher.reputation.peers[silent_peer.id.hex()]
+    # its request times out after the 1 s per-request default
+    await wait_until(lambda: silent in searcher.reputation.peers and searcher.reputation.peers[silent].timeouts >= 1,
+                     "the silent peer's request to time out")
+    stats = searcher.reputation.peers[silent]
     assert stats.timeouts >= 1 and stats.successes == 0
-    assert searcher.reputation.score(silent_peer.id.hex()) < before
+    assert searcher.reputation.score(silent) < before
 
 
 @pytest.mark.asyncio

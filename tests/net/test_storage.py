@@ -339,3 +339,24 @@ def test_the_handover_index_finds_exactly_what_the_full_scan_finds(publisher) ->
         assert len(candidates) <= 400 // 16  # keys sharing 5 bits with us: ~1/32 of them
         some_owed += len(full_scan)
     assert some_owed > 0
+
+
+def test_a_page_lets_every_network_and_publisher_take_turns() -> None:
+    """256 records under a keyword from one /24 and 16 publisher keys, stored first: the one record from
+    another network is second on the first page, and within one network a small publisher is not
+    buried under a large one."""
+    storage = RecordStorage()
+    key = keyword_key("rust")
+    squatters = [Ed25519PrivateKey.generate() for _ in range(16)]
+    for i in range(MAX_PER_KEY - 1):
+        record = make_record(f"squat/rust-{i}", "Rust", squatters[i % 16], tags=("rust",))
+        storage.add(key, record.encoded, sender=f"127.66.2.{i % 4 + 1}")
+    honest = make_record("acme/rust-cli", "Rust CLI", Ed25519PrivateKey.generate(), tags=("rust",))
+    storage.add(key, honest.encoded, sender="203.0.113.7")
+    first, _ = storage.search(key, Query(text="rust"))
+    assert first.index(honest.encoded) == 1
+
+    lone = make_record("solo/rust-tool", "Rust tool", Ed25519PrivateKey.generate(), tags=("rust",))
+    storage.add(key, lone.encoded, sender="127.66.2.9")  # the key is full: one squatter record yields
+    first, _ = storage.search(key, Query(text="rust"))
+    assert first.index(honest.encoded) == 1 and first.index(lone.encoded) < 2 * 17
