@@ -289,7 +289,9 @@ async def test_a_download_killed_with_sigkill_resumes_where_it_was(nodes: Nodes,
     assert downloader[0].resumable() == [info.info_hash]
     transfer = await downloader[0].download(info.info_hash, info.sha256, [])
     await wait_until(lambda: transfer.status().state is TransferState.DOWNLOADING, "the resume data to be checked")
-    assert transfer.status().done_bytes >= on_disk
+    # SIGKILL can land between a piece's entry in the resume data and its bytes reaching the file; libtorrent
+    # re-checks such a piece and fetches it again (seen once in four runs), so at most that one piece is lost
+    assert transfer.status().done_bytes >= on_disk - info.piece_length
     # ...and the rest comes from the seeder.
     seeder[0].set_rate_limits()
     transfer.add_peers([seeder[1]])
