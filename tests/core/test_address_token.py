@@ -14,29 +14,22 @@ from ggen_desktop.core.address_token import (
     AddressTokens,
     amplification_budget,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.clock import ManualClock
 
 
 def test_a_token_is_good_for_its_ip_only() -> None:
-    tokens = AddressTokens(clock=Clock())
+    tokens = AddressTokens(clock=ManualClock(50.0))
     token = tokens.issue("203.0.113.7")
     assert len(token) == TOKEN_BYTES
     assert tokens.check(token, "203.0.113.7")
     assert tokens.check(token, "::ffff:203.0.113.7")  # the same host, spelt as IPv6
     assert not tokens.check(token, "203.0.113.8")
     assert not tokens.check(token, "2001:db8::7")
-    assert not AddressTokens(clock=Clock()).check(token, "203.0.113.7")  # another node's secret
+    assert not AddressTokens(clock=ManualClock(50.0)).check(token, "203.0.113.7")  # another node's secret
 
 
 def test_a_token_lives_through_one_rotation_and_not_two() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     tokens = AddressTokens(clock=clock)
     token = tokens.issue("198.51.100.1")
     clock.now += SECRET_ROTATION_S - 1
@@ -51,7 +44,7 @@ def test_a_token_lives_through_one_rotation_and_not_two() -> None:
 
 
 def test_a_long_silence_forgets_every_old_token() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     tokens = AddressTokens(clock=clock)
     token = tokens.issue("198.51.100.1")
     clock.now += 7 * SECRET_ROTATION_S
@@ -59,7 +52,7 @@ def test_a_long_silence_forgets_every_old_token() -> None:
 
 
 def test_a_clock_stepping_back_keeps_tokens_valid() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     tokens = AddressTokens(clock=clock)
     token = tokens.issue("198.51.100.1")
     clock.now -= 10_000

@@ -8,18 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ggen_desktop.core.rate_limit import AddressLimiter, TokenBucketLimiter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.clock import ManualClock
 
 
 def test_a_burst_then_the_refill_rate() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = TokenBucketLimiter(rate=2.0, burst=5.0, clock=clock)
     assert [limiter.allow("1.2.3.4") for _ in range(6)] == [True] * 5 + [False]
     clock.now += 1.0  # two tokens back
@@ -32,7 +25,7 @@ def test_a_burst_then_the_refill_rate() -> None:
 
 
 def test_a_refused_request_spends_nothing() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = TokenBucketLimiter(rate=1.0, burst=3.0, clock=clock)
     assert limiter.allow("k", cost=2.0)
     assert not limiter.allow("k", cost=2.0)
@@ -40,7 +33,7 @@ def test_a_refused_request_spends_nothing() -> None:
 
 
 def test_a_clock_that_steps_back_grants_nothing() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = TokenBucketLimiter(rate=1.0, burst=2.0, clock=clock)
     assert limiter.allow("k", cost=2.0)
     clock.now -= 3600.0
@@ -53,7 +46,7 @@ def test_a_clock_that_steps_back_grants_nothing() -> None:
        st.floats(0.1, 10.0), st.floats(1.0, 20.0))
 def test_allowed_cost_never_exceeds_burst_plus_rate_times_time(steps: list[tuple[float, float]], rate: float,
                                                                 burst: float) -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = TokenBucketLimiter(rate=rate, burst=burst, clock=clock)
     start, spent = clock.now, 0.0
     for wait, cost in steps:
@@ -66,7 +59,7 @@ def test_allowed_cost_never_exceeds_burst_plus_rate_times_time(steps: list[tuple
 
 
 def test_memory_is_bounded_by_max_keys() -> None:
-    limiter = TokenBucketLimiter(rate=1.0, burst=1.0, max_keys=100, clock=Clock())
+    limiter = TokenBucketLimiter(rate=1.0, burst=1.0, max_keys=100, clock=ManualClock(1000.0))
     for i in range(20_000):
         assert limiter.allow(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
     assert len(limiter) == 100 and limiter.evicted == 19_900
@@ -75,7 +68,7 @@ def test_memory_is_bounded_by_max_keys() -> None:
 def test_a_flooder_that_keeps_asking_is_not_the_bucket_evicted() -> None:
     """Eviction takes the least recently used bucket; a refused request counts as use, so the
     flooder's empty bucket stays and other addresses passing through cannot reset it."""
-    limiter = TokenBucketLimiter(rate=0.001, burst=2.0, max_keys=3, clock=Clock())
+    limiter = TokenBucketLimiter(rate=0.001, burst=2.0, max_keys=3, clock=ManualClock(1000.0))
     assert limiter.allow("flooder", cost=2.0)
     for i in range(50):
         assert limiter.allow(f"passer-{i}")
@@ -84,7 +77,7 @@ def test_a_flooder_that_keeps_asking_is_not_the_bucket_evicted() -> None:
 
 
 def test_one_network_shares_one_budget_and_leaves_others_alone() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = AddressLimiter(TokenBucketLimiter(rate=1.0, burst=4.0, clock=clock),
                              TokenBucketLimiter(rate=1.0, burst=10.0, clock=clock))
     allowed = [ip for ip in (f"127.5.5.{i}" for i in range(256)) if limiter.allow(ip)]
@@ -95,7 +88,7 @@ def test_one_network_shares_one_budget_and_leaves_others_alone() -> None:
 
 
 def test_a_group_refusal_spends_none_of_the_ips_tokens() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = AddressLimiter(TokenBucketLimiter(rate=1.0, burst=3.0, clock=clock),
                              TokenBucketLimiter(rate=1.0, burst=3.0, clock=clock))
     for i in range(3):
@@ -105,7 +98,7 @@ def test_a_group_refusal_spends_none_of_the_ips_tokens() -> None:
 
 
 def test_ipv6_groups_are_48_bit_networks() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = AddressLimiter(TokenBucketLimiter(rate=1.0, burst=1.0, clock=clock),
                              TokenBucketLimiter(rate=1.0, burst=2.0, clock=clock))
     assert limiter.allow("2001:db8:1:1::1") and limiter.allow("2001:db8:1:ffff::1")

@@ -3,14 +3,7 @@
 import pytest
 
 from ggen_desktop.core.reputation import INVALID_PENALTY_S, PeerStats, ReputationBook
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.clock import ManualClock
 
 
 def test_score_weights_match_the_seed() -> None:
@@ -22,7 +15,7 @@ def test_score_weights_match_the_seed() -> None:
 
 
 def test_timeouts_lower_the_score_and_successes_raise_it() -> None:
-    book = ReputationBook(clock=Clock())
+    book = ReputationBook(clock=ManualClock(1_000_000.0))
     book.record_success("good", rtt_ms=10.0, packages=3)
     book.record_timeout("slow")
     book.record_timeout("slow")
@@ -31,7 +24,7 @@ def test_timeouts_lower_the_score_and_successes_raise_it() -> None:
 
 
 def test_rtt_is_an_exponential_moving_average_weighting_the_newest_sample_0_3() -> None:
-    book = ReputationBook(clock=Clock())
+    book = ReputationBook(clock=ManualClock(1_000_000.0))
     averages = []
     for rtt_ms in (100.0, 0.0, 50.0):
         book.record_success("p", rtt_ms=rtt_ms)
@@ -41,7 +34,7 @@ def test_rtt_is_an_exponential_moving_average_weighting_the_newest_sample_0_3() 
 
 
 def test_liar_is_avoided_for_a_while_then_forgiven() -> None:
-    clock = Clock()
+    clock = ManualClock(1_000_000.0)
     book = ReputationBook(clock=clock)
     book.record_success("liar", rtt_ms=5.0)
     before = book.score("liar")
@@ -54,7 +47,7 @@ def test_liar_is_avoided_for_a_while_then_forgiven() -> None:
 
 
 def test_block_and_unblock() -> None:
-    book = ReputationBook(clock=Clock())
+    book = ReputationBook(clock=ManualClock(1_000_000.0))
     book.set_blocked("p", True)
     assert book.rank(["p"]) == []
     book.set_blocked("p", False)
@@ -62,7 +55,7 @@ def test_block_and_unblock() -> None:
 
 
 def test_adaptive_timeout_follows_rtt_within_bounds() -> None:
-    book = ReputationBook(clock=Clock())
+    book = ReputationBook(clock=ManualClock(1_000_000.0))
     assert book.timeout_for("new", 10.0) == 10.0
     book.record_success("fast", rtt_ms=1.0)
     assert book.timeout_for("fast", 10.0) == 0.25
@@ -71,7 +64,7 @@ def test_adaptive_timeout_follows_rtt_within_bounds() -> None:
 
 
 def test_listeners_hear_every_update_and_stats_round_trip() -> None:
-    book = ReputationBook(clock=Clock())
+    book = ReputationBook(clock=ManualClock(1_000_000.0))
     heard: list[str] = []
     book.listeners.append(lambda s: heard.append(s.peer_id))
     book.record_success("a", 3.0)
@@ -85,7 +78,7 @@ def test_listeners_hear_every_update_and_stats_round_trip() -> None:
 def test_the_book_stays_bounded_and_forgets_the_least_useful_first() -> None:
     """Peers are named by address and addresses are cheap: 30,000 one-off peers leave at most max_peers
     rows, and the ones that answered (or that the user blocked) are the ones kept."""
-    clock = Clock()
+    clock = ManualClock(1_000_000.0)
     book = ReputationBook(clock=clock, max_peers=100)
     book.record_success("useful", rtt_ms=10.0, packages=5)
     book.set_blocked("blocked", True)

@@ -11,17 +11,10 @@ from ggen_desktop.net.address_policy import AddressPolicy, is_ip_literal, peer_k
 from ggen_desktop.net.address_validation import AddressValidation, answer_budget
 from ggen_desktop.net.request_limits import PROBE_INTERVAL_S, REQUEST_BURST, RequestLimits
 from ggen_desktop.net.routing_table import MAX_PER_GROUP_IN_BUCKET, DiverseRoutingTable
+from tests.helpers.clock import ManualClock
 
 STRICT = AddressPolicy(enforce_node_ids_on_private=True)
 LENIENT = AddressPolicy()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_parties_are_ips_and_networks_unless_an_exempt_address_is_trusted_per_port() -> None:
@@ -52,7 +45,7 @@ def test_our_id_is_chosen_for_the_address_we_listen_on() -> None:
 
 
 def test_an_address_is_verified_by_a_token_of_its_ip_for_a_while() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     validation = AddressValidation(STRICT, ttl=600, clock=clock)
     assert not validation.is_verified("127.1.1.1", 4000)
     token = validation.token_for("127.1.1.1")
@@ -72,7 +65,7 @@ def test_verified_addresses_are_bounded() -> None:
 
 
 def test_requests_and_probes_are_limited_per_party() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limits = RequestLimits(STRICT, clock=clock)
     allowed = sum(limits.allow_request("127.9.9.9", port) for port in range(int(REQUEST_BURST) + 50))
     assert allowed == REQUEST_BURST  # every port of one IP is one party

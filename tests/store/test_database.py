@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -20,13 +19,6 @@ from tests.helpers.packages import make_package, make_record
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(b"\x08" * 32)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path)
-    yield database
-    database.close()
 
 
 def raw(tmp_path: Path) -> sqlite3.Connection:

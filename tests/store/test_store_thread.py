@@ -4,7 +4,7 @@ run on its own thread, survive a full disk, and are all written at close."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,14 +18,6 @@ from tests.helpers.packages import big_record, make_record
 from tests.helpers.waiting import wait_until_blocking as wait_until
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path)
-    yield database
-    database.close()
-
 
 
 def test_a_burst_of_queued_writes_is_one_transaction_after_the_interval(db: Database) -> None:
