@@ -415,14 +415,15 @@ class MarketplaceNode:
 
     async def get_package(self, package_id: str, publisher: str | None = None,
                           version: str | None = None) -> SignedRecord | None:
-        """The newest version (or the one asked for); without `publisher`, any publisher's newest."""
+        """The newest version (or the one asked for) from `publisher`, or from the name's only publisher;
+        AmbiguousPublisher when several keys sign the name and none was named."""
         return await self.registry.get_package(package_id, publisher, version)
 
     async def exists(self, package_id: str) -> bool:
         return await self.registry.exists(package_id)
 
-    async def metadata(self, package_id: str) -> PackageMetadata | None:
-        return await self.registry.metadata(package_id)
+    async def metadata(self, package_id: str, publisher: str | None = None) -> PackageMetadata | None:
+        return await self.registry.metadata(package_id, publisher)
 
     def __repr__(self) -> str:
         state = "running" if self.is_running else "stopped" if self._stopped else "new"

@@ -16,7 +16,7 @@ from ggen_desktop.core.package import PackageError, PackageId, PackageMetadata
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryTrace
-from ggen_desktop.net.errors import NodeError
+from ggen_desktop.net.errors import AmbiguousPublisher, NodeError
 from ggen_desktop.net.lookup import Lookup, run_for
 from ggen_desktop.net.storage import package_dht_key
 
@@ -65,17 +65,23 @@ class PackageRegistry:
 
     async def get_package(self, package_id: str, publisher: str | None = None,
                           version: str | None = None) -> SignedRecord | None:
-        """The newest version (or the one asked for); without `publisher`, any publisher's newest."""
-        for record in await self.list_versions(package_id, publisher):
-            if version is None or str(record.package.version) == version:
-                return record
-        return None
+        """The newest version (or the one asked for) from `publisher`. Without one, the name must have a
+        single publisher: a name signed by two keys raises AmbiguousPublisher naming them, never "the
+        newest from any key" (another key can sign any name, with any version number)."""
+        records = [r for r in await self.list_versions(package_id, publisher)
+                   if version is None or str(r.package.version) == version]
+        if publisher is None:
+            keys = sorted({r.fingerprint for r in records})
+            if len(keys) > 1:
+                raise AmbiguousPublisher(package_id, keys)
+        return records[0] if records else None
 
     async def exists(self, package_id: str) -> bool:
         if any(str(r.package.id) == package_id for r in self.known_records()):
             return True
         return bool(await self.list_versions(package_id))
 
-    async def metadata(self, package_id: str) -> PackageMetadata | None:
-        record = await self.get_package(package_id)
+    async def metadata(self, package_id: str, publisher: str | None = None) -> PackageMetadata | None:
+        """As `get_package`: from one publisher, or the name's only one."""
+        record = await self.get_package(package_id, publisher)
         return record.package.metadata if record is not None else None

@@ -12,6 +12,7 @@ from kademlia.node import Node
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus, QueryTrace
 from ggen_desktop.net.address_policy import peer_key
+from ggen_desktop.net.errors import AmbiguousPublisher
 from ggen_desktop.net.node import MarketplaceNode, NodeError
 from ggen_desktop.net.storage import keyword_key, package_dht_key
 from tests.helpers.packages import make_record
@@ -117,7 +118,8 @@ async def test_cancelled_query_yields_nothing_more_and_never_leaks(network: Netw
         node.protocol.rpc_search = type(node.protocol).rpc_search.__get__(node.protocol)  # type: ignore[method-assign]
     second = searcher.search(Query(text="gadget"))
     events = [e async for e in second]
-    await asyncio.sleep(0.4)  # the slow answers to the cancelled query arrive now
+    await wait_until(lambda: searcher.transport_stats()["dropped_unexpected"] >= 1,
+                     "the slow answers to the cancelled query to arrive (and be dropped)")
     assert first.trace.hits == {}
     assert {e.hit.record.identity for e in events} == {new.identity}
     assert set((await second.wait()).hits) == {new.identity}
@@ -140,9 +142,8 @@ async def test_timed_out_query_keeps_partial_results_and_ignores_late_answers(ne
     assert trace.status is QueryStatus.TIMED_OUT
     assert trace.hits == {}
     assert handle.query_id in searcher.tracked_queries()
-    await asyncio.sleep(0.6)
+    await wait_until(lambda: handle.query_id not in searcher.tracked_queries(), "timeout + grace to pass")
     assert trace.hits == {}  # late answers were dropped, not merged
-    assert handle.query_id not in searcher.tracked_queries()  # removed after timeout + grace
     assert searcher.metrics.timed_out == 1 and searcher.metrics.in_flight == 0
 
 
@@ -163,8 +164,12 @@ async def test_early_exit_at_max_results_and_registry_operations(network: Networ
     versions = await searcher.list_versions("acme/widget", publisher=make_fp(publisher))
     assert [str(r.package.version) for r in versions] == ["1.10.0", "1.2.0", "1.0.0"]
     assert str((await searcher.get_package("acme/widget", make_fp(publisher))).package.version) == "1.10.0"
-    assert (await searcher.get_package("acme/widget")).fingerprint == same_name_other_key.fingerprint
-    assert str((await searcher.get_package("acme/widget", version="1.2.0")).package.version) == "1.2.0"
+    assert str((await searcher.get_package("acme/widget", version="1.2.0")).package.version) == "1.2.0"  # one key
+    with pytest.raises(AmbiguousPublisher, match=r"acme/widget is published by 2 different keys"):
+        await searcher.get_package("acme/widget")  # was: the other key's 9.0.0, "the newest from any publisher"
+    with pytest.raises(AmbiguousPublisher):
+        await searcher.metadata("acme/widget")
+    assert (await searcher.get_package("acme/widget", same_name_other_key.fingerprint)) == same_name_other_key
     assert await searcher.exists("other/widget") and not await searcher.exists("nobody/nothing")
     assert nodes[0].delete("acme/widget", "1.0.0") == 1 and nodes[0].delete("acme/widget") == 2
 
@@ -180,9 +185,7 @@ async def test_announcements_reach_neighbours_verified(network: Network, publish
     nodes = await network(5)
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
     await nodes[0].publish(record)
-    await asyncio.sleep(0.1)
-    reached = [n for n in nodes[1:] if record.identity in n.discovered]
-    assert reached
+    await wait_until(lambda: any(record.identity in n.discovered for n in nodes[1:]), "the announcement to arrive")
     assert all(n.transport_stats()["announcements_received"] <= 1 for n in nodes)
 
 
@@ -211,8 +214,8 @@ async def test_my_packages_are_republished_every_interval(network: Network, publ
         first = (await node.publish(record)).replicas
         for peer in peers:
             forget_locally(peer)
-        await asyncio.sleep(0.6)
-        assert all(record in peer.storage.records(package_dht_key("acme/widget")) for peer in peers)
+        await wait_until(lambda: all(record in peer.storage.records(package_dht_key("acme/widget")) for peer in peers),
+                         "the republish to store the record again")
         assert node.my_packages()[0].replicas == first == 2
         assert node.my_packages()[0].last_republished_at > node.my_packages()[0].published_at
     finally:
