@@ -196,14 +196,16 @@ class PublishForm(QWidget):
     def _choose_manifest(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load a package manifest", "", "Package manifest (*.toml)")
         if path:
-            self.load_manifest(Path(path))
+            self.tasks.spawn(self.load_manifest(Path(path)), "loading the manifest")
 
-    def load_manifest(self, path: Path) -> bool:
-        """Fill the form from a manifest; with problems, fill what it can and show each at its field."""
+    async def load_manifest(self, path: Path) -> bool:
+        """Fill the form from a manifest; with problems, fill what it can and show each at its field.
+        Read (and its archive hashed) on a worker thread: a large archive must not freeze the window."""
         from ggen_desktop.core.manifest import ManifestError, load_manifest
 
+        self.form_error.setText(f"Reading {path.name}…")
         try:
-            package = load_manifest(path)
+            package = await asyncio.to_thread(load_manifest, path)
         except ManifestError as exc:
             self._fill_raw(path)
             unplaced = []

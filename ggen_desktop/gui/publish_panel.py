@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+NO_KEY = "⚠ Not published: there is no publisher key to sign with (see the Publish panel)."
+
+
 class PublishPanel(QWidget):
     """`key` chooses the signing key; `dialog` holds the form (made on first use, kept with its contents)."""
 
@@ -34,7 +37,7 @@ class PublishPanel(QWidget):
         super().__init__(parent)
         self.tasks = tasks
         self.app: App | None = None
-        self.key = PublisherKeyBox()
+        self.key = PublisherKeyBox(tasks)
         self.key.changed.connect(self._key_changed)
         self.new_button = QPushButton("Publish a package…")
         self.new_button.setObjectName("newPackageButton")
@@ -98,11 +101,17 @@ class PublishPanel(QWidget):
     def publish(self, package: Package) -> None:
         if self.app is None:
             return
-        identity = self.key.ensure_identity()
-        if identity is None:
-            self._say("⚠ Not published: there is no publisher key to sign with (see the Publish panel).")
+        if not self.key.may_create_key():
+            self._say(NO_KEY)
             return
-        self.tasks.spawn(self.publish_package(package, identity), f"publishing {package.id}")
+        self.tasks.spawn(self._sign_and_publish(package), f"publishing {package.id}")
+
+    async def _sign_and_publish(self, package: Package) -> None:
+        identity = await self.key.ensure_identity()
+        if identity is None:
+            self._say(NO_KEY)
+            return
+        await self.publish_package(package, identity)
 
     def _say(self, text: str, busy: bool = False) -> None:
         self.result_label.setText(text)

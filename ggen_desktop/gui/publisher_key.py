@@ -8,6 +8,7 @@ Without an OS keyring the box says so in one line and offers the key file.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from ggen_desktop.core.petnames import group_fingerprint
 
 if TYPE_CHECKING:
     from ggen_desktop.app import App, PublisherIdentity
+    from ggen_desktop.gui.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,10 @@ class PublisherKeyBox(QGroupBox):
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, tasks: TaskGroup, parent: QWidget | None = None) -> None:
         super().__init__("Publisher key", parent)
+        self.tasks = tasks  # keyring calls run on a worker thread: a keyring daemon may be slow to answer
+        self.keyring_missing = False
         self.app: App | None = None
         self.identity: PublisherIdentity | None = None
         self.key_file: Path | None = None  # None: the OS keyring
@@ -98,18 +102,28 @@ class PublisherKeyBox(QGroupBox):
         remembered = self.remembered_key_file()
         if remembered is not None and self.use_key_file(remembered, remember=False):
             return
-        self._load_keyring()
+        self.reload_keyring()
 
-    def _load_keyring(self) -> None:
+    def reload_keyring(self) -> None:
+        """Use the OS keyring's key: read on a worker thread, shown when it is known."""
+        self.key_file, self.identity = None, None
+        self._show("Looking for your publisher key in the OS keyring…")
+        self.tasks.spawn(self._load_keyring(), "reading the publisher key")
+
+    async def _load_keyring(self) -> None:
         from ggen_desktop.app import App, IdentityError
 
-        self.key_file = None
         try:
-            self.identity = App.keyring_identity()
+            identity = await asyncio.to_thread(App.keyring_identity)
         except IdentityError as exc:
-            self.identity = None
-            self._show("No OS keyring is available on this computer: use a key file to publish.", str(exc))
+            self.keyring_missing = True
+            if self.key_file is None:
+                self._show("No OS keyring is available on this computer: use a key file to publish.", str(exc))
             return
+        self.keyring_missing = False
+        if self.key_file is not None:  # the user chose a key file meanwhile
+            return
+        self.identity = identity
         if self.identity is None:
             self._show("No publisher key yet: one is created in the OS keyring when you first publish.")
         else:
@@ -135,20 +149,29 @@ class PublisherKeyBox(QGroupBox):
         return f"Signs as {group_fingerprint(self.identity.fingerprint)} ({where}); change it in the Publish panel."
 
     # -- choosing, creating, deleting ------------------------------------------------
-    def ensure_identity(self) -> PublisherIdentity | None:
-        """The key to sign with; creates one in the keyring after the user confirms."""
+    def may_create_key(self) -> bool:
+        """Before a publish with no key: False when there is no keyring, or the user does not want a new key
+        (asked here, on the GUI thread, never inside a running task)."""
+        if self.identity is not None:
+            return True
+        if self.keyring_missing:
+            return False
+        return self.confirm("Create a publisher key?",
+                            f"Publishing signs the package with your publisher key. None exists yet: create "
+                            f"one and keep it in the OS keyring? {BACKUP_TEXT}")
+
+    async def ensure_identity(self) -> PublisherIdentity | None:
+        """The key to sign with: the keyring's, or a new one there (call `may_create_key` first); keyring
+        calls run on a worker thread."""
         if self.identity is not None:
             return self.identity
         from ggen_desktop.app import App, IdentityError
 
         try:
-            self.identity = App.keyring_identity()
-            if self.identity is None:
-                if not self.confirm("Create a publisher key?",
-                                    f"Publishing signs the package with your publisher key. None exists yet: create "
-                                    f"one and keep it in the OS keyring? {BACKUP_TEXT}"):
-                    return None
-                self.identity = App.create_keyring_identity()
+            identity = await asyncio.to_thread(App.keyring_identity)
+            if identity is None:
+                identity = await asyncio.to_thread(App.create_keyring_identity)
+            self.identity = identity
         except IdentityError as exc:
             self._show("No OS keyring is available on this computer: use a key file to publish.", str(exc))
             return None
@@ -209,5 +232,5 @@ class PublisherKeyBox(QGroupBox):
             return False
         log.info("publisher key %s deleted by the user", self.identity.fingerprint)
         self.identity = None
-        self._load_keyring()
+        self.reload_keyring()
         return True

@@ -126,6 +126,7 @@ def test_publish_creates_a_key_after_asking_then_a_search_finds_the_package(qtbo
     panel.key.confirm = lambda title, text: asked.append(text) or True  # type: ignore[func-returns-value]
     qtbot.mouseClick(panel.dialog.publish_button, Qt.MouseButton.LeftButton)
     assert len(asked) == 1 and "Back it up" in asked[0]
+    qtbot.waitUntil(lambda: panel.identity is not None, timeout=5000)  # created on a worker thread
     assert panel.identity is not None
     assert group_fingerprint(panel.identity.fingerprint) in panel.key.label.text()
     assert group_fingerprint(panel.identity.fingerprint) in panel.dialog.signer.text()
@@ -145,6 +146,7 @@ def test_without_a_keyring_one_short_line_offers_a_key_file_which_is_backed_up_a
     keyring.set_keyring(fail.Keyring())
     panel = window.publish_panel
     panel.key.attach(window.app)  # type: ignore[arg-type]
+    qtbot.waitUntil(lambda: panel.key.label.text().startswith("No OS keyring"), timeout=5000)  # read off the loop
     text = panel.key.label.text()
     assert text == "No OS keyring is available on this computer: use a key file to publish."
     assert "--key-file" not in text and "keyring is unavailable" in panel.key.label.toolTip()
@@ -173,7 +175,7 @@ def test_without_a_keyring_one_short_line_offers_a_key_file_which_is_backed_up_a
 
 
 def test_deleting_a_key_asks_first_and_forgets_the_key_file(qtbot: QtBot, window: MainWindow, tmp_path: Path,
-                                                           config_dir: Path) -> None:
+                                                           config_dir: Path, run: Runner) -> None:
     panel = window.publish_panel
     key = tmp_path / "publisher.key"
     assert panel.key.use_key_file(key)
@@ -188,15 +190,18 @@ def test_deleting_a_key_asks_first_and_forgets_the_key_file(qtbot: QtBot, window
     qtbot.mouseClick(panel.key.delete_button, Qt.MouseButton.LeftButton)
     assert not key.exists() and panel.identity is None
     assert QSettings(str(config_dir / PREFERENCES_FILE), QSettings.Format.IniFormat).value(KEY_FILE_SETTING) is None
-    assert "No publisher key yet" in panel.key.label.text() and not panel.key.delete_button.isEnabled()
+    qtbot.waitUntil(lambda: "No publisher key yet" in panel.key.label.text(), timeout=5000)  # read off the loop
+    assert not panel.key.delete_button.isEnabled()
     # and the keyring's key the same way
     panel.key.confirm = lambda title, text: True  # type: ignore[assignment]
-    assert panel.key.ensure_identity() is not None and panel.key.key_file is None
+    assert panel.key.may_create_key()
+    assert run(panel.key.ensure_identity()) is not None and panel.key.key_file is None
     assert panel.key.delete_key() and panel.identity is None
     assert window.app is not None and window.app.keyring_identity() is None
 
 
-def test_a_manifest_fills_the_form_and_every_problem_shows_at_its_field(window: MainWindow, tmp_path: Path) -> None:
+def test_a_manifest_fills_the_form_and_every_problem_shows_at_its_field(window: MainWindow, tmp_path: Path,
+                                                                        run: Runner) -> None:
     archive = tmp_path / "pkg.tar.gz"
     archive.write_bytes(b"archive bytes")
     manifest = tmp_path / "ggen-package.toml"
@@ -204,13 +209,13 @@ def test_a_manifest_fills_the_form_and_every_problem_shows_at_its_field(window: 
                         'tags = ["toml"]\ncategories = ["Database", "Robotics"]\narchive = "pkg.tar.gz"\n',
                         encoding="utf-8")
     form = open_form(window)
-    assert form.load_manifest(manifest)
+    assert run(form.load_manifest(manifest))
     assert form.text("id") == "acme/from-toml" and form.text("tags") == "toml"
     assert form.text("content_hash") == sha256_file(archive)
     assert form.category_boxes["Database"].isChecked() and form.other_field.text() == "Robotics"
     manifest.write_text('[package]\nid = "Acme/X"\nversion = "zero"\ntitle = ""\ntags = ["Bad Tag"]\n'
                         f'content_hash = "sha256:{"ab" * 32}"\nlicence = "MIT"\n', encoding="utf-8")
-    assert not form.load_manifest(manifest)
+    assert not run(form.load_manifest(manifest))
     errors = shown_errors(form)
     assert list(errors) == ["id", "version", "title", "tags"]  # all at once, each where it belongs
     assert form.text("id") == "Acme/X"  # the bad value is in the field, next to its message
