@@ -61,6 +61,7 @@ MIN_STALL_S = 0.05
 KNOWN_STALL_FACTOR = 2.0  # × the peer's own mean round trip
 UNKNOWN_STALL_FACTOR = 4.0  # × the p90 of the round trips of this lookup
 COMPLETING_FAN_OUT = 2  # × fan_out once records were found
+DISJOINT_PATHS = 2  # S/Kademlia: a node belongs to one path; the lookup ends when every path has converged
 
 OnRecords = Callable[[Node, list[SignedRecord]], bool]
 WaitJoined = Callable[[float], Awaitable[bool]]  # the node's join: True once joined, False after the timeout
@@ -127,6 +128,7 @@ class StreamingLookup:
         self.reputation = protocol.reputation
         self.me = protocol.source_node.id
         self.candidates: dict[bytes, Node] = {}
+        self.path_of: dict[bytes, int] = {}  # which disjoint path each candidate belongs to
         self.asked: set[bytes] = set()
         self.answered: set[bytes] = set()
         self.failed: set[bytes] = set()
@@ -147,20 +149,31 @@ class StreamingLookup:
 
     # -- choosing whom to ask ---------------------------------------------------
 
-    def _add_candidates(self, nodes: list[Node]) -> None:
-        for node in nodes:
-            if node.id != self.me and node.id not in self.candidates:
-                self.candidates[node.id] = node
+    def _add_candidates(self, nodes: list[Node], via: Node | None = None) -> None:
+        """New candidates join the path of the peer that named them (`via`); the first ones (from the routing
+        table) are dealt to the paths in turn, nearest first. A node already on one path stays there, so
+        the paths stay disjoint and sybils that capture one cannot steer the other (S/Kademlia)."""
+        fresh = sorted((n for n in nodes if n.id != self.me and n.id not in self.candidates),
+                       key=self.target.distance_to)
+        for index, node in enumerate(fresh):
+            self.candidates[node.id] = node
+            self.path_of[node.id] = self.path_of[via.id] if via is not None else index % DISJOINT_PATHS
 
     def _usable(self, node: Node) -> bool:
         return node.id not in self.failed and not self.reputation.is_avoided(reputation_key(node))
 
     def _window(self) -> list[Node]:
-        """The k closest usable candidates that have not stalled: where the records should be."""
+        """Each path's closest usable candidates that have not stalled (k in all): where the records
+        should be. The lookup has converged when every one of them has answered, on every path."""
         live = [n for n in self.candidates.values()
                 if n.id not in self._stalled and n.id not in self.abandoned and self._usable(n)]
         live.sort(key=self.target.distance_to)
-        return live[: self.ksize]
+        share = -(-self.ksize // DISJOINT_PATHS)
+        window: list[Node] = []
+        for path in range(DISJOINT_PATHS):
+            window += [n for n in live if self.path_of[n.id] == path][:share]
+        window.sort(key=self.target.distance_to)
+        return window
 
     def _next(self) -> _Read | None:
         while self._reads:
@@ -352,7 +365,7 @@ class StreamingLookup:
         else:
             self.reputation.record_success(address, rtt * 1000.0, packages=len(valid), host=node.ip, port=node.port)
         self.protocol.welcome_if_new(node)
-        self._add_candidates(self.protocol.candidates(answer.get("nodes")))
+        self._add_candidates(self.protocol.candidates(answer.get("nodes")), via=node)
         count = answer.get("count")
         if isinstance(count, int) and not isinstance(count, bool):
             self.advertised = max(self.advertised, min(count, MAX_PER_KEY))

@@ -8,7 +8,10 @@ import pytest
 from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.core.record import SignedRecord
+from ggen_desktop.core.search import QueryTrace
 from ggen_desktop.net.address_policy import peer_key
+from ggen_desktop.net.lookup import DISJOINT_PATHS, run_for, start_lookup
 from ggen_desktop.net.storage import keyword_key
 from tests.helpers.packages import make_record
 from tests.helpers.waiting import wait_until
@@ -82,3 +85,28 @@ async def test_a_silent_peer_with_no_history_is_judged_against_this_lookups_roun
     assert silent_peer.id.hex() in trace.peers and trace.peers[silent_peer.id.hex()].answered_at_ms is None
     assert seconds < 0.3
     assert not trace.peers[silent_peer.id.hex()].timed_out  # not a timeout: its own 3 s have not passed
+
+
+@pytest.mark.asyncio
+async def test_a_lookup_runs_on_disjoint_paths_and_ends_when_each_has_converged(network: Network, publisher) -> None:
+    """S/Kademlia: contacts a peer names stay on that peer's path, so sybils that capture one path cannot
+    steer the other, and the lookup is not over until every path's own closest peers have answered."""
+    nodes = await network(16)
+    searcher = nodes[-1]
+    record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
+    await nodes[0].publish(record)
+    forget_locally(searcher)
+    await wait_until(lambda: len(searcher.protocol.known_nodes()) >= 8, "the searcher to know 8 contacts")
+    found: list[SignedRecord] = []
+    trace = QueryTrace(Query(text="widget"))
+    lookup = start_lookup(searcher.protocol, keyword_key("widget"), trace, lambda _node, records: found.extend(records)
+                          or False, QueryConfig(default_timeout=5.0), searcher.ksize, searcher.verified)
+    await run_for(lookup, 5.0)
+    assert record in found
+    assert set(lookup.path_of) == set(lookup.candidates)  # every candidate on exactly one path
+    assert set(lookup.path_of.values()) == set(range(DISJOINT_PATHS))
+    for path in range(DISJOINT_PATHS):  # each path's own closest usable peers all answered
+        on_path = sorted((n for n in lookup.candidates.values() if lookup.path_of[n.id] == path
+                          and n.id not in lookup.failed and n.id not in lookup.abandoned),
+                         key=Node(keyword_key("widget")).distance_to)
+        assert on_path and all(n.id in lookup.answered for n in on_path[: -(-searcher.ksize // DISJOINT_PATHS)])
