@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -55,8 +56,8 @@ from tests.helpers.packages import make_record
 
 RESULTS = 10_000
 KEYWORD = "bench"
-NETWORK_NODES = 8  # every node is among the keyword's closest (ksize 20), so the searcher asks them all
-HOLDERS = 4  # two pairs of replicas: record i is on both holders of pair i % 2, so every result comes from two peers
+KSIZE = 20  # every node is among the keyword's closest, so the searcher asks them all
+PER_SET = 5_000  # records per replica set: below what one search reads from one peer (lookup.MAX_PAGES_PER_PEER)
 PAGE_RESULTS = 500  # QueryConfig.max_results: the searcher reads the keyword page by page (`handle.more()`)
 STARTUP_RUNS = 3
 ATTEMPTS = 3
@@ -75,12 +76,14 @@ def make_records(count: int) -> list[SignedRecord]:
 
 
 class BenchNetwork:
-    """Real MarketplaceNodes on loopback; HOLDERS of them keep the records under the one keyword.
+    """Real MarketplaceNodes on loopback; pairs of holders keep the records under the one keyword.
 
     Records go straight into the holders' storage (as a publish of each would leave them), with the
     per-key cap raised on these nodes only. One search reads a bounded number of pages from each
-    peer (lookup.MAX_PAGES_PER_PEER, sized for a full 1,024-record key), so each pair of holders
-    keeps half of the records, both with the same set (as replicas of one key do).
+    peer (lookup.MAX_PAGES_PER_PEER, sized for a full 1,024-record key), so the records are split
+    into sets of PER_SET, each kept by a pair of holders (as replicas of one key are): every result
+    comes from two peers and is merged. 10,000 records: 2 sets, 4 holders, 8 nodes; at most
+    KSIZE holders, so up to 50,000 records.
     """
 
     def __init__(self) -> None:
@@ -88,7 +91,10 @@ class BenchNetwork:
         self.config = QueryConfig(default_timeout=10.0, max_results=PAGE_RESULTS)
 
     async def start(self, records: list[SignedRecord]) -> None:
-        for _ in range(NETWORK_NODES):
+        sets = math.ceil(len(records) / PER_SET)
+        if 2 * sets > KSIZE:
+            raise SystemExit(f"{len(records)} records need {2 * sets} holders; the keyword's {KSIZE} closest nodes are the most")
+        for _ in range(min(KSIZE, 2 * sets + 4)):
             node = MarketplaceNode(query_config=self.config, remember_contacts=False)
             node.storage.max_per_key = len(records)
             node.storage.max_total = max(node.storage.max_total, len(records) * 2)
@@ -96,9 +102,8 @@ class BenchNetwork:
             node.storage.max_per_group = max(node.storage.max_per_group, len(records))
             await node.start(0, [n.address for n in self.nodes[:3]])
             self.nodes.append(node)
-        holders = self.nodes[:HOLDERS]
         for i, record in enumerate(records):
-            for holder in holders[i % 2::2]:
+            for holder in self.nodes[2 * (i % sets):2 * (i % sets) + 2]:
                 holder.storage.put(keyword_key(KEYWORD), record)
 
     async def searcher(self, data_dir: Path) -> tuple[MarketplaceNode, Database]:
