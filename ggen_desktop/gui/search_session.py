@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BATCH_BUDGET_MS = 6.0  # one batch into the model (and a sorted proxy) per loop turn: well inside a 16 ms frame
+
 
 class Handle(Protocol):
     """What `MarketplaceNode.search` returns (structural, so benchmarks can feed a synthetic source)."""
@@ -57,7 +59,8 @@ class SearchSession(QObject):
         self.model = model
         self.tasks = tasks
         self.handle: Handle | None = None
-        self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, parent=self)
+        self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, budget_ms=BATCH_BUDGET_MS,
+                                                                         parent=self)
 
     @property
     def query_id(self) -> str | None:

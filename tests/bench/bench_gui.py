@@ -2,28 +2,34 @@
 
 Run: `python tests/bench/bench_gui.py` (offscreen; not collected by pytest).
 
-Results arrive the way the node delivers them: SearchEvents from an async
-source, in pages of 11 records (one answer datagram) a millisecond or two
-apart, some of them repeats from a second peer. A 1 ms precise QTimer
-heartbeat records how long the event loop was blocked. The same stream is
-then fed to a naive model (one beginInsertRows per result, no coalescing) as
-the baseline. Finally `python -m ggen_desktop` is started three times with
+Results come through the real node path: a network of MarketplaceNodes on
+loopback, three of which hold every record under one keyword; a fresh searcher
+node with its own SQLite database runs `node.search`, so answer pages are
+decoded, signatures verified, hits merged across peers and sightings written to
+the database, and the SearchSession pages on (`load_more`) until every result
+is shown. A 1 ms precise QTimer heartbeat records how long the event loop was
+blocked, with the view unsorted and sorted by name. The same search feeding a
+naive model (one beginInsertRows per result, no coalescing) is the baseline.
+Database transactions per search and resident memory per 10,000 rows are
+reported too; `--rows 100000` runs the large case. Finally `python -m ggen_desktop` is started three times with
 GGEN_DESKTOP_EXIT_AFTER_SHOWN=1 to time process start to first expose.
 The last line printed is one JSON object.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -37,18 +43,24 @@ from qasync import QEventLoop  # after PySide6, so qasync binds to it
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import SignedRecord
-from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
+from ggen_desktop.core.search import QueryTrace, SearchEvent
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.results_view import ResultsView
 from ggen_desktop.gui.search_session import SearchSession
 from ggen_desktop.gui.tasks import TaskGroup
+from ggen_desktop.logging_setup import quiet_library_loggers
+from ggen_desktop.net.node import MarketplaceNode
+from ggen_desktop.net.storage import keyword_key
+from ggen_desktop.store.database import Database
 from tests.helpers.packages import make_record
 
 RESULTS = 10_000
-PAGE = 11  # records per answer datagram (48 KiB pages of <=4 KiB records)
-REPEAT_EVERY = 5  # every 5th page is re-sent by a second peer: sources update in place
-PAGE_GAP_S = 0.001
+KEYWORD = "bench"
+KSIZE = 20  # every node is among the keyword's closest, so the searcher asks them all
+PER_SET = 5_000  # records per replica set: below what one search reads from one peer (lookup.MAX_PAGES_PER_PEER)
+PAGE_RESULTS = 500  # QueryConfig.max_results: the searcher reads the keyword page by page (`handle.more()`)
 STARTUP_RUNS = 3
+ATTEMPTS = 3
 
 
 def make_records(count: int) -> list[SignedRecord]:
@@ -59,52 +71,61 @@ def make_records(count: int) -> list[SignedRecord]:
         a, b = words[i % len(words)], words[(i // len(words)) % len(words)]
         records.append(make_record(f"bench{i % 97}/{a}-{b}-{i}", f"{a.title()} {b} generator number {i}",
                                    keys[i % len(keys)], version=f"{i % 7}.{i % 13}.{i % 5}",
-                                   description=f"Bench {a} {b}", tags=(a, b)))
+                                   description=f"Bench {a} {b}", tags=(KEYWORD, a)))
     return records
 
 
-class StreamHandle:
-    """A stand-in for the node's SearchHandle that replays pages of records at network pace."""
+class BenchNetwork:
+    """Real MarketplaceNodes on loopback; pairs of holders keep the records under the one keyword.
 
-    def __init__(self, records: list[SignedRecord]) -> None:
-        self.trace = QueryTrace(Query(text="bench", limit=500))
-        self.query_id = self.trace.query_id
-        self._records = records
-        self._cancelled = False
+    Records go straight into the holders' storage (as a publish of each would leave them), with the
+    per-key cap raised on these nodes only. One search reads a bounded number of pages from each
+    peer (lookup.MAX_PAGES_PER_PEER, sized for a full 1,024-record key), so the records are split
+    into sets of PER_SET, each kept by a pair of holders (as replicas of one key are): every result
+    comes from two peers and is merged. 10,000 records: 2 sets, 4 holders, 8 nodes; at most
+    KSIZE holders, so up to 50,000 records.
+    """
 
-    def __aiter__(self) -> AsyncIterator[SearchEvent]:
-        return self._events()
+    def __init__(self) -> None:
+        self.nodes: list[MarketplaceNode] = []
+        self.config = QueryConfig(default_timeout=10.0, max_results=PAGE_RESULTS)
 
-    async def _events(self) -> AsyncIterator[SearchEvent]:
-        pages = [self._records[i:i + PAGE] for i in range(0, len(self._records), PAGE)]
-        for number, page in enumerate(pages):
-            for record in page:
-                event = self.trace.add(record, "peer-a")
-                if event is not None:
-                    yield event
-            if number % REPEAT_EVERY == 0:
-                for record in page:
-                    event = self.trace.add(record, "peer-b")
-                    if event is not None:
-                        yield event
-            await asyncio.sleep(PAGE_GAP_S)
-            if self._cancelled:
-                return
-        self.trace.finish(QueryStatus.FINISHED)
+    async def start(self, records: list[SignedRecord]) -> None:
+        sets = math.ceil(len(records) / PER_SET)
+        if 2 * sets > KSIZE:
+            raise SystemExit(f"{len(records)} records need {2 * sets} holders; the keyword's {KSIZE} closest nodes are the most")
+        for _ in range(min(KSIZE, 2 * sets + 4)):
+            node = MarketplaceNode(query_config=self.config, remember_contacts=False)
+            node.storage.max_per_key = len(records)
+            node.storage.max_total = max(node.storage.max_total, len(records) * 2)
+            node.storage.max_per_source = max(node.storage.max_per_source, len(records))
+            node.storage.max_per_group = max(node.storage.max_per_group, len(records))
+            await node.start(0, [n.address for n in self.nodes[:3]])
+            self.nodes.append(node)
+        for i, record in enumerate(records):
+            for holder in self.nodes[2 * (i % sets):2 * (i % sets) + 2]:
+                holder.storage.put(keyword_key(KEYWORD), record)
 
-    def cancel(self) -> None:
-        self._cancelled = True
+    async def searcher(self, data_dir: Path) -> tuple[MarketplaceNode, Database]:
+        """A fresh node with its own SQLite database: nothing verified or known before its search."""
+        database = Database(data_dir)
+        node = MarketplaceNode(database, query_config=self.config, remember_contacts=False)
+        await node.start(0, [n.address for n in self.nodes[:3]])
+        deadline = time.monotonic() + 10.0
+        while len(node.contacts()) < len(self.nodes) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # until it knows every holder, or a search may end before reaching them
+        return node, database
 
-    async def wait(self) -> QueryTrace:
-        return self.trace
+    async def stop(self) -> None:
+        for node in self.nodes:
+            await node.stop()
 
 
-class StreamSearcher:
-    def __init__(self, records: list[SignedRecord]) -> None:
-        self.records = records
-
-    def search(self, query: Query, config: QueryConfig | None = None) -> StreamHandle:
-        return StreamHandle(self.records)
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 class Heartbeat:
@@ -141,52 +162,126 @@ class Heartbeat:
         }
 
 
-async def stream_coalesced(records: list[SignedRecord], sorted_by: int | None = None) -> dict[str, float]:
-    """The app's path: SearchSession → rate limiter → one insert per batch → proxy → view."""
+async def stream_session(network: BenchNetwork, count: int, tmp: Path, sorted_by: int | None = None) -> dict[str, float]:
+    """The app's path: node.search → SearchSession → rate limiter → model → proxy → view, page after page."""
+    searcher, database = await network.searcher(tmp)
     model = ResultsModel()
     view = ResultsView(model)
     view.resize(1200, 800)
     view.show()
     if sorted_by is not None:
         view.sortByColumn(sorted_by, Qt.SortOrder.AscendingOrder)
-    tasks = TaskGroup()
-    session = SearchSession(model, tasks)
+    batch_ms = time_batches(model)
+    session = SearchSession(model, TaskGroup())
+    pages = [0]
     done = asyncio.get_running_loop().create_future()
-    session.finished.connect(lambda trace: done.done() or done.set_result(trace))
-    beat = Heartbeat()
+
+    def page_finished(trace: QueryTrace) -> None:
+        pages[0] += 1
+        if not trace.more and model.rowCount() < count:
+            print(f"search ended short: {trace.summary()}", flush=True)
+
+        if model.rowCount() < count and session.load_more() is not None:
+            return
+        if not done.done():
+            done.set_result(None)
+
+    session.finished.connect(page_finished)
     await asyncio.sleep(0.05)
+    gc.collect()
+    GC_PAUSES.clear()  # from here on, only collections during the search
+    rss_before, transactions_before = rss_kib(), database.transactions
+    beat = Heartbeat()
     beat.start()
     started = time.perf_counter()
-    session.start(StreamSearcher(records), Query(text="bench"))
+    session.start(searcher, Query(text=KEYWORD))
     await done
     seconds = time.perf_counter() - started
     await asyncio.sleep(0.05)  # let the last paint happen inside the measurement
     stats = beat.stop()
-    assert model.rowCount() == len(records), model.rowCount()
+    await asyncio.wrap_future(database.background.flush())
+    result = await finish_run(searcher, database, model.rowCount(), count, rss_before, transactions_before)
     view.close()
-    return {"seconds": round(seconds, 3), **stats}
+    return {"seconds": round(seconds, 3), "pages": pages[0], **stats, "gui_batches": len(batch_ms),
+            **batch_stats(batch_ms), **result}
 
 
-async def stream_naive(records: list[SignedRecord]) -> dict[str, float]:
-    """Baseline: every event goes straight to the model (one beginInsertRows per result)."""
+async def stream_naive(network: BenchNetwork, count: int, tmp: Path) -> dict[str, float]:
+    """Baseline: every event of every page goes straight to the model (one beginInsertRows per result)."""
+    searcher, database = await network.searcher(tmp)
     model = ResultsModel()
     view = ResultsView(model)
     view.resize(1200, 800)
     view.show()
-    handle = StreamHandle(records)
-    model.reset(handle.query_id)
-    beat = Heartbeat()
     await asyncio.sleep(0.05)
+    gc.collect()
+    GC_PAUSES.clear()  # from here on, only collections during the search
+    rss_before, transactions_before = rss_kib(), database.transactions
+    beat = Heartbeat()
     beat.start()
     started = time.perf_counter()
-    async for event in handle:
-        model.add_events([event])
+    batch_ms = time_batches(model)
+    handle = searcher.search(Query(text=KEYWORD))
+    model.reset(handle.query_id)
+    pages = 0
+    while True:
+        async for event in handle:
+            model.add_events([event])
+        trace = await handle.wait()
+        pages += 1
+        if model.rowCount() >= count or not trace.more:
+            break
+        handle = handle.more()
     seconds = time.perf_counter() - started
     await asyncio.sleep(0.05)
     stats = beat.stop()
-    assert model.rowCount() == len(records)
+    await asyncio.wrap_future(database.background.flush())
+    result = await finish_run(searcher, database, model.rowCount(), count, rss_before, transactions_before)
     view.close()
-    return {"seconds": round(seconds, 3), **stats}
+    return {"seconds": round(seconds, 3), "pages": pages, **stats, "gui_batches": len(batch_ms),
+            **batch_stats(batch_ms), **result}
+
+
+def time_batches(model: ResultsModel) -> list[float]:
+    """Time each batch the model applies, the proxy's (re)sorting and the view's bookkeeping included:
+    the GUI's own share of a stall, apart from the node's work (decoding, verifying, the holders' answers)."""
+    durations: list[float] = []
+    apply = model.add_events
+
+    def timed(events: list[SearchEvent]) -> int:
+        started = time.perf_counter()
+        try:
+            return apply(events)
+        finally:
+            durations.append((time.perf_counter() - started) * 1000.0)
+
+    model.add_events = timed  # type: ignore[method-assign]
+    return durations
+
+
+def batch_stats(durations: list[float]) -> dict[str, float]:
+    ordered = sorted(durations) or [0.0]
+    return {"gui_max_batch_ms": round(ordered[-1], 2),
+            "gui_p99_batch_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)}
+
+
+class ShortSearch(Exception):
+    """A search ended ("finished", no more pages) before every result was shown: a recall bug in the net layer."""
+
+
+async def finish_run(searcher: MarketplaceNode, database: Database, rows: int, count: int,
+                     rss_before: int, transactions_before: int) -> dict[str, float]:
+    """Check every result is shown; count the database transactions and the memory the rows took."""
+    if rows != count:
+        await searcher.stop()
+        database.close()
+        raise ShortSearch(f"{rows} rows shown of {count}")
+    rss_mib_per_10k = (rss_kib() - rss_before) / 1024.0 * 10_000 / count
+    transactions = database.transactions - transactions_before
+    await searcher.stop()
+    database.close()
+    return {"longest_gc_pause_ms": round(max(GC_PAUSES, default=0.0), 1), "db_transactions": transactions,
+            "rss_mib_per_10k_rows": round(rss_mib_per_10k, 1)}
 
 
 def startup_ms(runs: int = STARTUP_RUNS) -> float:
@@ -213,9 +308,12 @@ def run_async(factory: Callable[[], object]) -> object:
         loop.close()
 
 
+GC_PAUSES: list[float] = []
+
+
 def gc_pauses() -> list[float]:
     """Record the duration of each garbage collection (a gen-2 pass over 10,000 records is a stall too)."""
-    pauses: list[float] = []
+    pauses = GC_PAUSES
     started = [0.0]
 
     def callback(phase: str, info: dict[str, int]) -> None:
@@ -228,38 +326,86 @@ def gc_pauses() -> list[float]:
     return pauses
 
 
+async def measure(count: int) -> dict[str, dict[str, float]]:
+    """Start the network once; each run gets a fresh searcher (own database, nothing verified yet)."""
+    print(f"signing {count} records…", flush=True)
+    records = make_records(count)
+    network = BenchNetwork()
+    await network.start(records)
+    del records
+    gc.collect()
+    gc.freeze()  # the holders stand for other machines: their stored records are not the searcher's GC work
+    runs: dict[str, dict[str, float]] = {}
+    short: list[str] = []  # reported in the JSON line: a search that misses results is a bug, not noise
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("unsorted", "sorted", "naive"):
+                for attempt in range(ATTEMPTS):
+                    folder = Path(tmp) / f"{name}-{attempt}"
+                    try:
+                        if name == "naive":
+                            runs[name] = await stream_naive(network, count, folder)
+                        else:
+                            runs[name] = await stream_session(network, count, folder,
+                                                              ResultsModel.Columns.NAME if name == "sorted" else None)
+                        break
+                    except ShortSearch as exc:
+                        short.append(f"{name}: {exc}")
+                        print(f"{name}: {exc}; searching again with a fresh node", flush=True)
+                else:
+                    raise ShortSearch(f"{name}: every one of {ATTEMPTS} searches ended short")
+                print(f"{name}: {runs[name]}", flush=True)
+    finally:
+        await network.stop()
+    runs["short_searches"] = {"count": len(short)}
+    return runs
+
+
 def main() -> None:
-    QApplication(sys.argv[:1])
-    pauses = gc_pauses()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=RESULTS, help="results under the keyword (e.g. 100000)")
+    parser.add_argument("--no-startup", action="store_true", help="skip timing the app's start")
+    args = parser.parse_args()
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)  # each run closes its view; the loop must go on
+    quiet_library_loggers()
+    gc_pauses()
     gc.freeze()  # as the app does once it has joined; the records below arrive "later", unfrozen
-    print(f"signing {RESULTS} records…", flush=True)
-    records = make_records(RESULTS)
-    ours = run_async(lambda: stream_coalesced(records))
-    print(f"coalesced (app path): {ours}; longest GC pause so far {max(pauses, default=0):.1f} ms", flush=True)
-    ours_sorted = run_async(lambda: stream_coalesced(records, sorted_by=ResultsModel.Columns.NAME))
-    print(f"coalesced, view sorted by name: {ours_sorted}", flush=True)
-    naive = run_async(lambda: stream_naive(records))
-    print(f"naive baseline (one insert per result): {naive}", flush=True)
-    ratio = naive["max_stall_ms"] / max(ours["max_stall_ms"], 0.01)  # type: ignore[index]
-    time_ratio = naive["seconds"] / max(ours["seconds"], 0.001)  # type: ignore[index]
-    print(f"naive/coalesced: max stall {ratio:.1f}x, time to show all results {time_ratio:.1f}x, "
-          f"loop busy {naive['busy_pct']}% vs {ours['busy_pct']}%", flush=True)
-    start_ms = startup_ms()
-    print(f"startup (median of {STARTUP_RUNS}): {start_ms} ms", flush=True)
+    runs = run_async(lambda: measure(args.rows))
+    assert isinstance(runs, dict)
+    ours, ours_sorted, naive = runs["unsorted"], runs["sorted"], runs["naive"]
+    ratio = naive["max_stall_ms"] / max(ours["max_stall_ms"], 0.01)
+    time_ratio = naive["seconds"] / max(ours["seconds"], 0.001)
+    start_ms = None if args.no_startup else startup_ms()
     print(json.dumps({
-        "results": RESULTS,
-        "seconds": ours["seconds"],  # type: ignore[index]
-        "max_stall_ms": ours["max_stall_ms"],  # type: ignore[index]
-        "p99_stall_ms": ours["p99_stall_ms"],  # type: ignore[index]
-        "sorted_max_stall_ms": ours_sorted["max_stall_ms"],  # type: ignore[index]
-        "sorted_p99_stall_ms": ours_sorted["p99_stall_ms"],  # type: ignore[index]
-        "baseline_seconds": naive["seconds"],  # type: ignore[index]
-        "baseline_max_stall_ms": naive["max_stall_ms"],  # type: ignore[index]
-        "baseline_p99_stall_ms": naive["p99_stall_ms"],  # type: ignore[index]
-        "busy_pct": ours["busy_pct"],  # type: ignore[index]
-        "baseline_busy_pct": naive["busy_pct"],  # type: ignore[index]
+        "results": args.rows,
+        "path": "node.search on loopback (verify, merge, database) -> SearchSession -> ResultsModel -> ResultsView",
+        "pages": ours["pages"],
+        "seconds": ours["seconds"],
+        "max_stall_ms": ours["max_stall_ms"],
+        "p99_stall_ms": ours["p99_stall_ms"],
+        "sorted_seconds": ours_sorted["seconds"],
+        "sorted_max_stall_ms": ours_sorted["max_stall_ms"],
+        "sorted_p99_stall_ms": ours_sorted["p99_stall_ms"],
+        "gui_max_batch_ms": ours["gui_max_batch_ms"],
+        "sorted_gui_max_batch_ms": ours_sorted["gui_max_batch_ms"],
+        "sorted_gui_p99_batch_ms": ours_sorted["gui_p99_batch_ms"],
+        "sorted_gui_batches": ours_sorted["gui_batches"],
+        "baseline_gui_max_batch_ms": naive["gui_max_batch_ms"],
+        "db_transactions_per_search": ours["db_transactions"],
+        "sorted_db_transactions_per_search": ours_sorted["db_transactions"],
+        "rss_mib_per_10k_rows": ours["rss_mib_per_10k_rows"],
+        "baseline_seconds": naive["seconds"],
+        "baseline_max_stall_ms": naive["max_stall_ms"],
+        "baseline_p99_stall_ms": naive["p99_stall_ms"],
+        "baseline_db_transactions_per_search": naive["db_transactions"],
+        "busy_pct": ours["busy_pct"],
+        "baseline_busy_pct": naive["busy_pct"],
         "max_stall_ratio": round(ratio, 1),
         "seconds_ratio": round(time_ratio, 1),
+        "searches_ended_short": runs["short_searches"]["count"],
+        "longest_gc_pause_ms": ours["longest_gc_pause_ms"],
+        "sorted_longest_gc_pause_ms": ours_sorted["longest_gc_pause_ms"],
         "startup_ms": start_ms,
     }))
 

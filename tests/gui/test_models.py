@@ -154,6 +154,48 @@ def test_rate_limiter_coalesces_a_burst_in_bounded_slices(qtbot: QtBot) -> None:
     assert [len(b) for b in batches[3:]] == [256, 256, 88] and limiter.pending == 0
 
 
+def test_rate_limiter_cuts_slices_to_its_time_budget_at_the_cost_it_measured(qtbot: QtBot) -> None:
+    """A dear consumer (a sorted view) gets smaller slices, so one loop turn stays near the budget."""
+    batches: list[list[int]] = []
+
+    def dear(items: list[int]) -> None:  # at least 1 ms per item, like a sorted insert into a large table
+        batches.append(items)
+        time.sleep(0.001 * len(items))
+
+    limiter = BatchRateLimiter(dear, interval_ms=10, max_batch=64, budget_ms=10.0, min_batch=4)
+    for i in range(200):
+        limiter.push(i)
+    qtbot.waitUntil(lambda: sum(map(len, batches)) == 200, timeout=10_000)
+    assert len(batches[0]) == 64  # nothing measured yet: the plain cap
+    assert all(4 <= len(b) <= 10 for b in batches[1:-1]) and len(batches[-1]) <= 10  # >= 1 ms each: <= 10 per 10 ms
+    assert [i for b in batches for i in b] == list(range(200))
+    cheap = BatchRateLimiter(batches.append, interval_ms=10, max_batch=64, budget_ms=10.0)
+    for i in range(200):
+        cheap.push(i)
+    cheap.flush_all()
+    assert [len(b) for b in batches[-4:]] == [64, 64, 64, 8]  # a cheap consumer keeps the cap
+
+
+def test_a_sorted_proxy_stays_sorted_while_batches_stream_in() -> None:
+    """The proxy compares the model's per-column key lists, which grow as rows arrive and empty on reset."""
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    proxy = ResultsProxy(model)
+    proxy.sort(ResultsModel.Columns.NAME, Qt.SortOrder.AscendingOrder)
+    names = [f"acme/t{(i * 7919) % 1000:03}" for i in range(120)]
+    for start in range(0, len(names), 25):
+        model.add_events([trace.add(make_record(n, f"Title {n[-3:]}", key=KEY_A), "peer-1") for n in names[start:start + 25]])
+        shown = [proxy.index(r, ResultsModel.Columns.NAME).data() for r in range(proxy.rowCount())]
+        assert shown == sorted(names[:start + 25])
+    proxy.sort(ResultsModel.Columns.TITLE, Qt.SortOrder.DescendingOrder)
+    titles = [proxy.index(r, ResultsModel.Columns.TITLE).data() for r in range(proxy.rowCount())]
+    assert titles == sorted(titles, reverse=True) and len(titles) == len(names)
+    model.reset(QueryTrace(Query(text="other")).query_id)
+    assert model.column_keys(ResultsModel.Columns.TITLE) == []  # a new query starts with no stale keys
+    assert model.column_keys(ResultsModel.Columns.SOURCES) is None  # live: read from each hit
+
+
 def test_versions_sort_by_semver_precedence_not_as_text() -> None:
     trace = QueryTrace(Query(text="tool"))
     model = ResultsModel()
