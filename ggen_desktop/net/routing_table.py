@@ -21,6 +21,7 @@ a ping of ours with the id they claimed.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from itertools import chain
 from typing import Any
@@ -41,6 +42,15 @@ class DiverseRoutingTable(RoutingTable):
         super().__init__(protocol, ksize, node)
         self.refused = 0  # contacts turned away by the id or diversity rules
         self.trusted_addresses: set[tuple[str, int]] = set()  # configured bootstrap peers: any id
+
+    def find_neighbors(self, node: Node, k: int | None = None, exclude: Node | None = None) -> list[Node]:
+        """The k known contacts closest to `node`, over every bucket. kademlia's TableTraverser stops once the
+        buckets on one side run out, so for a key in the last bucket it gave that bucket and one more
+        (bmuller/kademlia#28): lookups and stores then started from a handful of contacts, some dead."""
+        self.buckets[self.get_bucket_for(node)].touch_last_updated()
+        contacts = [n for bucket in self.buckets for n in bucket.get_nodes()
+                    if n.id != node.id and (exclude is None or not n.same_home_as(exclude))]
+        return heapq.nsmallest(k or self.ksize, contacts, key=node.distance_to)
 
     def bucket_of(self, node: Node) -> KBucket:
         bucket: KBucket = self.buckets[self.get_bucket_for(node)]

@@ -110,3 +110,19 @@ async def test_a_lookup_runs_on_disjoint_paths_and_ends_when_each_has_converged(
                           and n.id not in lookup.failed and n.id not in lookup.abandoned),
                          key=Node(keyword_key("widget")).distance_to)
         assert on_path and all(n.id in lookup.answered for n in on_path[: -(-searcher.ksize // DISJOINT_PATHS)])
+
+
+@pytest.mark.asyncio
+async def test_the_closest_contacts_come_from_every_bucket(network: Network) -> None:
+    """Was: kademlia's table traversal stopped when the buckets on one side ran out, so for keys in the last
+    bucket a lookup or a store started from that bucket and one more (bmuller/kademlia#28)."""
+    nodes = await network(16, ksize=2)  # tiny buckets: the table splits into several
+    node = nodes[0]  # the first node hears from every later one
+    await wait_until(lambda: len(node.protocol.router.buckets) > 2 and len(node.protocol.known_nodes()) >= 5,
+                     "the node's table to split")
+    known = node.protocol.known_nodes()
+    for contact in known:  # keys next to each contact land in every bucket of the table
+        target = Node(contact.id)
+        nearest = node.protocol.router.find_neighbors(target, k=4)
+        assert [n.id for n in nearest] == [n.id for n in sorted(
+            (c for c in known if c.id != contact.id), key=target.distance_to)[:4]]
