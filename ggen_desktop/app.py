@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ggen_desktop.net.node import MarketplaceNode
     from ggen_desktop.net.node import NodeError as NodeError
     from ggen_desktop.net.node import PublishReport as PublishReport
+    from ggen_desktop.net.visibility import ReplicaCount, VisibilityReport
     from ggen_desktop.store.identity import IdentityError as IdentityError
     from ggen_desktop.store.identity import PublisherIdentity as PublisherIdentity
     from ggen_desktop.store.rows import MyPackage
@@ -207,6 +208,25 @@ class App:
 
     def my_packages(self) -> list[MyPackage]:
         return self.node.my_packages()
+
+    async def check_visibility(self, record: SignedRecord) -> VisibilityReport:
+        """Can others find it? Lookups started from peers far from its keys (NodeError when not running)."""
+        return await self.node.check_visibility(record)
+
+    async def refresh_replicas(self) -> None:
+        """The Replicas column from the network: each of my packages' holders counted now (after the join)."""
+        if not await self.node.wait_joined(self.node.query_config.default_timeout):
+            return
+        for mine in self.my_packages():
+            await self.count_replicas(mine.record)
+
+    async def count_replicas(self, record: SignedRecord) -> ReplicaCount:
+        """How many of the package key's closest nodes hold the record now (kept for `replica_count`)."""
+        return await self.node.count_replicas(record)
+
+    def replica_count(self, record: SignedRecord) -> ReplicaCount | None:
+        """The last count of a record's replicas on the network, None when not counted in this run."""
+        return self.node.replica_counts.get(record.identity)
 
     # -- what this node knows --------------------------------------------------------
     def known_records(self) -> list[SignedRecord]:

@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
             raise
         self.is_ready = True
         self.poller.engine_ready(self.app)
+        self.tasks.spawn(self.publish_panel.refresh_replicas(), "counting my packages' replicas")
         if self.area.currentWidget() is self.area.start_view:
             self.area.refresh_start()  # records this node had kept are loaded now
         self._follow_connection()

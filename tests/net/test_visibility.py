@@ -51,3 +51,14 @@ async def test_far_peers_find_a_published_package_and_find_nothing_once_its_hold
     assert report.summary().startswith("found by 0 of 5 peers in ")
     assert "5 did not find it" in report.summary()
     assert (await me.count_replicas(record)).replicas == 0
+
+
+@pytest.mark.asyncio
+async def test_in_a_network_smaller_than_k_no_lookup_runs_and_the_report_says_why(
+        network: Network, publisher: Ed25519PrivateKey) -> None:
+    nodes = await network(4)
+    record = make_record("acme/tiny", "Tiny", publisher)
+    await nodes[-1].publish(record)
+    report = await nodes[-1].check_visibility(record)
+    assert report.checks == ()
+    assert report.summary().startswith("not checked: every peer this node knows is among the closest")
