@@ -94,6 +94,8 @@ class App:
         except SettingsError as exc:
             raise NodeError(str(exc)) from None
         self._port = port
+        self._allow_demo = allow_demo
+        self._interface_asked = interface
         self.is_demo = allow_demo and not self._bootstrap
         self.demo_size = demo_size
         self._interface = interface or ("127.0.0.1" if self.is_demo else "0.0.0.0")
@@ -176,6 +178,24 @@ class App:
         self.settings = settings
         self.node.query_config = settings.query_config()
         return waiting
+
+    async def restart_node(self, progress: Progress | None = None) -> None:
+        """Network settings changed: stop the node (and a demo network), start a new one on the saved port
+        and bootstrap peers, with the same database; the window stays. Metrics are saved and read back."""
+        from ggen_desktop.net.node import MarketplaceNode
+
+        self.save_metrics()
+        await self.node.stop()
+        if self.demo is not None:
+            await self.demo.stop()
+            self.demo = None
+        self._bootstrap = self.settings.bootstrap()
+        self._port = None  # the settings' port from now on, not the command line's
+        self.is_demo = self._allow_demo and not self._bootstrap
+        self._interface = self._interface_asked or ("127.0.0.1" if self.is_demo else "0.0.0.0")
+        self.node = MarketplaceNode(self.database, self.settings.query_config(), remember_contacts=not self.is_demo)
+        self._load_metrics()
+        await self.start(progress)
 
     # -- query metrics, kept across restarts --------------------------------------------
     def _load_metrics(self) -> None:
