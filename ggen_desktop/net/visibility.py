@@ -134,9 +134,9 @@ async def _lookup_from(protocol: MarketProtocol, peer: Node, record: SignedRecor
     elapsed = (time.monotonic() - started) * 1000.0
     if not found and problem is None:
         first = trace.peers.get(peer.id.hex())
-        if first is not None and first.timed_out:
+        if first is not None and first.answered_at_ms is None:
             problem = "the far peer did not answer"
-        elif any(p.timed_out for p in trace.peers.values()):
+        elif any(p.answered_at_ms is None for p in trace.peers.values()):
             problem = "the peers it was led to did not answer"
         else:
             problem = "no peer it reached holds it"
