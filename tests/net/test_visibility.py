@@ -42,7 +42,8 @@ async def test_far_peers_find_a_published_package_and_find_nothing_once_its_hold
     assert count.replicas >= 1
     assert set(count.holders) <= {h.node_id_hex for h in holders}, "only nodes that really hold it are counted"
     assert me.replica_counts[record.identity] == count
-    assert count.describe(now=count.checked_at + 130) == f"{count.replicas} replica{'s' if count.replicas != 1 else ''}, checked 2 min ago"
+    plural = "s" if count.replicas != 1 else ""
+    assert count.describe(now=count.checked_at + 130) == f"{count.replicas} replica{plural}, checked 2 min ago"
 
     for holder in holders:
         await holder.stop()
