@@ -19,7 +19,7 @@ from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import package_dht_key
 from ggen_desktop.store.identity import PublisherIdentity
 from tests.gui.conftest import Runner
-from tests.helpers.packages import make_package
+from tests.helpers.packages import make_package, make_record
 
 KSIZE = 4
 CONFIG = QueryConfig(default_timeout=3.0, grace_period=0.5)
@@ -45,22 +45,50 @@ def peers(run: Runner) -> Iterator[list[MarketplaceNode]]:
     run(stop())
 
 
-@pytest.fixture
-def window(qtbot: QtBot, qloop: QEventLoop, run: Runner, config_dir: Path, tmp_path: Path,
-           peers: list[MarketplaceNode]) -> Iterator[MainWindow]:
+def open_on(qtbot: QtBot, peers: list[MarketplaceNode], config_dir: Path, data_dir: Path) -> MainWindow:
+    """A window whose node (k = KSIZE, so few peers hold each key) joins the loopback peers."""
     win = MainWindow(config_dir)
     with qtbot.waitSignal(win.shown, timeout=5000):
         win.show()
-    app = App(data_dir=tmp_path / "data", config_dir=config_dir, interface="127.0.0.1",
+    app = App(data_dir=data_dir, config_dir=config_dir, interface="127.0.0.1",
               bootstrap=[f"{host}:{port}" for host, port in (p.address for p in peers[:3])])
-    app.node = MarketplaceNode(app.database, CONFIG, ksize=KSIZE, remember_contacts=False)  # a small k: few holders
+    app.node = MarketplaceNode(app.database, CONFIG, ksize=KSIZE, remember_contacts=False)
     win.attach(app)
     with qtbot.waitSignal(win.ready, timeout=30000):
         win.tasks.spawn(win.start_engine(), "joining the network")
+    return win
+
+
+@pytest.fixture
+def window(qtbot: QtBot, qloop: QEventLoop, run: Runner, config_dir: Path, tmp_path: Path,
+           peers: list[MarketplaceNode]) -> Iterator[MainWindow]:
+    win = open_on(qtbot, peers, config_dir, tmp_path / "data")
     yield win
     run(win.shutdown())
     win.close()
     win.deleteLater()
+
+
+def test_at_start_the_replicas_column_is_counted_on_the_network_not_taken_from_the_last_publish(
+        qtbot: QtBot, run: Runner, config_dir: Path, tmp_path: Path, peers: list[MarketplaceNode]) -> None:
+    first = open_on(qtbot, peers, config_dir, tmp_path / "data")
+    assert first.app is not None
+    run(first.app.publish(make_record("gui-test/recounted", "Recounted")))
+    key = package_dht_key("gui-test/recounted")
+    for holder in [p for p in peers if p.storage.records(key)]:
+        holder.storage.clear()  # the copies are gone while this node was away
+    run(first.shutdown())
+    first.close()
+    first.deleteLater()
+    window = open_on(qtbot, peers, config_dir, tmp_path / "data")
+    try:
+        rows = window.publish_panel.my_packages
+        qtbot.waitUntil(lambda: rows.rowCount() == 1 and rows.row(0)[4] == "0 replicas, checked just now",
+                        timeout=10000)
+    finally:
+        run(window.shutdown())
+        window.close()
+        window.deleteLater()
 
 
 def test_after_publishing_far_peers_find_it_and_once_its_holders_stop_the_panel_says_none_did(
