@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ggen_desktop.net.sharing import ArchiveSharing, OnTransfer
     from ggen_desktop.net.transfer_job import Transfer as Transfer
     from ggen_desktop.net.transfer_types import TransferError as TransferError
+    from ggen_desktop.net.visibility import ReplicaCount, VisibilityReport
     from ggen_desktop.store.identity import IdentityError as IdentityError
     from ggen_desktop.store.identity import PublisherIdentity as PublisherIdentity
     from ggen_desktop.store.rows import MyPackage
@@ -102,6 +103,8 @@ class App:
         except SettingsError as exc:
             raise NodeError(str(exc)) from None
         self._port = port
+        self._allow_demo = allow_demo
+        self._interface_asked = interface
         self.is_demo = allow_demo and not self._bootstrap
         self.demo_size = demo_size
         self._interface = interface or ("127.0.0.1" if self.is_demo else "0.0.0.0")
@@ -213,6 +216,24 @@ class App:
         self.node.query_config = settings.query_config()
         return waiting
 
+    async def restart_node(self, progress: Progress | None = None) -> None:
+        """Network settings changed: stop the node (and a demo network), start a new one on the saved port
+        and bootstrap peers, with the same database; the window stays. Metrics are saved and read back."""
+        from ggen_desktop.net.node import MarketplaceNode
+
+        self.save_metrics()
+        await self.node.stop()
+        if self.demo is not None:
+            await self.demo.stop()
+            self.demo = None
+        self._bootstrap = self.settings.bootstrap()
+        self._port = None  # the settings' port from now on, not the command line's
+        self.is_demo = self._allow_demo and not self._bootstrap
+        self._interface = self._interface_asked or ("127.0.0.1" if self.is_demo else "0.0.0.0")
+        self.node = MarketplaceNode(self.database, self.settings.query_config(), remember_contacts=not self.is_demo)
+        self._load_metrics()
+        await self.start(progress)
+
     # -- query metrics, kept across restarts --------------------------------------------
     def _load_metrics(self) -> None:
         if self.database is None:
@@ -275,6 +296,25 @@ class App:
 
     def my_packages(self) -> list[MyPackage]:
         return self.node.my_packages()
+
+    async def check_visibility(self, record: SignedRecord) -> VisibilityReport:
+        """Can others find it? Lookups started from peers far from its keys (NodeError when not running)."""
+        return await self.node.check_visibility(record)
+
+    async def refresh_replicas(self) -> None:
+        """The Replicas column from the network: each of my packages' holders counted now (after the join)."""
+        if not await self.node.wait_joined(self.node.query_config.default_timeout):
+            return
+        for mine in self.my_packages():
+            await self.count_replicas(mine.record)
+
+    async def count_replicas(self, record: SignedRecord) -> ReplicaCount:
+        """How many of the package key's closest nodes hold the record now (kept for `replica_count`)."""
+        return await self.node.count_replicas(record)
+
+    def replica_count(self, record: SignedRecord) -> ReplicaCount | None:
+        """The last count of a record's replicas on the network, None when not counted in this run."""
+        return self.node.replica_counts.get(record.identity)
 
     # -- what this node knows --------------------------------------------------------
     def known_records(self) -> list[SignedRecord]:

@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
             raise
         self.is_ready = True
         self.poller.engine_ready(self.app)
+        self.tasks.spawn(self.publish_panel.refresh_replicas(), "counting my packages' replicas")
         if self.area.currentWidget() is self.area.start_view:
             self.area.refresh_start()  # records this node had kept are loaded now
         self._follow_connection()
@@ -338,17 +339,42 @@ class MainWindow(QMainWindow):
             self.apply_settings(dialog.result_settings)
 
     def apply_settings(self, settings: Settings) -> None:
-        """Save and apply; say which changes wait for a restart (port, bootstrap peers)."""
+        """Save and apply: search settings at once; a new port or bootstrap peers restart the node in this
+        window after the user confirms (otherwise they apply at the next start)."""
         assert self.app is not None
         try:
             restart = self.app.apply_settings(settings)
         except OSError as exc:
             self.show_error("Settings not saved", f"Could not write the settings file: {exc}", serious=True)
             return
-        message = "Settings saved; search settings apply to the next search"
+        message = "Settings saved; search settings apply now"
+        changed = " and ".join(n.replace("_", " ") for n in restart)
+        if restart and self.confirm_restart(f"The {changed} changed. Restart the node now to use them? "
+                                            "A running search stops; the window stays open."):
+            self.status.showMessage(f"{message}; restarting the node for the new {changed}", 8000)
+            self.tasks.spawn(self.restart_engine(), "restarting the node")
+            return
         if restart:
-            message += f"; {' and '.join(n.replace('_', ' ') for n in restart)} apply after a restart"
+            message += f"; {changed} apply after a restart"
         self.status.showMessage(message, 8000)
+
+    def confirm_restart(self, text: str) -> bool:
+        answer = QMessageBox.question(self, "Restart the node?", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    async def restart_engine(self) -> None:
+        """Stop the node and start it again with the saved network settings; `ready` once it has joined."""
+        assert self.app is not None
+        if self.session.running:
+            self.session.cancel()
+        self.is_ready = self.is_joined = False
+        self.poller.app = None  # nothing to poll while the node is down
+        self.status.show_not_connected("restarting the node")
+        await self.app.restart_node(progress=self.on_progress)
+        self.is_ready = True
+        self.poller.engine_ready(self.app)
+        self.tasks.spawn(self.publish_panel.refresh_replicas(), "counting my packages' replicas")
+        self._follow_connection()
 
     def show_about(self) -> None:
         from ggen_desktop.gui.about import show_about

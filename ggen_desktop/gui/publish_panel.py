@@ -1,5 +1,5 @@
 """Publish dock: the publisher key, "Publish a package…" (the form opens in a dialog), the last
-outcome, and my packages.
+outcome, and my packages with "Check visibility" (can peers far from its keys find it?).
 
 Publishing signs the form's package with the key in use (creating one in the
 keyring after asking, when there is none) and stores it on the network; the
@@ -12,9 +12,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QHeaderView, QLabel, QMenu, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from ggen_desktop.core.package import Package
+from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.gui.list_models import MyPackagesModel
 from ggen_desktop.gui.publish_dialog import PublishDialog
 from ggen_desktop.gui.publisher_key import PublisherKeyBox
@@ -55,13 +57,28 @@ class PublishPanel(QWidget):
         make_compact(view)
         view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         view.horizontalHeader().setStretchLastSection(True)
+        view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.customContextMenuRequested.connect(self._context_menu)
         self.my_packages_view = view
+        self.check_button = QPushButton("Check visibility")
+        self.check_button.setObjectName("checkVisibilityButton")
+        self.check_button.setToolTip("Ask peers far from the selected package's keys to find it")
+        self.check_button.setEnabled(False)
+        self.check_button.clicked.connect(self.check_selected)
+        self.visibility_label = QLabel()
+        self.visibility_label.setObjectName("visibilityResult")
+        self.visibility_label.setWordWrap(True)
+        self._records: list[SignedRecord] = []  # my packages, row by row
         layout = QVBoxLayout(self)
         layout.addWidget(self.key)
         layout.addWidget(self.new_button)
         layout.addWidget(self.result_label)
         layout.addWidget(QLabel("My packages:"))
         layout.addWidget(view, 1)
+        layout.addWidget(self.check_button)
+        layout.addWidget(self.visibility_label)
         self._dialog: PublishDialog | None = None
 
     @property
@@ -79,6 +96,7 @@ class PublishPanel(QWidget):
     def attach(self, app: App) -> None:
         self.app = app
         self.new_button.setEnabled(True)
+        self.check_button.setEnabled(True)
         self.key.attach(app)
 
     def focus_first_field(self) -> None:
@@ -143,6 +161,7 @@ class PublishPanel(QWidget):
         mark = "⚠" if report.refused_keywords() else "✓"
         self._say(f"{mark} Published {package.id} {package.version}: {report.summary()}")
         self.refresh_my_packages()
+        await self.check_visibility(record)
 
     def refresh_my_packages(self) -> None:
         if self.app is None:
@@ -151,8 +170,64 @@ class PublishPanel(QWidget):
         def when(stamp: float | None) -> str:
             return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "–"
 
+        def replicas(record: SignedRecord, at_publish: int) -> str:
+            assert self.app is not None
+            count = self.app.replica_count(record)
+            return count.describe() if count is not None else f"{at_publish} at publish"
+
+        mine = self.app.my_packages()
+        self._records = [p.record for p in mine]
         self.my_packages.set_rows([
             (str(p.record.package.id), str(p.record.package.version), when(p.published_at),
-             when(p.last_republished_at), str(p.replicas))
-            for p in self.app.my_packages()
+             when(p.last_republished_at), replicas(p.record, p.replicas))
+            for p in mine
         ])
+
+    # -- can others find it? -------------------------------------------------------------
+    def selected_record(self) -> SignedRecord | None:
+        rows = self.my_packages_view.selectionModel().selectedRows()
+        return self._records[rows[0].row()] if rows and rows[0].row() < len(self._records) else None
+
+    def check_selected(self) -> None:
+        record = self.selected_record()
+        if record is None:
+            self.visibility_label.setText("Select one of my packages to check.")
+            return
+        self.tasks.spawn(self.check_visibility(record), f"checking visibility of {record.package.id}")
+
+    def _context_menu(self, at: QPoint) -> None:
+        index = self.my_packages_view.indexAt(at)
+        if not index.isValid():
+            return
+        self.my_packages_view.selectRow(index.row())
+        menu = QMenu(self)
+        menu.addAction("Check visibility", self.check_selected)
+        menu.popup(self.my_packages_view.viewport().mapToGlobal(at))
+
+    async def check_visibility(self, record: SignedRecord) -> None:
+        """Lookups from far peers, then the replica count: both said under the table."""
+        from ggen_desktop.app import NodeError
+
+        assert self.app is not None
+        name = f"{record.package.id} {record.package.version}"
+        self.visibility_label.setText(f"Checking whether peers far from {name}'s keys can find it…")
+        try:
+            report = await self.app.check_visibility(record)
+            await self.app.count_replicas(record)
+        except NodeError as exc:
+            self.visibility_label.setText(f"⚠ {name} not checked: {exc}")
+            return
+        mark = "✓" if report.checks and report.found == len(report.checks) else "⚠"
+        self.visibility_label.setText(f"{mark} {name}: {report.summary()}")
+        self.refresh_my_packages()
+
+    async def refresh_replicas(self) -> None:
+        """At start: the Replicas column counted on the network, replacing the number saved at publish."""
+        from ggen_desktop.app import NodeError
+
+        assert self.app is not None
+        try:
+            await self.app.refresh_replicas()
+        except NodeError as exc:  # stopped meanwhile: the numbers saved at publish stay
+            log.info("replicas not counted: %s", exc)
+        self.refresh_my_packages()

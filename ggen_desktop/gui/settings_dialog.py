@@ -1,8 +1,9 @@
-"""The settings dialog: query settings (apply at once) and network settings (apply on restart).
+"""The settings dialog: query settings (apply at once) and network settings (the node restarts).
 
 Every value is checked by `core.settings.Settings` itself, so the dialog and the
-settings file share one set of rules and one set of messages; each field's
-tooltip is its setting's declared description.
+settings file share one set of rules; a message names the field by its label as
+the user sees it ("Peers asked at once: must be …"), not by the setting's key.
+Each field's tooltip is its setting's declared description.
 """
 
 from __future__ import annotations
@@ -44,14 +45,22 @@ class SettingsDialog(QDialog):
         self.bootstrap: QPlainTextEdit = child(form, QPlainTextEdit, "bootstrap_peersField")
         self.error_label: QLabel = child(form, QLabel, "errorLabel")
         self.error_label.setStyleSheet("font-weight: bold;")
+        self.labels: dict[str, str] = {}  # setting name -> the field's label as shown, without its colon
         for name, declaration in declarations().items():
-            child(form, QWidget, f"{name}Field").setToolTip(declaration.description)
+            field = child(form, QWidget, f"{name}Field")
+            field.setToolTip(declaration.description)
+            self.labels[name] = field.text() if isinstance(field, QCheckBox) else ""
+        for label in form.findChildren(QLabel):
+            buddy = label.buddy()
+            if buddy is not None and buddy.objectName().endswith("Field"):
+                self.labels[buddy.objectName().removesuffix("Field")] = label.text().rstrip(": ")
         self.timeout.setValue(settings.default_timeout)
         self.max_results.setValue(settings.max_results)
         self.fan_out.setValue(settings.fan_out)
         self.adaptive.setChecked(settings.adaptive_timeout)
         self.port.setValue(settings.listen_port)
         self.bootstrap.setPlainText("\n".join(settings.bootstrap_peers))
+        self.bootstrap.textChanged.connect(self.validate)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -72,11 +81,27 @@ class SettingsDialog(QDialog):
             bootstrap_peers=tuple(line.strip() for line in self.bootstrap.toPlainText().splitlines() if line.strip()),
         )
 
-    def accept(self) -> None:
+    def message(self, error: SettingsError) -> str:
+        """The error with its setting's key replaced by the field's label: "Bootstrap peers: peer 'x' must be …"."""
+        text = str(error)
+        for name, label in self.labels.items():
+            if text.startswith(name):
+                return f"{label}: {text[len(name):].lstrip(': ')}"
+        return text
+
+    def validate(self) -> Settings | None:
+        """As the user types: the message for the first bad field, cleared once it is fixed."""
         try:
             settings = self.build()
         except SettingsError as exc:
-            self.error_label.setText(f"⚠ {exc}")
+            self.error_label.setText(f"⚠ {self.message(exc)}")
+            return None
+        self.error_label.clear()
+        return settings
+
+    def accept(self) -> None:
+        settings = self.validate()
+        if settings is None:
             return
         self.result_settings = settings
         super().accept()

@@ -159,6 +159,12 @@ class StreamingLookup:
             self.candidates[node.id] = node
             self.path_of[node.id] = self.path_of[via.id] if via is not None else index % DISJOINT_PATHS
 
+    def start_from(self, nodes: list[Node]) -> None:
+        """Before the first run: ask only these (and whom they name), not the routing table's closest."""
+        self.candidates.clear()
+        self.path_of.clear()
+        self._add_candidates(nodes)
+
     def _usable(self, node: Node) -> bool:
         return node.id not in self.failed and not self.reputation.is_avoided(reputation_key(node))
 

@@ -44,6 +44,7 @@ from ggen_desktop.net.registry import PackageRegistry
 from ggen_desktop.net.search_handle import SearchHandle
 from ggen_desktop.net.search_runner import SearchRunner
 from ggen_desktop.net.storage import RecordStorage
+from ggen_desktop.net.visibility import FAR_PEERS, ReplicaCount, VisibilityReport, check_visibility, count_replicas
 from ggen_desktop.store.errors import StoreError
 from ggen_desktop.store.rows import MyPackage, RecentQuery
 
@@ -99,6 +100,7 @@ class MarketplaceNode:
         self.registry = PackageRegistry(self.known.records, self.local_search, self._lookup, lambda: self.is_running,
                                         lambda: self.query_config)
         self.joiner = Joiner(self._try_join, self._on_joined, first_delay=join_backoff[0], max_delay=join_backoff[1])
+        self.replica_counts: dict[tuple[str, str, str], ReplicaCount] = {}  # checked on the network, by identity
         self._node_id = node_id
         self._server: DhtServer | None = None
         self._announcer: Announcer | None = None
@@ -389,6 +391,16 @@ class MarketplaceNode:
     def tracked_queries(self) -> list[str]:
         """Ids of running queries and of ended ones kept for their grace period."""
         return self.searches.tracked()
+
+    async def check_visibility(self, record: SignedRecord, peers: int = FAR_PEERS) -> VisibilityReport:
+        """Can others find it? `peers` lookups of its package key, each seeded with one contact far from its keys."""
+        return await check_visibility(self.protocol, record, self.query_config, self.ksize, peers)
+
+    async def count_replicas(self, record: SignedRecord) -> ReplicaCount:
+        """How many of the package key's closest nodes hold the record now; kept in `replica_counts`."""
+        count = await count_replicas(self.protocol, record, self.query_config, self.ksize, self.alpha)
+        self.replica_counts[record.identity] = count
+        return count
 
     # -- recent queries ----------------------------------------------------------------
 

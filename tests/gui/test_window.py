@@ -166,10 +166,11 @@ def test_settings_round_trip_through_their_file(qtbot: QtBot, window: MainWindow
     dialog.port.setValue(45678)
     dialog.bootstrap.setPlainText("not-a-peer")
     dialog.accept()
-    assert "bootstrap_peers" in dialog.error_label.text() and dialog.result_settings is None
+    assert dialog.error_label.text().startswith("⚠ Bootstrap peers: ") and dialog.result_settings is None
     dialog.bootstrap.setPlainText("127.0.0.1:4433\n\n")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     assert dialog.result_settings is not None
+    window.confirm_restart = lambda text: False  # type: ignore[method-assign]  # restarting is tested elsewhere
     window.apply_settings(dialog.result_settings)
     assert "listen port and bootstrap peers apply after a restart" in window.statusBar().currentMessage()
     saved = json.loads((config_dir / SETTINGS_FILE).read_text())
