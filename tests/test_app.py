@@ -133,7 +133,7 @@ def test_the_engine_names_are_re_exported_without_loading_the_network_code() -> 
 
 
 @pytest.mark.asyncio
-async def test_an_app_seeds_and_announces_what_its_data_folder_holds_and_stops_sharing_first(tmp_path: Path) -> None:
+async def test_an_app_seeds_and_announces_what_its_data_folder_holds_and_stops_sharing_with_it(tmp_path: Path) -> None:
     from ggen_desktop.store.content import ContentStore
 
     archive = tmp_path / "held.tgz"

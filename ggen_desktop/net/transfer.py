@@ -46,7 +46,7 @@ from ggen_desktop.store.content import ContentStore, StoredArchive, hash_file
 
 log = logging.getLogger(__name__)
 
-CLOSE_ALERT_WAIT_MS = 2000  # bound on the loop-blocking wait at close: was 30 s, seen to hang that long once in ten runs
+CLOSE_ALERT_WAIT_MS = int(STEP_TIMEOUT_S * 1000)  # bound on the wait for libtorrent's last alert at close
 
 _ALERTS = (lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.storage
            | lt.alert_category.ip_block | lt.alert_category.piece_progress)
@@ -316,7 +316,8 @@ class TransferSession:
         # holds the GIL while it joins that thread. libtorrent notifies only when its alert queue
         # turns non-empty, so leave an alert in it (never popped again) before the destructor runs.
         engine.post_session_stats()
-        engine.wait_for_alert(CLOSE_ALERT_WAIT_MS)  # returns at once when an alert is queued (nearly always)
+        # at once when an alert is queued (nearly always); on a worker thread, so a slow one never blocks the loop
+        await asyncio.to_thread(engine.wait_for_alert, CLOSE_ALERT_WAIT_MS)
         del engine
 
     def _add(self, torrent: bytes | None, save_path: Path, *, seed: bool = False, info_hash: str = "",
