@@ -145,6 +145,11 @@ class App:
         return self.database.data_dir if self.database is not None else None
 
     @property
+    def downloads_dir(self) -> Path:
+        """Where downloaded archives are saved: the data folder's "downloads" (created by the first fetch)."""
+        return self.content_dir / "downloads"
+
+    @property
     def port(self) -> int:
         return self._port if self._port is not None else self.settings.listen_port
 

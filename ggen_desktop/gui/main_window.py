@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
+from ggen_desktop.core.package import Package
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryStatus, QueryTrace
 from ggen_desktop.core.settings import Settings
@@ -33,6 +34,7 @@ from ggen_desktop.gui.search_bar import SearchBar
 from ggen_desktop.gui.search_session import SearchSession
 from ggen_desktop.gui.status_bar import StatusBar
 from ggen_desktop.gui.tasks import TaskGroup
+from ggen_desktop.gui.transfers_panel import TransfersPanel
 from ggen_desktop.gui.window_docks import (
     DEFAULT_SIZE,
     available_area,
@@ -84,10 +86,12 @@ class MainWindow(QMainWindow):
         self.peers_panel = PeersPanel()
         self.publish_panel = PublishPanel(self.tasks)
         self.node_panel = NodePanel()
+        self.transfers_panel = TransfersPanel(self.tasks)
         panels = Panels(self.metrics_panel, self.peers_panel, self.node_panel, self.publish_panel)
         self.poller = PanelPoller(panels, self.session, self)
         self.docks = build_docks(self, {"metrics": self.metrics_panel, "peers": self.peers_panel,
-                                        "publish": self.publish_panel, "node": self.node_panel}, scrolling=("publish",))
+                                        "publish": self.publish_panel, "node": self.node_panel,
+                                        "transfers": self.transfers_panel}, scrolling=("publish",))
         for dock in self.docks.values():
             dock.visibilityChanged.connect(self._dock_shown)
         self._connect()
@@ -135,6 +139,8 @@ class MainWindow(QMainWindow):
         self.area.search_requested.connect(self.search_for)
         self.area.versions_requested.connect(self.show_versions)
         self.area.message.connect(lambda text: self.status.showMessage(text, 8000))
+        self.transfers_panel.message.connect(lambda text: self.status.showMessage(text, 8000))
+        self.area.result_actions.download_requested.connect(lambda hit: self.download(hit.record.package))
         self.peers_panel.block_requested.connect(self._set_blocked)
         self.poller.ticked.connect(self._tick)
 
@@ -160,6 +166,7 @@ class MainWindow(QMainWindow):
             raise
         self.is_ready = True
         self.poller.engine_ready(self.app)
+        self.area.result_actions.set_can_download(self.app.sharing is not None)
         if self.area.currentWidget() is self.area.start_view:
             self.area.refresh_start()  # records this node had kept are loaded now
         self._follow_connection()
@@ -299,6 +306,14 @@ class MainWindow(QMainWindow):
         if hit is not None and len(hit.sources) != self._detail_sources:
             self._note_sources()
             self.area.show_selected()
+
+    def download(self, package: Package) -> None:
+        """Fetch a package's archive into the downloads folder; the Transfers panel comes forward to show it."""
+        if self.app is None:
+            return
+        self.transfers_panel.download(self.app, package, self.app.downloads_dir)
+        focus_panel(self.docks["transfers"])
+        self.commands.sync_docks()
 
     def _dock_shown(self, visible: bool) -> None:
         if visible:

@@ -26,6 +26,7 @@ PANEL_TITLES = {
     "peers": ("Peers", "Peer reputation"),
     "publish": ("Publish", "Publish"),
     "node": ("Node", "Node"),
+    "transfers": ("Transfers", "Transfers"),
 }
 
 
