@@ -44,7 +44,9 @@ if TYPE_CHECKING:
     from ggen_desktop.net.node import PublishReport as PublishReport
     from ggen_desktop.net.sharing import ArchiveSharing, OnTransfer
     from ggen_desktop.net.transfer_job import Transfer as Transfer
+    from ggen_desktop.net.transfer_types import TransferCancelled as TransferCancelled
     from ggen_desktop.net.transfer_types import TransferError as TransferError
+    from ggen_desktop.net.transfer_types import TransferStatus as TransferStatus
     from ggen_desktop.store.identity import IdentityError as IdentityError
     from ggen_desktop.store.identity import PublisherIdentity as PublisherIdentity
     from ggen_desktop.store.rows import MyPackage
@@ -60,6 +62,7 @@ _ENGINE_NAMES = {
     "IdentityError": "ggen_desktop.store.identity",
     "PublisherIdentity": "ggen_desktop.store.identity",
     "TransferError": "ggen_desktop.net.transfer_types",
+    "TransferCancelled": "ggen_desktop.net.transfer_types",
 }
 
 if not TYPE_CHECKING:  # mypy reads the imports above; at run time the names resolve here

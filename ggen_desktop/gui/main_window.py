@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.poller = PanelPoller(panels, self.session, self)
         self.docks = build_docks(self, {"metrics": self.metrics_panel, "peers": self.peers_panel,
                                         "publish": self.publish_panel, "node": self.node_panel,
-                                        "transfers": self.transfers_panel}, scrolling=("publish",))
+                                        "transfers": self.transfers_panel}, scrolling=("publish",), bottom=("transfers",))
         for dock in self.docks.values():
             dock.visibilityChanged.connect(self._dock_shown)
         self._connect()

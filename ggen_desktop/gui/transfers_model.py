@@ -7,20 +7,22 @@ engine's sentence for why it failed (a hash mismatch, no provider, a stall).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ggen_desktop.core.package import Package
 from ggen_desktop.gui.table_model import ALIGNMENT, DISPLAY, RIGHT_ALIGNED, SORT_ROLE, TOOLTIP, ColumnTableModel
-from ggen_desktop.net.transfer_types import TransferState, TransferStatus  # plain values, no libtorrent
 
 if TYPE_CHECKING:
-    from ggen_desktop.net.transfer_job import Transfer
+    from ggen_desktop.app import Transfer, TransferStatus
 
 COMPLETED = "Completed, verified"
 PROGRESS_ROLE = SORT_ROLE  # the progress column's value 0..1, drawn as a bar by the panel's delegate
+# TransferState values, compared as text: the window does not load the BitTorrent engine's modules to draw a row
+PAUSED, DOWNLOADING = "paused", "downloading"
+ACTIVE = frozenset({"checking", "fetching metadata", DOWNLOADING, PAUSED})
 
 
 @dataclass
@@ -30,7 +32,7 @@ class TransferRow:
     package: Package
     folder: Path
     transfer: Transfer | None = None
-    status: TransferStatus = field(default_factory=lambda: TransferStatus(TransferState.CHECKING))
+    status: TransferStatus | None = None  # the last snapshot read from the transfer
     path: Path | None = None  # the verified archive, once complete
     error: str = ""  # the engine's sentence when it failed or was cancelled
 
@@ -47,7 +49,12 @@ class TransferRow:
             return COMPLETED
         if self.error:
             return self.error
-        return self.status.state.value.capitalize()
+        return self.state.capitalize() if self.state else "Looking for peers"
+
+    @property
+    def state(self) -> str:
+        """The transfer's state (a TransferState value), "" before the engine made the transfer."""
+        return self.status.state.value if self.status is not None else ""
 
     def refresh(self) -> None:
         if self.transfer is not None and not self.is_over:
@@ -105,9 +112,9 @@ class TransfersModel(ColumnTableModel[TransferRow]):
     def cell(self, item: TransferRow, column: int, role: int) -> Any:
         c = self.Columns
         status = item.status
-        size = status.size or item.package.size or 0
+        size = (status.size if status is not None else 0) or item.package.size or 0
         if role == DISPLAY:
-            live = not item.is_over
+            live = status is not None and not item.is_over
             if column == c.NAME:
                 return item.name
             if column == c.SIZE:
@@ -115,11 +122,11 @@ class TransfersModel(ColumnTableModel[TransferRow]):
             if column == c.PROGRESS:
                 return f"{self.progress(item) * 100:.0f} %"
             if column == c.RATE:
-                return f"{human_size(status.download_rate)}/s" if live else "–"
+                return f"{human_size(status.download_rate)}/s" if live and status is not None else "–"
             if column == c.PEERS:
-                return str(status.peers) if live else "–"
+                return str(status.peers) if live and status is not None else "–"
             if column == c.ETA:
-                return eta_text(status.eta_s) if live and status.state is TransferState.DOWNLOADING else "–"
+                return eta_text(status.eta_s) if live and status is not None and item.state == DOWNLOADING else "–"
             if column == c.STATE:
                 return item.state_text()
         elif role == PROGRESS_ROLE:
@@ -135,4 +142,4 @@ class TransfersModel(ColumnTableModel[TransferRow]):
 
     @staticmethod
     def progress(item: TransferRow) -> float:
-        return 1.0 if item.path is not None else item.status.progress
+        return 1.0 if item.path is not None else item.status.progress if item.status is not None else 0.0

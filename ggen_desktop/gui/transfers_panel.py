@@ -19,7 +19,7 @@ from PySide6.QtGui import QDesktopServices, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QStyle,
@@ -35,12 +35,10 @@ from ggen_desktop.core.package import Package
 from ggen_desktop.gui.panel_poller import in_view
 from ggen_desktop.gui.table_model import make_compact
 from ggen_desktop.gui.tasks import TaskGroup
-from ggen_desktop.gui.transfers_model import PROGRESS_ROLE, TransferRow, TransfersModel
-from ggen_desktop.net.transfer_types import ACTIVE_DOWNLOAD, TransferCancelled, TransferError, TransferState
+from ggen_desktop.gui.transfers_model import ACTIVE, PAUSED, PROGRESS_ROLE, TransferRow, TransfersModel
 
 if TYPE_CHECKING:
-    from ggen_desktop.app import App
-    from ggen_desktop.net.transfer_job import Transfer
+    from ggen_desktop.app import App, Transfer
 
 REFRESH_MS = 1000
 
@@ -91,10 +89,9 @@ class TransfersPanel(QWidget):
         self.open_button = QPushButton("Open folder")
         self.open_button.setToolTip("Open the folder the selected archive is saved in")
         self.open_button.clicked.connect(self.open_folder)
-        bar = QHBoxLayout()
-        for button in (self.pause_button, self.resume_button, self.cancel_button, self.open_button):
-            bar.addWidget(button)
-        bar.addStretch(1)
+        bar = QGridLayout()  # two by two: the dock stays as narrow as the other panels
+        for number, button in enumerate((self.pause_button, self.resume_button, self.cancel_button, self.open_button)):
+            bar.addWidget(button, number // 2, number % 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.view, 1)
@@ -127,9 +124,9 @@ class TransfersPanel(QWidget):
     def update_buttons(self) -> None:
         row = self.selected()
         live = row is not None and row.transfer is not None and not row.is_over
-        state = row.status.state if row is not None else None
-        self.pause_button.setEnabled(live and state in ACTIVE_DOWNLOAD - {TransferState.PAUSED})
-        self.resume_button.setEnabled(live and state is TransferState.PAUSED)
+        state = row.state if row is not None else ""
+        self.pause_button.setEnabled(live and state in ACTIVE - {PAUSED})
+        self.resume_button.setEnabled(live and state == PAUSED)
         self.cancel_button.setEnabled(live)
         self.open_button.setEnabled(row is not None)
 
@@ -162,6 +159,8 @@ class TransfersPanel(QWidget):
         return row
 
     async def _fetch(self, app: App, row: TransferRow, on_transfer: Callable[[Transfer], None]) -> None:
+        from ggen_desktop.app import TransferCancelled, TransferError
+
         try:
             row.path = await app.fetch(row.package, row.folder, on_transfer)
         except TransferCancelled:
