@@ -218,6 +218,7 @@ async def shoot_transfers(out: Path) -> None:
 
     from ggen_desktop.core.record import sign
     from ggen_desktop.core.search import SearchHit
+    from ggen_desktop.gui.transfers_model import TransfersModel
     from ggen_desktop.net.sharing import ArchiveSharing
     from ggen_desktop.store.content import ContentStore
     from tests.helpers.packages import make_package
@@ -245,14 +246,14 @@ async def shoot_transfers(out: Path) -> None:
         actions.set_hit(SearchHit(sign(packages[0], Ed25519PrivateKey.generate()), set(), 0.0))
         actions.download.trigger()
         window.area.show_selected()  # the actions follow the selected row again
-        window.resizeDocks([window.docks["transfers"]], [640], Qt.Orientation.Horizontal)
+        window.resizeDocks([window.docks["transfers"]], [220], Qt.Orientation.Vertical)
         row = window.transfers_panel.model.row_item(0)
         while not row.is_over:
             await asyncio.sleep(0.05)
         assert seeder.session is not None
         seeder.session.set_rate_limits(upload=300_000)
         window.download(packages[1])
-        while window.transfers_panel.model.row_item(1).status.progress < 0.2:
+        while TransfersModel.progress(window.transfers_panel.model.row_item(1)) < 0.2:
             await asyncio.sleep(0.2)
             window.transfers_panel.refresh(force=True)
         save(window.transfers_panel, out / "transfers.png")
