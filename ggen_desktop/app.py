@@ -44,7 +44,9 @@ if TYPE_CHECKING:
     from ggen_desktop.net.node import PublishReport as PublishReport
     from ggen_desktop.net.sharing import ArchiveSharing, OnTransfer
     from ggen_desktop.net.transfer_job import Transfer as Transfer
+    from ggen_desktop.net.transfer_types import TransferCancelled as TransferCancelled
     from ggen_desktop.net.transfer_types import TransferError as TransferError
+    from ggen_desktop.net.transfer_types import TransferStatus as TransferStatus
     from ggen_desktop.net.visibility import ReplicaCount, VisibilityReport
     from ggen_desktop.store.identity import IdentityError as IdentityError
     from ggen_desktop.store.identity import PublisherIdentity as PublisherIdentity
@@ -61,6 +63,7 @@ _ENGINE_NAMES = {
     "IdentityError": "ggen_desktop.store.identity",
     "PublisherIdentity": "ggen_desktop.store.identity",
     "TransferError": "ggen_desktop.net.transfer_types",
+    "TransferCancelled": "ggen_desktop.net.transfer_types",
 }
 
 if not TYPE_CHECKING:  # mypy reads the imports above; at run time the names resolve here
@@ -146,6 +149,11 @@ class App:
     def data_dir(self) -> Path | None:
         """The data folder in use, None when in memory."""
         return self.database.data_dir if self.database is not None else None
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Where downloaded archives are saved: the data folder's "downloads" (created by the first fetch)."""
+        return self.content_dir / "downloads"
 
     @property
     def port(self) -> int:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
+from ggen_desktop.core.package import Package
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryStatus, QueryTrace
 from ggen_desktop.core.settings import Settings
@@ -33,6 +34,7 @@ from ggen_desktop.gui.search_bar import SearchBar
 from ggen_desktop.gui.search_session import SearchSession
 from ggen_desktop.gui.status_bar import StatusBar
 from ggen_desktop.gui.tasks import TaskGroup
+from ggen_desktop.gui.transfers_panel import TransfersPanel
 from ggen_desktop.gui.window_docks import (
     DEFAULT_SIZE,
     available_area,
@@ -84,10 +86,12 @@ class MainWindow(QMainWindow):
         self.peers_panel = PeersPanel()
         self.publish_panel = PublishPanel(self.tasks)
         self.node_panel = NodePanel()
+        self.transfers_panel = TransfersPanel(self.tasks)
         panels = Panels(self.metrics_panel, self.peers_panel, self.node_panel, self.publish_panel)
         self.poller = PanelPoller(panels, self.session, self)
         self.docks = build_docks(self, {"metrics": self.metrics_panel, "peers": self.peers_panel,
-                                        "publish": self.publish_panel, "node": self.node_panel}, scrolling=("publish",))
+                                        "publish": self.publish_panel, "node": self.node_panel,
+                                        "transfers": self.transfers_panel}, scrolling=("publish",), bottom=("transfers",))
         for dock in self.docks.values():
             dock.visibilityChanged.connect(self._dock_shown)
         self._connect()
@@ -135,6 +139,8 @@ class MainWindow(QMainWindow):
         self.area.search_requested.connect(self.search_for)
         self.area.versions_requested.connect(self.show_versions)
         self.area.message.connect(lambda text: self.status.showMessage(text, 8000))
+        self.transfers_panel.message.connect(lambda text: self.status.showMessage(text, 8000))
+        self.area.result_actions.download_requested.connect(lambda hit: self.download(hit.record.package))
         self.peers_panel.block_requested.connect(self._set_blocked)
         self.poller.ticked.connect(self._tick)
 
@@ -161,6 +167,7 @@ class MainWindow(QMainWindow):
         self.is_ready = True
         self.poller.engine_ready(self.app)
         self.tasks.spawn(self.publish_panel.refresh_replicas(), "counting my packages' replicas")
+        self.area.result_actions.set_can_download(self.app.sharing is not None)
         if self.area.currentWidget() is self.area.start_view:
             self.area.refresh_start()  # records this node had kept are loaded now
         self._follow_connection()
@@ -245,7 +252,7 @@ class MainWindow(QMainWindow):
         self.area.search_started(row_filter)
         self._search_continued(trace)
 
-    def _search_continued(self, trace: QueryTrace) -> None:
+    def _search_continued(self, _trace: QueryTrace) -> None:
         """A search, or its next page, runs: rows it adds go under those shown."""
         self.area.load_more_button.hide()
         self.status.show_suggestions([])
@@ -257,8 +264,7 @@ class MainWindow(QMainWindow):
 
     def search_suggestion(self, keyword: str) -> None:
         """"Did you mean X?" clicked: search again with X in place of the word it is closest to."""
-        trace = self.session.trace
-        words = trace.query.words if trace is not None else ()
+        words = self.session.trace.query.words if self.session.trace is not None else ()
         self.search_bar.field.setText(corrected(words, keyword))
         self.search()
 
@@ -300,6 +306,14 @@ class MainWindow(QMainWindow):
         if hit is not None and len(hit.sources) != self._detail_sources:
             self._note_sources()
             self.area.show_selected()
+
+    def download(self, package: Package) -> None:
+        """Fetch a package's archive into the downloads folder; the Transfers panel comes forward to show it."""
+        if self.app is None:
+            return
+        self.transfers_panel.download(self.app, package, self.app.downloads_dir)
+        focus_panel(self.docks["transfers"])
+        self.commands.sync_docks()
 
     def _dock_shown(self, visible: bool) -> None:
         if visible:
@@ -378,7 +392,6 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         from ggen_desktop.gui.about import show_about
-
         show_about(self, self.app.data_dir if self.app is not None else None, self.config_dir)
 
     def show_error(self, title: str, message: str, serious: bool) -> None:

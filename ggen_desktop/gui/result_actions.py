@@ -2,8 +2,8 @@
 its publisher's packages, name its publisher. The same actions serve the table's context menu and the
 details pane's toolbar, and always act on the selected result.
 
-Downloading is not offered here until the transfers can do it: `download_requested(hit)` is the hook
-the download action will emit; nothing shows a button that would do nothing.
+Download is enabled only when the result names a shared archive and this app can share (`can_download`):
+nothing shows a button that would do nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class ResultActions(QObject):
     """QActions for the current result (`set_hit`); signals for what the window does with them.
 
     Signals: `versions_requested(hit)`, `publisher_requested(hit)`, `petname_requested(hit)`,
-    `copied(str)` (a status line), and `download_requested(hit)`, reserved for the download action.
+    `copied(str)` (a status line), and `download_requested(hit)` (the Download action).
     """
 
     versions_requested = Signal(object)
@@ -65,6 +65,10 @@ class ResultActions(QObject):
         self.name_publisher = self._action("Name this publisher…",
                                            "Give the publisher's key a name of your own, shown beside its fingerprint")
         self.name_publisher.triggered.connect(lambda: self._emit(self.petname_requested))
+        self.download = self._action("Download", "Download the package's archive over BitTorrent, checked against its hash")
+        self.download.setObjectName("downloadAction")
+        self.download.triggered.connect(lambda: self._emit(self.download_requested))
+        self.can_download = False  # the app shares archives (set by the window once the engine runs)
         self.set_hit(None)
 
     def _action(self, text: str, tip: str) -> QAction:
@@ -75,7 +79,7 @@ class ResultActions(QObject):
 
     def all(self) -> list[QAction]:
         return [*self.copies.values(), self.open_homepage, self.open_repository, self.show_versions,
-                self.show_publisher, self.name_publisher]
+                self.show_publisher, self.name_publisher, self.download]
 
     def set_hit(self, hit: SearchHit | None) -> None:
         """The result the actions act on; a link action is disabled when the package has no such link."""
@@ -85,6 +89,17 @@ class ResultActions(QObject):
         meta = hit.record.package.metadata if hit is not None else None
         self.open_homepage.setEnabled(bool(meta and meta.homepage))
         self.open_repository.setEnabled(bool(meta and meta.repository))
+        self.download.setEnabled(self.can_download and hit is not None and hit.record.package.has_archive)
+        if hit is not None and not hit.record.package.has_archive:
+            self.download.setToolTip("This package was published without a shared archive")
+        elif not self.can_download:
+            self.download.setToolTip("Archive sharing is off in this session (in memory, or BitTorrent did not start)")
+        else:
+            self.download.setToolTip("Download the package's archive over BitTorrent, checked against its hash")
+
+    def set_can_download(self, can: bool) -> None:
+        self.can_download = can
+        self.set_hit(self.hit)
 
     def _emit(self, signal: SignalInstance) -> None:
         if self.hit is not None:
@@ -107,6 +122,8 @@ class ResultActions(QObject):
         menu = QMenu(parent)
         menu.setObjectName("resultMenu")
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addAction(self.download)
+        menu.addSeparator()
         copy = menu.addMenu("Copy")
         copy.addActions(list(self.copies.values()))
         menu.addSeparator()

@@ -157,7 +157,8 @@ class ResultsArea(QStackedWidget):
         self.copy_button = copy
         self.toolbar.addWidget(copy)
         a = self.result_actions
-        self.toolbar.addActions([a.open_homepage, a.open_repository, a.show_versions, a.show_publisher, a.name_publisher])
+        self.toolbar.addActions([a.download, a.open_homepage, a.open_repository, a.show_versions, a.show_publisher,
+                                 a.name_publisher])
         overflow = self.toolbar.findChild(QToolButton, "qt_toolbar_ext_button")  # shown when the pane is narrow
         if overflow is not None:
             overflow.setAccessibleName("More actions on the selected result")

@@ -26,17 +26,20 @@ PANEL_TITLES = {
     "peers": ("Peers", "Peer reputation"),
     "publish": ("Publish", "Publish"),
     "node": ("Node", "Node"),
+    "transfers": ("Transfers", "Transfers"),
 }
 
 
-def build_docks(window: QMainWindow, panels: dict[str, QWidget], scrolling: Iterable[str] = ()) -> dict[str, QDockWidget]:
+def build_docks(window: QMainWindow, panels: dict[str, QWidget], scrolling: Iterable[str] = (),
+                bottom: Iterable[str] = ()) -> dict[str, QDockWidget]:
     """One dock per panel (named as in PANEL_TITLES) on the right, tabbed together, the first one in front.
 
     The panels named in `scrolling` are long forms: they scroll up and down in a short dock
-    instead of squeezing their rows together.
+    instead of squeezing their rows together. Those in `bottom` (wide tables, like the transfers)
+    go under the results instead, hidden until first asked for.
     """
     docks: dict[str, QDockWidget] = {}
-    scroll = set(scrolling)
+    scroll, below = set(scrolling), set(bottom)
     for name, widget in panels.items():
         tab_title, menu_title = PANEL_TITLES[name]
         dock = QDockWidget(tab_title, window)
@@ -50,9 +53,13 @@ def build_docks(window: QMainWindow, panels: dict[str, QWidget], scrolling: Iter
             dock.setWidget(scroller)
         else:
             dock.setWidget(widget)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        if name in below:
+            window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            dock.hide()
+        else:
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         docks[name] = dock
-    ordered = list(docks.values())
+    ordered = [dock for name, dock in docks.items() if name not in below]
     for left, right in pairwise(ordered):
         window.tabifyDockWidget(left, right)
     ordered[0].raise_()

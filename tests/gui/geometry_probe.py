@@ -26,7 +26,8 @@ def main() -> None:
         qapp.processEvents()
     view = window.results_view
     dock = next(d for d in window.docks.values() if not d.visibleRegion().isEmpty())
-    tabs = next(bar for bar in window.findChildren(QTabBar) if bar.isVisible() and bar.count() == len(window.docks))
+    tabbed = sum(window.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea for d in window.docks.values())
+    tabs = next(bar for bar in window.findChildren(QTabBar) if bar.isVisible() and bar.count() == tabbed)
     print(json.dumps({
         "available": window.screen().availableGeometry().getRect(),
         "frame": window.frameGeometry().getRect(),

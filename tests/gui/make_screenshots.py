@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 SMALL = "--small"
+TRANSFERS = "--transfers"  # only the Transfers shots (docs/transfers*.png)
 
 
 def offscreen_screen(width: int, height: int) -> None:
@@ -29,7 +30,7 @@ def offscreen_screen(width: int, height: int) -> None:
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={config}"
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QContextMenuEvent, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
 from qasync import run  # after PySide6, so qasync binds to it
@@ -211,8 +212,64 @@ async def shoot_small(out: Path) -> None:
         await window.shutdown()
 
 
+async def shoot_transfers(out: Path) -> None:
+    """The Transfers panel with one verified download and one slow one in progress, from a seeder on a demo peer."""
+    import hashlib
+
+    from ggen_desktop.core.record import sign
+    from ggen_desktop.core.search import SearchHit
+    from ggen_desktop.gui.transfers_model import TransfersModel
+    from ggen_desktop.net.sharing import ArchiveSharing
+    from ggen_desktop.store.content import ContentStore
+    from tests.helpers.packages import make_package
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        window, app = await open_window(tmp)
+        ready = wait_for(window.ready)
+        window.tasks.spawn(window.start_engine(), "joining the network")
+        await ready
+        assert app.demo is not None
+        node = app.demo.nodes[0]
+        seeder = ArchiveSharing(ContentStore(Path(tmp) / "seeder"), lambda: node.providers, "127.0.0.1")
+        await seeder.start()
+        packages = []
+        for name, size in (("acme/rust-cli", 1_500_000), ("acme/postgres-schema", 8_000_000)):
+            payload = os.urandom(size)
+            source = Path(tmp) / f"{name.replace('/', '-')}.tgz"
+            source.write_bytes(payload)
+            package = make_package(name, content_hash="sha256:" + hashlib.sha256(payload).hexdigest())
+            packages.append(await seeder.add_archive(package, source))
+        await search(window, "rust")
+        window.results_view.selectRow(0)
+        actions = window.area.result_actions
+        actions.set_hit(SearchHit(sign(packages[0], Ed25519PrivateKey.generate()), set(), 0.0))
+        actions.download.trigger()
+        window.area.show_selected()  # the actions follow the selected row again
+        window.resizeDocks([window.docks["transfers"]], [220], Qt.Orientation.Vertical)
+        row = window.transfers_panel.model.row_item(0)
+        while not row.is_over:
+            await asyncio.sleep(0.05)
+        assert seeder.session is not None
+        seeder.session.set_rate_limits(upload=300_000)
+        window.download(packages[1])
+        while TransfersModel.progress(window.transfers_panel.model.row_item(1)) < 0.2:
+            await asyncio.sleep(0.2)
+            window.transfers_panel.refresh(force=True)
+        save(window.transfers_panel, out / "transfers.png")
+        save(window, out / "transfers-window.png")
+        window.close()
+        await window.shutdown()
+        await seeder.close()
+
+
 def main() -> None:
     small = SMALL in sys.argv
+    if TRANSFERS in sys.argv:
+        offscreen_screen(1440, 900)
+        QApplication(sys.argv[:1]).setQuitOnLastWindowClosed(False)
+        run(shoot_transfers(Path(next((a for a in sys.argv[1:] if a != TRANSFERS), ROOT / "docs"))))
+        return
     args = [a for a in sys.argv[1:] if a != SMALL]
     out = Path(args[0]) if args else ROOT / "docs"
     if small:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QContextMenuEvent, QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QAbstractButton, QApplication, QMenu
+from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
 from ggen_desktop.core.search import SearchHit
@@ -82,9 +82,10 @@ def test_the_context_menu_copies_and_is_deleted_once_closed(qtbot: QtBot, window
     hit = window.results_view.selected_hit()  # the right-clicked row is selected, so details and menu agree
     assert hit is not None and hit is window.results_view.model().index(1, 0).data(Qt.ItemDataRole.UserRole + 2)
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
-    assert texts == ["Copy", "Open homepage", "Open repository", "Show all versions", "Show this publisher's packages",
-                     "Name this publisher…"]
-    assert not any("download" in t.lower() for t in texts)  # nothing shown that would do nothing
+    assert texts == ["Download", "Copy", "Open homepage", "Open repository", "Show all versions",
+                     "Show this publisher's packages", "Name this publisher…"]
+    download = next(a for a in menu.actions() if a.text() == "Download")
+    assert not download.isEnabled()  # demo records name no shared archive: nothing enabled that would do nothing
     entry(menu, "Copy id").trigger()
     menu.close()
     assert QGuiApplication.clipboard().text() == str(hit.record.package.id)
@@ -173,8 +174,10 @@ def test_enter_or_double_click_opens_the_details_with_the_focus(qtbot: QtBot, wi
     assert hit is not None and str(hit.record.package.id) in window.details.toPlainText()
 
 
-def test_download_is_a_hook_for_the_transfers_not_a_button(window: MainWindow) -> None:
-    actions = window.area.result_actions
-    assert hasattr(actions, "download_requested")
-    shown = [w.text() for w in window.findChildren(QAbstractButton)] + [a.text() for a in window.findChildren(QAction)]
-    assert not any("download" in text.lower() for text in shown)
+def test_download_is_offered_but_disabled_for_a_record_without_archive(qtbot: QtBot, window: MainWindow) -> None:
+    search(qtbot, window, "rust")
+    window.results_view.selectRow(0)
+    download = window.area.result_actions.download
+    assert window.app is not None and window.app.sharing is not None  # sharing runs: only the record stops it
+    assert download in window.area.toolbar.actions() and not download.isEnabled()
+    assert "without a shared archive" in download.toolTip()

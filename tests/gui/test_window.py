@@ -238,7 +238,8 @@ def test_menus_show_the_shortcuts(window: MainWindow) -> None:
             if not action.isSeparator():
                 assert action.shortcut().toString(), f"{menu.title()} → {action.text()} has no shortcut"
     view = {a.text(): a.shortcut().toString() for a in window.menuBar().actions()[2].menu().actions()}  # type: ignore[union-attr]
-    assert view == {"Query metrics": "Alt+1", "Peer reputation": "Alt+2", "Publish": "Alt+3", "Node": "Alt+4"}
+    assert view == {"Query metrics": "Alt+1", "Peer reputation": "Alt+2", "Publish": "Alt+3", "Node": "Alt+4",
+                    "Transfers": "Alt+5"}
 
 
 def test_panel_shortcuts_bring_a_tabbed_panel_to_the_front_before_hiding_it(qtbot: QtBot, window: MainWindow) -> None:
