@@ -44,7 +44,7 @@ ANNOUNCE_ARGS: tuple[ArgCheck, ...] = (
 class Announcer:
     """Sends, receives and forwards announcements for one protocol, and serves its `announce` RPC."""
 
-    def __init__(self, protocol: MarketProtocol, on_record: Callable[[SignedRecord, str], None],
+    def __init__(self, protocol: MarketProtocol, on_record: Callable[[SignedRecord, Node], None],
                  forward_to: int = FORWARD_TO) -> None:
         self.protocol = protocol
         self.on_record = on_record
@@ -87,7 +87,7 @@ class Announcer:
             log.info("invalid announcement from %s:%d: %r", node.ip, node.port, str(exc))
             return False
         self.protocol.stats["announcements_received"] += 1
-        self.on_record(record, node.id.hex())
+        self.on_record(record, node)
         if hops > 0:
             self._forward(msg_id, hops - 1, data, exclude=node)
         return True

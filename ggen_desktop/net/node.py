@@ -335,9 +335,9 @@ class MarketplaceNode:
 
     # -- records I know of -------------------------------------------------------
 
-    def _learn(self, record: SignedRecord, peer_id: str) -> None:
-        """A verified record a peer announced or answered with: remembered, tagged with that peer."""
-        self.discovered.add(record, peer_id)
+    def _learn(self, record: SignedRecord, peer: Node) -> None:
+        """A verified record a peer announced or answered with: remembered, tagged with that peer and its network."""
+        self.discovered.add(record, peer.id.hex(), self.protocol.policy.group(peer.ip, peer.port))
         self.known.changed()
 
     def _own_replicas(self, key: bytes) -> list[SignedRecord]:

@@ -66,7 +66,7 @@ class SearchRunner:
     """Starts searches, runs each page to its one end, and tracks pages until their grace period is over."""
 
     def __init__(self, metrics: QueryMetrics, knowledge: Knowledge, own_replicas: Callable[[bytes], list[SignedRecord]],
-                 learn: Callable[[SignedRecord, str], None], lookup: Lookup,
+                 learn: Callable[[SignedRecord, Node], None], lookup: Lookup,
                  running_as: Callable[[], str | None]) -> None:
         """`own_replicas(key)` is what this node holds under a key it is among the k closest to (else
         nothing); `learn(record, peer)` keeps each record a peer answered with; `running_as()` is this
@@ -165,10 +165,9 @@ class SearchRunner:
 
     def _answered(self, search: _Search, node: Node, records: list[SignedRecord]) -> bool:
         """A peer's verified answer: learn its records and merge them; True once the page is full."""
-        peer = node.id.hex()
         for record in records:
-            self.learn(record, peer)
-        return self._merge(search, records, peer)
+            self.learn(record, node)
+        return self._merge(search, records, node.id.hex())
 
     def _merge(self, search: _Search, records: list[SignedRecord], source: str) -> bool:
         """Records new to this search first; once the page is full, new ones wait in the buffer."""

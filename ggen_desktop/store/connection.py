@@ -247,7 +247,9 @@ class StoreConnection:
         self._bound_discovered(conn, record.identity, new_record=current is None)
 
     def _bound_discovered(self, conn: sqlite3.Connection, identity: Identity, *, new_record: bool) -> None:
-        """Peers decide how many records and sources reach us: keep the newest few, drop the rest."""
+        """Peers decide how many records and sources reach us: keep the newest few sources per record and,
+        over the cap, drop the least recently seen records of the publisher holding the most (one key's
+        flood evicts its own rows, never an honest newcomer's)."""
         conn.execute(
             "DELETE FROM discovered_sources WHERE name = ? AND version = ? AND fingerprint = ? AND peer_id NOT IN "
             "(SELECT peer_id FROM discovered_sources WHERE name = ? AND version = ? AND fingerprint = ? "
@@ -259,7 +261,9 @@ class StoreConnection:
             if count > self.max_discovered:
                 conn.execute(
                     "DELETE FROM discovered_records WHERE rowid IN "
-                    "(SELECT rowid FROM discovered_records ORDER BY last_seen, rowid LIMIT ?)",
+                    "(SELECT rowid FROM discovered_records WHERE fingerprint = "
+                    "(SELECT fingerprint FROM discovered_records GROUP BY fingerprint ORDER BY count(*) DESC LIMIT 1) "
+                    "ORDER BY last_seen, rowid LIMIT ?)",
                     (count - self.max_discovered,),
                 )
 

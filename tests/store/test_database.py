@@ -351,3 +351,20 @@ def test_discovered_records_and_their_sources_stay_bounded(db: Database) -> None
     assert {d.record.package.id.name for d in db.discovered_records()} == {"tool2", "tool4", "new"}
     assert db._conn is not None
     assert db._conn.execute("SELECT count(*) FROM discovered_sources").fetchone()[0] == 4  # cascaded
+
+
+def test_a_flooding_publisher_evicts_its_own_discovered_records_not_an_honest_newcomers(db: Database) -> None:
+    db.max_discovered = 10
+    honest = [make_record(f"honest/tool{i}") for i in range(3)]
+    for i, record in enumerate(honest):
+        db.upsert_discovered(record, "peer-h", seen_at=100.0 + i)
+    flooder = Ed25519PrivateKey.generate()
+    flood = [make_record(f"squat/rust{i}", key=flooder) for i in range(40)]
+    for i, record in enumerate(flood):
+        db.upsert_discovered(record, "peer-x", seen_at=200.0 + i)
+    latecomer = make_record("honest/late")
+    db.upsert_discovered(latecomer, "peer-h", seen_at=300.0)
+    kept = {d.record for d in db.discovered_records()}
+    assert len(kept) == 10
+    assert set(honest) | {latecomer} <= kept  # the oldest rows were honest, yet the flood made room
+    assert kept - set(honest) - {latecomer} == set(flood[-6:])  # the flood keeps only its newest
