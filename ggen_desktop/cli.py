@@ -260,6 +260,8 @@ async def cmd_publish(args: argparse.Namespace) -> int:
             finally:
                 await app.stop()
             return int(final["exit"])
+        if not isinstance(added.get("package"), dict):
+            raise CliError("the running node kept the archive but did not say how it named it")
         package = Package.from_dict(added["package"])
     return await _run(args, _publish_request(publisher.sign_package(package).encoded))
 
