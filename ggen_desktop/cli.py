@@ -223,8 +223,12 @@ async def _run(args: argparse.Namespace, request: dict[str, Any]) -> int:
             final = await commands.run(app, request, TERMINAL)
         finally:
             await app.stop()
+    return _exit_code(final)
+
+
+def _exit_code(final: dict[str, Any]) -> int:
     code = final.get("exit")
-    return code if isinstance(code, int) else EXIT_FAILURE
+    return code if isinstance(code, int) and not isinstance(code, bool) else EXIT_FAILURE
 
 
 async def cmd_publish(args: argparse.Namespace) -> int:
@@ -259,7 +263,7 @@ async def cmd_publish(args: argparse.Namespace) -> int:
                 final = await commands.run(app, _publish_request(record.encoded), TERMINAL)
             finally:
                 await app.stop()
-            return int(final["exit"])
+            return _exit_code(final)
         if not isinstance(added.get("package"), dict):
             raise CliError("the running node kept the archive but did not say how it named it")
         package = Package.from_dict(added["package"])

@@ -69,13 +69,32 @@ def _check_path(path: Path) -> None:
 
 
 def _check_folder(folder: Path) -> None:
-    """The folder holding the socket must be the user's own and writable by nobody else, so nobody can swap it."""
+    """The folder holding the socket must be the user's own and writable by nobody else, so nobody can swap the
+    socket (writable by the user's private group, as umask 002 makes it, counts as the user's)."""
     info = folder.stat()
     if info.st_uid != os.getuid():
         raise ControlError(f"the data folder {folder} belongs to another user (uid {info.st_uid})")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    shared_group = info.st_mode & stat.S_IWGRP and not _is_private_group(info.st_gid)
+    if info.st_mode & stat.S_IWOTH or shared_group:
         raise ControlError(f"the data folder {folder} is writable by other users "
                            f"(mode {stat.S_IMODE(info.st_mode):o}); make it yours only: chmod go-w")
+
+
+def _is_private_group(gid: int) -> bool:
+    """The user's own primary group with no other member (a "user private group")."""
+    import grp
+
+    try:
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return gid == os.getgid() and not set(group.gr_mem) - {_user_name()}
+
+
+def _user_name() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def _answers(path: Path) -> bool:

@@ -154,6 +154,12 @@ async def test_an_unsafe_folder_or_a_file_in_the_way_is_refused_and_left_alone(f
         await ControlServer(folder, echo).start()
     assert not socket_path(folder).exists()
 
+    if os.getuid() == 0:  # (CI runs as root) writable by a group the user does not own alone
+        folder.chmod(0o770)
+        os.chown(folder, -1, next(g for g in (1, 2, 3) if g != os.getgid()))
+        with pytest.raises(ControlError, match="writable by other users"):
+            await ControlServer(folder, echo).start()
+
     folder.chmod(0o700)
     socket_path(folder).write_text("not a socket")
     with pytest.raises(ControlError, match="is not a socket"):
