@@ -7,6 +7,7 @@ commands.py. Here the two meet: requests are run against the App, their lines st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,17 +67,18 @@ async def run_in_running_node(data_dir: Path | None, message: Message, output: O
     CommandError with the node's sentence when the command failed there."""
     folder = paths.data_dir(data_dir, create=False)
     try:
-        async for answer in request(folder, message):
-            if "out" in answer:
-                await output.out(str(answer["out"]))
-            elif "err" in answer:
-                await output.err(str(answer["err"]))
-            elif "progress" in answer:
-                await output.progress(str(answer["progress"]))
-            elif "error" in answer:
-                raise CommandError(str(answer["error"]))
-            elif "exit" in answer:
-                return answer
+        async with contextlib.aclosing(request(folder, message)) as answers:  # closes the connection on return
+            async for answer in answers:
+                if "out" in answer:
+                    await output.out(str(answer["out"]))
+                elif "err" in answer:
+                    await output.err(str(answer["err"]))
+                elif "progress" in answer:
+                    await output.progress(str(answer["progress"]))
+                elif "error" in answer:
+                    raise CommandError(str(answer["error"]))
+                elif "exit" in answer:
+                    return answer
     except NoNodeRunning as exc:
         log.debug("no running node: %s", exc)
         return None

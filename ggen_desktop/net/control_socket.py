@@ -25,7 +25,7 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +259,7 @@ async def _send(writer: asyncio.StreamWriter, message: Message) -> None:
     await writer.drain()
 
 
-async def request(data_dir: Path, message: Message) -> AsyncIterator[Message]:
+async def request(data_dir: Path, message: Message) -> AsyncGenerator[Message, None]:
     """Send one request to the node serving `data_dir` and yield its answer line by line, the final
     `exit`/`error` message last. NoNodeRunning when nobody answers there (no socket, a stale one, or a
     socket that is not the user's); ControlError when the node answers out of protocol."""
