@@ -128,9 +128,9 @@ class ControlServer:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(os.fspath(self.path))
+            info = os.lstat(self.path)
+            self._inode = (info.st_dev, info.st_ino)  # ours to remove from now on
             os.chmod(self.path, 0o600)  # before listen: nobody can connect while it has the default mode
-            info = os.stat(self.path)
-            self._inode = (info.st_dev, info.st_ino)
             sock.listen(MAX_CONNECTIONS)
             sock.setblocking(False)
             self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_REQUEST_BYTES)
