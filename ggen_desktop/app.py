@@ -38,6 +38,7 @@ from ggen_desktop.store.saved_metrics import load_metrics, save_metrics
 if TYPE_CHECKING:
     from ggen_desktop.core.package import Package
     from ggen_desktop.core.record import SignedRecord
+    from ggen_desktop.net.control_socket import ControlServer
     from ggen_desktop.net.demo import DemoNetwork
     from ggen_desktop.net.node import MarketplaceNode
     from ggen_desktop.net.node import NodeError as NodeError
@@ -90,13 +91,15 @@ class App:
         allow_demo: bool = True,
         memory_if_locked: bool = False,
         seed: bool = True,
+        serve_commands: bool = True,
     ) -> None:
         """Load settings and open the database; raises NodeError for a bad bootstrap address and
         StoreLocked (one sentence) when another process holds the data folder, unless
         `memory_if_locked`: then the node keeps nothing on disk (`in_memory`). With
         `allow_demo=False` and no bootstrap peer the node starts a network of its own.
         With `seed` (and a data folder) the archives of the folder's content store are seeded and
-        announced while the app runs; a short-lived command passes False."""
+        announced while the app runs; a short-lived command passes False, and False for `serve_commands`
+        too: else the folder's one-shot commands run in this app, sent over its control socket (control.py)."""
         from ggen_desktop.net.node import MarketplaceNode, NodeError
 
         self.config_dir = paths.config_dir(config_dir)
@@ -114,6 +117,8 @@ class App:
         self.database = self._open_database(data_dir, memory_if_locked)
         self.content_dir = paths.data_dir(data_dir)  # archives live here even when another process holds it
         self._seed = seed
+        self._serve_commands = serve_commands
+        self.control: ControlServer | None = None
         self.sharing: ArchiveSharing | None = None
         # Demo peers live for one run: do not mix their addresses into the saved contacts.
         self.node: MarketplaceNode = MarketplaceNode(self.database, self.settings.query_config(),
@@ -180,6 +185,10 @@ class App:
                 self.sharing = await self._start_sharing(self.content_dir, announce=self._seed)
             except (TransferError, OSError, TimeoutError) as exc:  # search and publish still work without it
                 log.warning("archive sharing is off: BitTorrent could not start: %s", exc)
+        if self._serve_commands and self.control is None:
+            from ggen_desktop.control import serve
+
+            self.control = await serve(self)
 
     async def _start_sharing(self, content_dir: Path, announce: bool) -> ArchiveSharing:
         from ggen_desktop.net.sharing import ArchiveSharing
@@ -203,6 +212,8 @@ class App:
             return
         self._stopped = True
         try:
+            if self.control is not None:
+                await self.control.close()
             self.save_metrics()
             await self.node.stop()
         finally:

@@ -1,21 +1,23 @@
 """Command-line front end: the GUI by default, headless subcommands for servers and scripts.
 
 `node` runs a node until SIGINT/SIGTERM; while no peer answers it keeps trying
-(one log line per try). `publish` and `search` run a short-lived node that joins
-through `--bootstrap` (or says it could not), does one thing and leaves. `search
---json` is the contract for scripts: one JSON object per result on stdout, and a
-JSON summary as the last line on stderr. They use the
-platform data folder like everything else; when another process (the GUI, a
-`node`) holds it, they say so in one line and run an in-memory node instead
-(a package published that way is not republished by this machine later).
-Every failure ends with one sentence on stderr and a non-zero exit code.
+(one log line per try). `search`, `publish` and `fetch` first ask the node running
+on their data folder (the app or a `node`), over its control socket, to run them,
+so no node joins the network for them (control.py); with none running they run a
+short-lived node that joins through `--bootstrap` (or says it could not), does one
+thing and leaves. Either way the same code prints the same lines (commands.py).
+`search --json` is the contract for scripts: one JSON object per result on stdout,
+and a JSON summary as the last line on stderr. They use the platform data folder
+like everything else; when another process holds it but answers no command, they
+say so in one line and run an in-memory node instead (a package published that
+way is not republished by this machine later). Every failure ends with one
+sentence on stderr and a non-zero exit code.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -24,20 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ggen_desktop import __version__
+from ggen_desktop.commands import MAX_LIMIT
+from ggen_desktop.commands import CommandError as CliError
 
 if TYPE_CHECKING:
-    from ggen_desktop.app import App, Transfer
-    from ggen_desktop.core.search import QueryTrace, SearchHit
+    from ggen_desktop.app import App
 
 log = logging.getLogger(__name__)
 
 EXIT_FAILURE = 1
 ONE_SHOT_JOIN_WAIT_S = 3.0  # after the first try: time for a retry before a one-shot command gives up
-MAX_LIMIT = 1000  # results one `search` prints, over as many pages of the same search as it takes
-
-
-class CliError(Exception):
-    """A failure to report in one sentence, without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +117,9 @@ def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> 
     """Run an async command; turn every expected failure into one sentence on stderr."""
 
     def run(args: argparse.Namespace) -> int:
-        expected = _expected_errors()  # imported here: the GUI launch needs none of them
+        from ggen_desktop.commands import expected_errors  # here: the GUI launch needs none of it
+
+        expected = expected_errors()
         _configure_logging(args)
         try:
             return asyncio.run(command(args))
@@ -131,19 +131,6 @@ def _sync(command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> 
             return 130
 
     return run
-
-
-def _expected_errors() -> tuple[type[Exception], ...]:
-    """Failures whose message is the whole story for the user: printed as one sentence, no traceback."""
-    from ggen_desktop.app import IdentityError, NodeError, StoreError, TransferError
-    from ggen_desktop.core.manifest import ManifestError
-    from ggen_desktop.core.package import PackageError
-    from ggen_desktop.core.query import QueryError
-    from ggen_desktop.core.record import RecordError
-    from ggen_desktop.core.settings import SettingsError
-
-    return (CliError, ManifestError, PackageError, QueryError, RecordError, SettingsError, NodeError,
-            StoreError, IdentityError, TransferError, OSError)
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -189,9 +176,10 @@ async def _client_app(args: argparse.Namespace, what: str) -> App:
 
     bootstrap = _bootstrap(args)
     if not bootstrap:
-        raise CliError(f"{what} needs a peer to join: give --bootstrap HOST:PORT")
+        raise CliError(f"{what} needs a peer to join (give --bootstrap HOST:PORT), "
+                       "or a running ggen-desktop on its data folder")
     app = App(data_dir=args.data_dir, port=0, bootstrap=bootstrap, interface=args.interface, allow_demo=False,
-              memory_if_locked=True, seed=False)
+              memory_if_locked=True, seed=False, serve_commands=False)
     if app.in_memory:
         print("ggen-desktop: the data folder is in use by another ggen-desktop; using a temporary in-memory node",
               file=sys.stderr)
@@ -206,9 +194,51 @@ async def _client_app(args: argparse.Namespace, what: str) -> App:
     return app
 
 
+class _Terminal:
+    """The commands' Output for this process: stdout, stderr, and progress on a terminal only."""
+
+    async def out(self, line: str) -> None:
+        print(line, flush=True)
+
+    async def err(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    async def progress(self, text: str) -> None:
+        print(f"\r{text}", end="", file=sys.stderr, flush=True)
+
+
+TERMINAL = _Terminal()
+
+
+async def _run(args: argparse.Namespace, request: dict[str, Any]) -> int:
+    """Run a command in the node serving the data folder when one runs (nothing joins the network), else in a
+    short-lived node of its own."""
+    from ggen_desktop import commands
+    from ggen_desktop.control import run_in_running_node
+
+    final = await run_in_running_node(args.data_dir, request, TERMINAL)
+    if final is None:
+        app = await _client_app(args, args.command)
+        try:
+            final = await commands.run(app, request, TERMINAL)
+        finally:
+            await app.stop()
+    return _exit_code(final)
+
+
+def _exit_code(final: dict[str, Any]) -> int:
+    code = final.get("exit")
+    return code if isinstance(code, int) and not isinstance(code, bool) else EXIT_FAILURE
+
+
 async def cmd_publish(args: argparse.Namespace) -> int:
+    """The manifest is read and signed here (the key never leaves this process); a running node of the data folder
+    keeps and seeds the archive and publishes, else a short-lived node does."""
+    from ggen_desktop import commands
     from ggen_desktop.app import App
+    from ggen_desktop.control import run_in_running_node
     from ggen_desktop.core.manifest import read_manifest
+    from ggen_desktop.core.package import Package
 
     package, archive = read_manifest(args.manifest)
     if args.key_file is not None:
@@ -222,126 +252,46 @@ async def cmd_publish(args: argparse.Namespace) -> int:
             raise CliError("there is no publisher key in the OS keyring yet; create one in the app, "
                            "or pass --key-file PATH to use (or create) a key file")
         publisher = found
-    app = await _client_app(args, "publish")
-    try:
-        if archive is not None:  # kept in the data folder; a `node` or the app started on it seeds it
-            package = await app.add_archive(package, archive)
-        record = publisher.sign_package(package)
-        report = await app.publish(record)
-    finally:
-        await app.stop()
-    print(f"published {package.id} {package.version} by {record.fingerprint}: "
-          f"{report.replicas} replicas acknowledged, {report.keys} keys, {report.keyword_replicas} keyword acks",
-          flush=True)
-    for copies in report.per_key:
-        print(f"  {copies.describe()}", flush=True)
-    refused = report.refused_keywords()
-    if refused:
-        words = ", ".join(f"'{k.keyword}'" for k in refused)
-        print(f"ggen-desktop: warning: peers refused the keyword copies for {words} because those keys are full; "
-              "a search by those words may not find this package", file=sys.stderr, flush=True)
-    return 0
+    if archive is not None:
+        added = await run_in_running_node(args.data_dir, {"command": "add-archive", "package": package.to_dict(),
+                                                          "archive": str(archive.resolve())}, TERMINAL)
+        if added is None:  # no node runs on the folder: one of our own keeps the archive and publishes
+            app = await _client_app(args, "publish")
+            try:
+                # kept in the data folder; a `node` or the app started on it seeds it
+                record = publisher.sign_package(await app.add_archive(package, archive))
+                final = await commands.run(app, _publish_request(record.encoded), TERMINAL)
+            finally:
+                await app.stop()
+            return _exit_code(final)
+        if not isinstance(added.get("package"), dict):
+            raise CliError("the running node kept the archive but did not say how it named it")
+        package = Package.from_dict(added["package"])
+    return await _run(args, _publish_request(publisher.sign_package(package).encoded))
+
+
+def _publish_request(encoded: bytes) -> dict[str, Any]:
+    return {"command": "publish", "record": encoded.decode("utf-8")}
 
 
 async def cmd_search(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from ggen_desktop.core.query import Query
-    from ggen_desktop.core.search import QueryStatus
 
-    query = Query(text=args.text, categories=tuple(args.category), tags=tuple(args.tag))
-    app = await _client_app(args, "search")
-    printed = unprinted = 0
-    try:
-        app.node.remember_query(query)
-        page = min(args.limit, app.node.query_config.max_results)
-        handle = app.node.search(query, replace(app.node.query_config, default_timeout=args.timeout, max_results=page))
-        while True:
-            async for event in handle:
-                if not event.is_new:
-                    continue
-                if printed < args.limit:
-                    _print_result(event.hit, args.json)
-                    printed += 1
-                else:
-                    unprinted += 1
-            trace = await handle.wait()
-            if printed >= args.limit or not trace.more or trace.status is not QueryStatus.FINISHED:
-                break
-            handle = handle.more()  # the same search goes on: its lookup, its peers, their page cursors
-    finally:
-        await app.stop()
-    if trace.suggestions:
-        print(f"Did you mean {' or '.join(trace.suggestions)}?", file=sys.stderr, flush=True)
-    if args.json:
-        print(json.dumps(_summary(trace, printed, trace.more or unprinted > 0)), file=sys.stderr, flush=True)
-    else:
-        print(trace.summary(), flush=True)
-    return 0
-
-
-def _print_result(hit: SearchHit, as_json: bool) -> None:
-    record = hit.record
-    package = record.package
-    if as_json:
-        print(json.dumps({"id": str(package.id), "version": str(package.version), "publisher": record.fingerprint,
-                          "title": package.metadata.title, "description": package.metadata.description,
-                          "sources": sorted(hit.sources), "known": hit.is_known}), flush=True)
-    else:
-        print(f"{package.id} {package.version}  {package.metadata.title}  [{record.fingerprint}]", flush=True)
-
-
-def _summary(trace: QueryTrace, printed: int, more: bool) -> dict[str, Any]:
-    """The last line on stderr of `search --json`: how the search went, for scripts."""
-    counts = trace.peer_counts()
-    return {
-        "status": trace.status.value, "results": printed, "peers_asked": counts.asked,
-        "peers_answered": counts.answered, "more": more, "elapsed_ms": round(trace.searching_ms(), 1),
-        "ttfr_ms": None if trace.first_result_ms is None else round(trace.first_result_ms, 1),
-        "keyword": trace.keyword, "reason": trace.reason, "suggestions": trace.suggestions,
-        "known": trace.known_results, "records_received": trace.received, "records_verified": trace.verified,
-    }
+    Query(text=args.text, categories=tuple(args.category), tags=tuple(args.tag))  # a bad query fails before any node
+    return await _run(args, {"command": "search", "text": args.text, "categories": args.category, "tags": args.tag,
+                             "limit": args.limit, "timeout": args.timeout, "json": args.json})
 
 
 async def cmd_fetch(args: argparse.Namespace) -> int:
     from ggen_desktop.core.package import PackageId, Version
 
-    package_id = str(PackageId.parse(args.package))
-    version = str(Version.parse(args.package_version)) if args.package_version else None
-    app = await _client_app(args, "fetch")
-    try:
-        record = await app.node.get_package(package_id, args.publisher, version)
-        if record is None:
-            which = f"{package_id} {version}" if version else package_id
-            by = f" by publisher {args.publisher}" if args.publisher else ""
-            raise CliError(f"no package {which}{by} was found on the network")
-        package = record.package
-        if not package.has_archive:
-            raise CliError(f"{package.id} {package.version} was published without a shared archive, "
-                           "so there is nothing to download")
-        watched: list[Transfer] = []
-        display = asyncio.ensure_future(_show_progress(watched)) if sys.stderr.isatty() else None
-        try:
-            path = await app.fetch(package, args.output, watched.append)
-        finally:
-            if display is not None:
-                display.cancel()
-                await asyncio.gather(display, return_exceptions=True)
-                print(file=sys.stderr, flush=True)
-    finally:
-        await app.stop()
-    print(path.resolve(), flush=True)
-    return 0
-
-
-async def _show_progress(watched: list[Transfer]) -> None:
-    """The transfer's progress on one terminal line, twice a second, until cancelled."""
-    while True:
-        if watched:
-            status = watched[0].status()
-            print(f"\r{status.state.value}: {status.progress:6.1%} of {status.size:,} bytes, "
-                  f"{status.download_rate / 1e6:.1f} MB/s, {status.peers} peers   ", end="", file=sys.stderr, flush=True)
-        await asyncio.sleep(0.5)
+    request: dict[str, Any] = {"command": "fetch", "package": str(PackageId.parse(args.package)),
+                               "output": str(args.output.resolve()), "progress": sys.stderr.isatty()}
+    if args.package_version:
+        request["version"] = str(Version.parse(args.package_version))
+    if args.publisher:
+        request["publisher"] = args.publisher
+    return await _run(args, request)
 
 
 def main(argv: list[str] | None = None) -> int:

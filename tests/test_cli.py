@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -19,8 +18,8 @@ import pytest
 
 from ggen_desktop.logging_setup import configure_logging
 from ggen_desktop.store.database import Database
+from tests.helpers.node_process import ROOT, NodeProcess, cli_env, node_processes, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = """\
 [package]
 id = "acme/quantum-widget"
@@ -33,49 +32,22 @@ content_hash = "sha256:{}"
 """.format("ab" * 32)
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "GGEN_DESKTOP_LOG_DIR": str(tmp_path / "logs"),
-        "GGEN_DESKTOP_CONFIG_DIR": str(tmp_path / "config"),
-        "PYTHONPATH": str(ROOT),
-    })
-    return env
-
-
 def cli(tmp_path: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ggen_desktop", *args], env=_env(tmp_path), cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def start_node(tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ggen_desktop", "node", "--port", "0", "--interface", "127.0.0.1",
-         "--data-dir", str(tmp_path / name), *extra],
-        env=_env(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.match(r"listening on (\S+):(\d+) node ([0-9a-f]{40})", line)
-    assert match, f"no ready line: {line!r} {process.stderr.read() if process.poll() is not None else ''}"
-    return process, f"127.0.0.1:{match.group(2)}"
+    return run_cli(tmp_path, *args, timeout=timeout)
 
 
 @pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[list[tuple[subprocess.Popen[str], str]]]:
-    first = start_node(tmp_path, "node1")
-    second = start_node(tmp_path, "node2", "--bootstrap", first[1])
-    yield [first, second]
-    for process, _ in (first, second):
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def nodes(tmp_path: Path) -> Iterator[list[NodeProcess]]:
+    with node_processes() as started:
+        started.append(NodeProcess(tmp_path, data_dir=tmp_path / "node1"))
+        started.append(NodeProcess(tmp_path, "--bootstrap", started[0].address, data_dir=tmp_path / "node2"))
+        yield started
 
 
 @pytest.mark.slow
-def test_publish_through_one_node_search_through_another(tmp_path: Path, nodes: list) -> None:
-    (first, first_addr), (second, second_addr) = nodes
+def test_publish_through_one_node_search_through_another(tmp_path: Path, nodes: list[NodeProcess]) -> None:
+    first, second = nodes
+    first_addr, second_addr = first.address, second.address
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "ggen-package.toml").write_text(MANIFEST)
     key_file = tmp_path / "publisher.key"
@@ -102,15 +74,20 @@ def test_publish_through_one_node_search_through_another(tmp_path: Path, nodes: 
                 "--timeout", "3", "--interface", "127.0.0.1")
     assert "acme/quantum-widget 1.2.0" in plain.stdout and "finished" in plain.stdout.splitlines()[-1]
 
-    # a data folder held by a running node: the search says so and still works in memory
-    locked = cli(tmp_path, "search", "quantum", "--bootstrap", first_addr, "--data-dir", str(tmp_path / "node2"),
-                 "--timeout", "3", "--interface", "127.0.0.1")
+    # a data folder held by a running node: the search runs in that node (no in-memory node, nothing said)
+    through = cli(tmp_path, "search", "quantum", "--bootstrap", first_addr, "--data-dir", str(tmp_path / "node2"),
+                  "--timeout", "3", "--interface", "127.0.0.1")
+    assert through.returncode == 0 and through.stderr == "" and "acme/quantum-widget" in through.stdout
+    # held by a process that serves no commands: the search says so and still works in memory
+    with closing(Database(tmp_path / "holder")):
+        locked = cli(tmp_path, "search", "quantum", "--bootstrap", first_addr, "--data-dir", str(tmp_path / "holder"),
+                     "--timeout", "3", "--interface", "127.0.0.1")
     assert locked.returncode == 0 and "in use" in locked.stderr and "acme/quantum-widget" in locked.stdout
 
-    for process in (first, second):
-        process.send_signal(signal.SIGTERM)
-    for process in (first, second):
-        assert process.wait(timeout=10) == 0
+    for node in (first, second):
+        node.process.send_signal(signal.SIGTERM)
+    for node in (first, second):
+        assert node.process.wait(timeout=10) == 0
     assert (tmp_path / "logs" / "node.log").read_text()
 
 
@@ -169,7 +146,7 @@ def test_library_chatter_is_hidden_unless_verbose() -> None:
 def widget_network(tmp_path: Path) -> Iterator[str]:
     """Three nodes in their own process holding 25 packages tagged "widget": a peer's address to join through."""
     process = subprocess.Popen([sys.executable, "-m", "tests.helpers.loopback_network", "3", "25", "widget"],
-                               env=_env(tmp_path), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               env=cli_env(tmp_path), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdin is not None
     line = process.stdout.readline()

@@ -3,12 +3,6 @@ chose and learnt (its id, its contacts) outlives a SIGKILL. Separate processes, 
 
 from __future__ import annotations
 
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -16,55 +10,13 @@ from pathlib import Path
 import pytest
 
 from ggen_desktop.store.database import Database
-from tests.test_cli import ROOT, _env
-
-READY = re.compile(r"listening on (\S+):(\d+) node ([0-9a-f]{40})")
-
-
-class NodeProcess:
-    """One `ggen-desktop node` with its own data and log folders under `home`."""
-
-    def __init__(self, home: Path, *extra: str) -> None:
-        self.home = home
-        self.log = home / "logs" / "node.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ggen_desktop", "node", "--port", "0", "--interface", "127.0.0.1",
-             "--data-dir", str(home / "data"), *extra],
-            env=_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        match = READY.match(line)
-        assert match, f"no ready line: {line!r}"
-        self.address = f"127.0.0.1:{match.group(2)}"
-        self.node_id = match.group(3)
-
-    def wait_for_log(self, text: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not (self.log.exists() and text in self.log.read_text()):
-            assert self.process.poll() is None, f"the node exited ({self.process.returncode}) before logging {text!r}"
-            assert time.monotonic() < deadline, f"{text!r} not logged within {timeout:.0f} s"
-            time.sleep(0.05)
-
-    def end(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+from tests.helpers.node_process import NodeProcess, free_udp_port, node_processes
 
 
 @pytest.fixture
 def nodes() -> Iterator[list[NodeProcess]]:
-    started: list[NodeProcess] = []
-    yield started
-    for node in started:
-        node.end()
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    with node_processes() as started:
+        yield started
 
 
 def test_a_node_whose_bootstrap_peer_is_down_keeps_running_and_joins_when_it_comes_up(
@@ -76,8 +28,7 @@ def test_a_node_whose_bootstrap_peer_is_down_keeps_running_and_joins_when_it_com
     assert waiting.process.poll() is None  # still running: the peer being down is no reason to exit
     nodes.append(NodeProcess(tmp_path / "peer", "--port", str(port)))  # the peer comes up late
     waiting.wait_for_log("joined the network on try")
-    waiting.process.send_signal(signal.SIGTERM)
-    assert waiting.process.wait(timeout=10) == 0
+    assert waiting.stop() == 0
     assert waiting.process.stderr is not None
     stderr = waiting.process.stderr.read()
     assert "Traceback" not in stderr and "Traceback" not in waiting.log.read_text()

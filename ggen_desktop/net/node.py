@@ -98,7 +98,7 @@ class MarketplaceNode:
         self.searches = SearchRunner(self.metrics, self.known, self._own_replicas, self._learn, self._lookup,
                                      lambda: self.node_id_hex if self.is_running else None)
         self.registry = PackageRegistry(self.known.records, self.local_search, self._lookup, lambda: self.is_running,
-                                        lambda: self.query_config)
+                                        lambda: self.query_config, self._own_replicas)
         self.joiner = Joiner(self._try_join, self._on_joined, first_delay=join_backoff[0], max_delay=join_backoff[1])
         self.replica_counts: dict[tuple[str, str, str], ReplicaCount] = {}  # checked on the network, by identity
         self._node_id = node_id

@@ -2,7 +2,8 @@
 
 They answer from what this node knows (my packages, discovered records) and,
 while it runs, from a lookup of the package's own DHT key, which every
-version of the package is stored under.
+version of the package is stored under (this node's own replicas under that
+key are its answer to that lookup, as for a search).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class PackageRegistry:
     """Looks packages up by id, locally and on the DHT."""
 
     def __init__(self, known_records: Callable[[], list[SignedRecord]], local_search: Callable[[Query], list[SignedRecord]],
-                 lookup: Lookup, is_running: Callable[[], bool], query_config: Callable[[], QueryConfig]) -> None:
+                 lookup: Lookup, is_running: Callable[[], bool], query_config: Callable[[], QueryConfig],
+                 own_replicas: Callable[[bytes], list[SignedRecord]] = lambda key: []) -> None:
         """`query_config()` is read at each call: the node's settings may change while it runs."""
         self.known_records = known_records
         self.local_search = local_search
+        self.own_replicas = own_replicas
         self.lookup = lookup
         self.is_running = is_running
         self.query_config = query_config
@@ -47,6 +50,9 @@ class PackageRegistry:
         for record in self.local_search(trace.query):
             trace.add(record, THIS_NODE_SOURCE)
         if self.is_running():
+            for record in self.own_replicas(package_dht_key(package_id)):  # the lookup never asks this node
+                trace.add(record, THIS_NODE_SOURCE)
+
             def merge(node: Node, records: list[SignedRecord]) -> bool:
                 for record in records:
                     trace.add(record, node.id.hex())

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_cli import ROOT, _env
+from tests.helpers.node_process import NodeProcess, node_processes
+from tests.helpers.node_process import run_cli as run
 
-READY = re.compile(r"listening on (\S+):(\d+) node ([0-9a-f]{40})")
 ARCHIVE_BYTES = 5 * 1024 * 1024
 MANIFEST = """\
 [package]
@@ -27,42 +25,14 @@ archive = "dist/payload.tar.gz"
 """
 
 
-class Node:
-    """One `ggen-desktop node` on its own loopback address, with its own data and log folders."""
-
-    def __init__(self, home: Path, host: str, *extra: str) -> None:
-        self.home, self.host = home, host
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ggen_desktop", "node", "--port", "0", "--interface", host,
-             "--data-dir", str(home / "data"), *extra],
-            env=_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        match = READY.match(line)
-        assert match, f"no ready line: {line!r}; stderr: {self.process.stderr.read() if self.process.poll() else ''}"
-        self.address = f"{host}:{match.group(2)}"
-
-    def end(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for node in started:
-        node.end()
+def nodes() -> Iterator[list[NodeProcess]]:
+    with node_processes() as started:
+        yield started
 
 
-def run(home: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ggen_desktop", *args], env=_env(home), cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def test_publish_with_an_archive_then_fetch_it_from_the_node_that_seeds_it(tmp_path: Path, nodes: list[Node]) -> None:
-    dht = Node(tmp_path / "dht", "127.0.9.2")
+def test_publish_with_an_archive_then_fetch_it_from_the_node_that_seeds_it(tmp_path: Path, nodes: list[NodeProcess]) -> None:
+    dht = NodeProcess(tmp_path / "dht", host="127.0.9.2")
     nodes.append(dht)
     publisher = tmp_path / "publisher"
     (publisher / "pkg" / "dist").mkdir(parents=True)
@@ -77,7 +47,7 @@ def test_publish_with_an_archive_then_fetch_it_from_the_node_that_seeds_it(tmp_p
     held = list((publisher / "data" / "content").iterdir())
     assert [p.read_bytes() == payload for p in held] == [True]  # kept in the data folder for the node to seed
 
-    nodes.append(Node(publisher, "127.0.9.1", "--bootstrap", dht.address))  # seeds what its folder holds
+    nodes.append(NodeProcess(publisher, "--bootstrap", dht.address, host="127.0.9.1"))  # seeds what its folder holds
 
     fetcher = tmp_path / "fetcher"
     fetched = run(fetcher, "fetch", "acme/payload", "--bootstrap", dht.address, "--interface", "127.0.9.3",
@@ -93,16 +63,17 @@ def test_publish_with_an_archive_then_fetch_it_from_the_node_that_seeds_it(tmp_p
     assert again.returncode == 0, again.stderr
     assert Path(again.stdout.strip()).read_bytes() == payload  # from its own content store now
 
-    locked = run(fetcher, "fetch", "acme/payload", "--bootstrap", dht.address, "--interface", "127.0.9.4",
-                 "--data-dir", str(dht.home / "data"), "--output", str(fetcher / "third"))  # the dht node holds it
-    assert locked.returncode == 0, locked.stderr
-    assert "using a temporary in-memory node" in locked.stderr
-    assert Path(locked.stdout.strip()).read_bytes() == payload
-    assert list((dht.home / "data" / "content").iterdir()) == []  # nothing left in the folder it could not own
+    # the dht node's folder: the fetch runs in that node, which keeps the archive and seeds it from now on
+    through = run(fetcher, "fetch", "acme/payload", "--bootstrap", dht.address, "--interface", "127.0.9.4",
+                  "--data-dir", str(dht.home / "data"), "--output", str(fetcher / "third"))
+    assert through.returncode == 0, through.stderr
+    assert through.stderr == ""  # no "in use", no in-memory node
+    assert Path(through.stdout.strip()).read_bytes() == payload
+    assert [p.read_bytes() == payload for p in (dht.home / "data" / "content").iterdir()] == [True]
 
 
-def test_fetch_of_an_unknown_package_says_so_in_one_sentence(tmp_path: Path, nodes: list[Node]) -> None:
-    dht = Node(tmp_path / "dht", "127.0.10.2")
+def test_fetch_of_an_unknown_package_says_so_in_one_sentence(tmp_path: Path, nodes: list[NodeProcess]) -> None:
+    dht = NodeProcess(tmp_path / "dht", host="127.0.10.2")
     nodes.append(dht)
     home = tmp_path / "fetcher"
     done = run(home, "fetch", "nobody/nothing", "--bootstrap", dht.address, "--interface", "127.0.10.3",
@@ -113,9 +84,9 @@ def test_fetch_of_an_unknown_package_says_so_in_one_sentence(tmp_path: Path, nod
     assert not (home / "out").exists()
 
 
-def test_fetch_when_no_node_seeds_the_archive_says_so_in_one_sentence(tmp_path: Path, nodes: list[Node]) -> None:
+def test_fetch_when_no_node_seeds_the_archive_says_so_in_one_sentence(tmp_path: Path, nodes: list[NodeProcess]) -> None:
     """Published (the archive stays in the publisher's folder) but no node seeds it: nothing to download from."""
-    dht = Node(tmp_path / "dht", "127.0.11.2")
+    dht = NodeProcess(tmp_path / "dht", host="127.0.11.2")
     nodes.append(dht)
     publisher = tmp_path / "publisher"
     (publisher / "pkg" / "dist").mkdir(parents=True)

@@ -220,3 +220,14 @@ async def test_my_packages_are_republished_every_interval(network: Network, publ
         assert node.my_packages()[0].last_republished_at > node.my_packages()[0].published_at
     finally:
         await node.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_node_finds_by_id_a_package_it_holds_only_as_a_replica(network: Network, publisher) -> None:
+    """A replica stored here for the DHT is this node's answer for the package's key (the lookup never asks
+    itself): `fetch` run inside the node that holds the only copy must find it."""
+    _, holder = await network(2)
+    record = make_record("acme/held", "Held", publisher)
+    holder.storage.put(package_dht_key("acme/held"), record)
+    assert holder.local_search(Query(text="acme/held")) == []  # not my package, not discovered
+    assert await holder.get_package("acme/held") == record

@@ -193,7 +193,8 @@ async def test_a_fetch_killed_mid_transfer_finishes_when_run_again(tmp_path: Pat
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from ggen_desktop.core.record import sign
-    from tests.test_cli import ROOT, _env
+    from tests.helpers.node_process import ROOT
+    from tests.helpers.node_process import cli_env as _env
 
     holder, seeder_node = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
     await holder.start(0, [], "127.0.15.2")
