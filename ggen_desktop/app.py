@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from ggen_desktop.store.saved_metrics import load_metrics, save_metrics
 
 if TYPE_CHECKING:
     from ggen_desktop.core.package import Package
+    from ggen_desktop.core.reachability import Reachability
     from ggen_desktop.core.record import SignedRecord
     from ggen_desktop.net.demo import DemoNetwork
     from ggen_desktop.net.node import MarketplaceNode
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+NO_PORT_MAPPING_ENV = "GGEN_DESKTOP_NO_PORT_MAPPING"  # "1": never look for the router (the test suite sets it)
 
 # Re-exported on first use (PEP 562), so importing this module stays cheap.
 _ENGINE_NAMES = {
@@ -90,14 +93,15 @@ class App:
         allow_demo: bool = True,
         memory_if_locked: bool = False,
         seed: bool = True,
+        client_mode: bool = False, port_mapping: bool | None = None,
     ) -> None:
         """Load settings and open the database; raises NodeError for a bad bootstrap address and
         StoreLocked (one sentence) when another process holds the data folder, unless
         `memory_if_locked`: then the node keeps nothing on disk (`in_memory`). With
         `allow_demo=False` and no bootstrap peer the node starts a network of its own.
         With `seed` (and a data folder) the archives of the folder's content store are seeded and
-        announced while the app runs; a short-lived command passes False."""
-        from ggen_desktop.net.node import MarketplaceNode, NodeError
+        announced while the app runs; a short-lived command passes False. `client_mode`, `port_mapping`: `_make_node`."""
+        from ggen_desktop.net.node import NodeError
 
         self.config_dir = paths.config_dir(config_dir)
         self.settings, self.settings_problems = Settings.load(self.config_dir)
@@ -115,9 +119,8 @@ class App:
         self.content_dir = paths.data_dir(data_dir)  # archives live here even when another process holds it
         self._seed = seed
         self.sharing: ArchiveSharing | None = None
-        # Demo peers live for one run: do not mix their addresses into the saved contacts.
-        self.node: MarketplaceNode = MarketplaceNode(self.database, self.settings.query_config(),
-                                                     remember_contacts=not self.is_demo)
+        self._client_mode, self._port_mapping = client_mode, port_mapping
+        self.node = self._make_node()
         self.demo: DemoNetwork | None = None
         self._stopped = False
         self.provenance = ProvenanceBook()
@@ -125,6 +128,19 @@ class App:
         self._publishers = PublisherTables(self.database) if self.database is not None else None
         self._load_publishers()
         self._load_metrics()
+
+    def _make_node(self) -> MarketplaceNode:
+        """Off the demo network (its peers live for one run: not kept) the node checks its reachability and may map a
+        router port unless `port_mapping` is False (None: unless NO_PORT_MAPPING_ENV is "1"); `client_mode`: ask only."""
+        from ggen_desktop.net.node import MarketplaceNode
+
+        mapping = self._port_mapping if self._port_mapping is not None else os.environ.get(NO_PORT_MAPPING_ENV) != "1"
+        return MarketplaceNode(self.database, self.settings.query_config(), remember_contacts=not self.is_demo,
+                               client_mode=self._client_mode, check_reachability=not self.is_demo,
+                               port_mapping=mapping and not self.is_demo)
+
+    def reachability(self) -> Reachability:  # "Reachable at … via UPnP", "Behind NAT: client mode"
+        return self.node.reachability
 
     @staticmethod
     def _open_database(data_dir: Path | None, memory_if_locked: bool) -> Database | None:
@@ -232,8 +248,6 @@ class App:
     async def restart_node(self, progress: Progress | None = None) -> None:
         """Network settings changed: stop the node (and a demo network), start a new one on the saved port
         and bootstrap peers, with the same database; the window stays. Metrics are saved and read back."""
-        from ggen_desktop.net.node import MarketplaceNode
-
         self.save_metrics()
         await self.node.stop()
         if self.demo is not None:
@@ -243,7 +257,7 @@ class App:
         self._port = None  # the settings' port from now on, not the command line's
         self.is_demo = self._allow_demo and not self._bootstrap
         self._interface = self._interface_asked or ("127.0.0.1" if self.is_demo else "0.0.0.0")
-        self.node = MarketplaceNode(self.database, self.settings.query_config(), remember_contacts=not self.is_demo)
+        self.node = self._make_node()
         self._load_metrics()
         await self.start(progress)
 
