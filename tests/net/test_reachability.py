@@ -148,6 +148,7 @@ async def test_a_client_mode_node_searches_and_publishes_but_is_in_no_routing_ta
     assert holders([*nodes, full], client.address) == []
     assert sum(n.transport_stats()["client_requests"] for n in nodes) > 0
     assert len(client.contacts()) >= 4  # it keeps contacts of its own to ask
+    assert client.transport_stats()["dropped_client_mode"] == 0  # nobody even probed it: it was no candidate
     # and it serves nothing: a peer's request goes unanswered
     ok, _ = await nodes[0].protocol.request(client.address, "ping", [nodes[0].node_id], 0.5)
     assert not ok and client.transport_stats()["dropped_client_mode"] >= 1
@@ -182,3 +183,21 @@ async def test_only_a_client_marks_its_message_ids(network: Network, extra) -> N
         await who.protocol.request(("127.0.0.1", 9), "ping", [who.node_id], 0.05)
         transport.sendto = original  # type: ignore[method-assign]
     assert [d[1:1 + len(CLIENT_MARK)] == CLIENT_MARK for d in sent] == [False, True]
+
+
+async def test_a_forged_dial_back_reflects_less_than_the_forger_sent(network: Network) -> None:
+    """Sent with a victim's address as source (here from the victim's own socket, which only counts):
+    the victim receives token challenges, never a dial probe."""
+    (node,) = await network(1)
+    victim = RawPeer(answer_pings=False)
+    try:
+        for _ in range(40):
+            victim.request(node.address, "dial_back", [os.urandom(NONCE_BYTES)])
+        received: list[bytes] = []
+        # a dial probe would be sent before its request's answer: once 40 answers are in, so would any probe be
+        assert await until(lambda: received.extend(victim.drain()) or sum(d[:1] == RESP for d in received) >= 40)
+        assert all(d[:1] == RESP for d in received)  # answers only (challenges), no dial_probe request
+        assert victim.bytes_received <= victim.bytes_sent
+        print(f"forged dial_back: {victim.bytes_sent} bytes forged, {victim.bytes_received} reflected")
+    finally:
+        victim.close()
