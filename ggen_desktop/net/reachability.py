@@ -1,6 +1,7 @@
 """Can peers reach this node? Learn the address they see, test it by dial-back, map a port, or be a client.
 
-After each join (and every RECHECK_S after that) a node that checks:
+After its join (then every RECHECK_S, and whenever its router mapping lapses
+or comes back) a node that checks:
 
 1. asks up to MAX_STUN peers of distinct parties what address they observe
    it at (`stun`) and takes the address most of them agree on (two at least
@@ -92,7 +93,8 @@ class NodeReachability:
         self.asked_client_mode = client_mode
         self.checks = check and not client_mode
         self.port_mapping = port_mapping
-        self._map_port = map_port or (lambda port: map_udp_port(port, discovery_timeout=MAPPING_DISCOVERY_S))
+        self._map_port = map_port or (lambda port: map_udp_port(port, discovery_timeout=MAPPING_DISCOVERY_S,
+                                                                 on_change=self._mapping_changed))
         self.status = Reachability(ReachState.CLIENT, how=ReachHow.CLIENT_MODE, detail=ASKED_FOR_CLIENT_MODE) \
             if client_mode else Reachability()
         self.mapping: UdpPortMapping | None = None
@@ -100,6 +102,7 @@ class NodeReachability:
         self._dial: DialBack | None = None
         self._save_id: Callable[[bytes], Awaitable[None]] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     def attach(self, protocol: MarketProtocol, save_id: Callable[[bytes], Awaitable[None]]) -> None:
         """The node listens: serve dial-backs, and be a client until a check says otherwise."""
@@ -121,7 +124,16 @@ class NodeReachability:
                 await self.check()
             except Exception:
                 log.exception("the reachability check failed")
-            await asyncio.sleep(RECHECK_UNKNOWN_S if self.status.state is ReachState.UNKNOWN else RECHECK_S)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(),
+                                       RECHECK_UNKNOWN_S if self.status.state is ReachState.UNKNOWN else RECHECK_S)
+
+    def _mapping_changed(self, address: tuple[str, int] | None) -> None:
+        """The router's mapping lapsed (None) or is back: check again now."""
+        log.info("the router's port mapping is %s; checking reachability again",
+                 f"back at {address[0]}:{address[1]}" if address else "gone")
+        self._wake.set()
 
     async def close(self) -> None:
         """Stop checking; remove the router's port mapping."""

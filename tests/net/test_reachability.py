@@ -201,3 +201,20 @@ async def test_a_forged_dial_back_reflects_less_than_the_forger_sent(network: Ne
         print(f"forged dial_back: {victim.bytes_sent} bytes forged, {victim.bytes_received} reflected")
     finally:
         victim.close()
+
+
+async def test_a_lapsed_or_restored_router_mapping_makes_the_node_check_again_at_once(network: Network, extra) -> None:
+    nodes = await network(2)
+    node = extra(check_reachability=True)
+    await node.start(0, [n.address for n in nodes])
+    assert await until(lambda: node.reachability.state is ReachState.REACHABLE)
+    checks: list[ReachState] = []
+    original = node.reach.check
+
+    async def counted() -> object:
+        checks.append((await original()).state)
+        return node.reachability
+
+    node.reach.check = counted  # type: ignore[method-assign]
+    node.reach._mapping_changed(None)  # what UdpPortMapping calls when its lease ran out unrenewed
+    assert await until(lambda: checks == [ReachState.REACHABLE])  # not an hour later
