@@ -38,7 +38,7 @@ from ggen_desktop.core.node_id import make_node_id
 from ggen_desktop.core.reachability import ASKED_FOR_CLIENT_MODE, Reachability, ReachHow, ReachState
 from ggen_desktop.net.address_policy import is_ip_literal
 from ggen_desktop.net.dial_back import DialBack
-from ggen_desktop.net.port_mapping import PortMappingError, UdpPortMapping, map_udp_port
+from ggen_desktop.net.port_mapping import Gateway, PortMappingError, UdpPortMapping
 from ggen_desktop.net.protocol import MarketProtocol
 from ggen_desktop.net.routing_table import DiverseRoutingTable
 
@@ -52,8 +52,6 @@ RECHECK_S = 3600.0
 RECHECK_UNKNOWN_S = 300.0
 MAX_ANNOUNCED = 32  # contacts pinged once reachable, so they probe and add us
 MAPPING_DISCOVERY_S = 3.0
-
-MapPort = Callable[[int], Awaitable[UdpPortMapping]]
 
 
 def _observed(answer: object) -> tuple[str, int] | None:
@@ -88,13 +86,10 @@ def rekey(protocol: MarketProtocol, node_id: bytes) -> None:
 class NodeReachability:
     """One node's reachability: client mode when asked, otherwise the check above after each join."""
 
-    def __init__(self, *, client_mode: bool = False, check: bool = False, port_mapping: bool = False,
-                 map_port: MapPort | None = None) -> None:
+    def __init__(self, *, client_mode: bool = False, check: bool = False, port_mapping: bool = False) -> None:
         self.asked_client_mode = client_mode
         self.checks = check and not client_mode
         self.port_mapping = port_mapping
-        self._map_port = map_port or (lambda port: map_udp_port(port, discovery_timeout=MAPPING_DISCOVERY_S,
-                                                                 on_change=self._mapping_changed))
         self.status = Reachability(ReachState.CLIENT, how=ReachHow.CLIENT_MODE, detail=ASKED_FOR_CLIENT_MODE) \
             if client_mode else Reachability()
         self.mapping: UdpPortMapping | None = None
@@ -202,17 +197,14 @@ class NodeReachability:
         how = ReachHow.UPNP if self.mapping is not None else ReachHow.DIRECT
         why = f"no peer's dial-back reached {external[0]}:{external[1]}"
         if not reached and self.port_mapping and self.mapping is None:
-            port = protocol.transport.get_extra_info("sockname")[1]
-            try:
-                self.mapping = await self._map_port(port)
-            except PortMappingError as exc:
-                why += f"; no port mapping: {exc}"
-                log.info("no port mapping on the router: %s", exc)
+            mapped = await self._map_port(protocol.transport.get_extra_info("sockname")[1])
+            if isinstance(mapped, str):
+                why += f"; no port mapping: {mapped}"
             else:
                 reached, how = bool(await self.dial_back()), ReachHow.UPNP
                 if not reached:
                     why += " (nor after the router mapped a port)"
-                    await self.mapping.close()
+                    await mapped.close()
                     self.mapping = None
         if reached:
             return await self._reachable(external, how)
@@ -220,6 +212,19 @@ class NodeReachability:
         self.status = Reachability(ReachState.CLIENT, external, ReachHow.CLIENT_MODE, why)
         log.warning("peers cannot reach this node (%s): running in client mode, searching and publishing only", why)
         return self.status
+
+    async def _map_port(self, port: int) -> UdpPortMapping | str:
+        """Ask the router to forward `port`: the mapping, or why not. It is `mapping` from before it is added,
+        so a stop in the middle still removes it."""
+        try:
+            gateway = await Gateway.discover(MAPPING_DISCOVERY_S)
+            mapping = self.mapping = UdpPortMapping(gateway, port, on_change=self._mapping_changed)
+            await mapping.start()
+        except PortMappingError as exc:
+            log.info("no port mapping on the router: %s", exc)
+            self.mapping = None
+            return str(exc)
+        return mapping
 
     def _unknown(self, why: str) -> Reachability:
         """Nothing to judge by: serve as any node did before checks (a network's first node must)."""
