@@ -62,7 +62,7 @@ def start_home(lab: NatLab) -> HomeAgent:
     return home
 
 
-def test_behind_nat_with_upnp_a_node_becomes_reachable_holds_replicas_and_removes_its_mapping(lab: NatLab) -> None:
+def test_behind_nat_with_upnp_a_node_becomes_reachable_and_holds_replicas(lab: NatLab) -> None:
     first, second = public_nodes(lab)
     home = start_home(lab)
     status = poll(home, lambda s: s["reachability"]["state"] in ("reachable", "client"), 40, "the reachability check")
@@ -82,7 +82,22 @@ def test_behind_nat_with_upnp_a_node_becomes_reachable_holds_replicas_and_remove
     assert published["ok"] and published["replicas"] == 2, published  # the first public node and the home node
     assert home.ask(cmd="holds", id="acme/held-at-home")["holds"]
 
+    assert home.close() == 0
+
+
+def test_a_node_removes_its_router_mapping_when_it_exits(lab: NatLab) -> None:
+    public_nodes(lab)
+    home = start_home(lab)
+    poll(home, lambda s: s["reachability"]["state"] == "reachable", 40, "the home node to be reachable")
+    other = HomeAgent(lab, lab.home2)  # the other computer of the household lists the router's mappings
+    assert other.ask(cmd="discover", timeout=3)["ok"]
+    listed = other.ask(cmd="mappings")["mappings"]
+    assert [(m["external_port"], m["protocol"], m["internal_ip"], m["internal_port"], m["description"]) for m in listed] \
+        == [(HOME_PORT, "UDP", lab.home_ip, HOME_PORT, "ggen-desktop node")]
+    assert 3500 <= listed[0]["lease_seconds"] <= 3600  # leased, so a node that crashes loses it within the hour
+
     assert home.close() == 0  # the node stops: its mapping is deleted on the router
+    assert other.ask(cmd="mappings")["mappings"] == []
     assert f"dnat ip to {lab.home_ip}:{HOME_PORT}" not in lab.router_rules()
 
 
