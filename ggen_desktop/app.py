@@ -16,27 +16,27 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import time
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ggen_desktop.core.keywords import keyword_counts, plan_lookup
 from ggen_desktop.core.overview import Overview, build_overview
-from ggen_desktop.core.petnames import Petnames
-from ggen_desktop.core.provenance import Continuity, ProvenanceBook
+from ggen_desktop.core.provenance import Continuity
 from ggen_desktop.core.query import Query, QueryError
 from ggen_desktop.core.settings import Settings, SettingsError, parse_peer
 from ggen_desktop.core.suggest import suggest
+from ggen_desktop.publishers import PublisherBook
 from ggen_desktop.store import paths
 from ggen_desktop.store.database import Database
 from ggen_desktop.store.errors import StoreError as StoreError
 from ggen_desktop.store.errors import StoreLocked as StoreLocked
-from ggen_desktop.store.publisher_tables import PublisherTables
 from ggen_desktop.store.saved_metrics import load_metrics, save_metrics
 
 if TYPE_CHECKING:
     from ggen_desktop.core.package import Package
+    from ggen_desktop.core.reachability import Reachability
     from ggen_desktop.core.record import SignedRecord
     from ggen_desktop.net.control_socket import ControlServer
     from ggen_desktop.net.demo import DemoNetwork
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+NO_PORT_MAPPING_ENV = "GGEN_DESKTOP_NO_PORT_MAPPING"  # "1": never look for the router (the test suite sets it)
 
 # Re-exported on first use (PEP 562), so importing this module stays cheap.
 _ENGINE_NAMES = {
@@ -91,7 +92,7 @@ class App:
         allow_demo: bool = True,
         memory_if_locked: bool = False,
         seed: bool = True,
-        serve_commands: bool = True,
+        serve_commands: bool = True, client_mode: bool = False, port_mapping: bool | None = None,
     ) -> None:
         """Load settings and open the database; raises NodeError for a bad bootstrap address and
         StoreLocked (one sentence) when another process holds the data folder, unless
@@ -99,8 +100,9 @@ class App:
         `allow_demo=False` and no bootstrap peer the node starts a network of its own.
         With `seed` (and a data folder) the archives of the folder's content store are seeded and
         announced while the app runs; a short-lived command passes False, and False for `serve_commands`
-        too: else the folder's one-shot commands run in this app, sent over its control socket (control.py)."""
-        from ggen_desktop.net.node import MarketplaceNode, NodeError
+        too: else the folder's one-shot commands run in this app, sent over its control socket (control.py).
+        `client_mode`, `port_mapping`: `_make_node`."""
+        from ggen_desktop.net.node import NodeError
 
         self.config_dir = paths.config_dir(config_dir)
         self.settings, self.settings_problems = Settings.load(self.config_dir)
@@ -120,16 +122,26 @@ class App:
         self._serve_commands = serve_commands
         self.control: ControlServer | None = None
         self.sharing: ArchiveSharing | None = None
-        # Demo peers live for one run: do not mix their addresses into the saved contacts.
-        self.node: MarketplaceNode = MarketplaceNode(self.database, self.settings.query_config(),
-                                                     remember_contacts=not self.is_demo)
+        self._client_mode, self._port_mapping = client_mode, port_mapping
+        self.node = self._make_node()
         self.demo: DemoNetwork | None = None
         self._stopped = False
-        self.provenance = ProvenanceBook()
-        self.petnames = Petnames()
-        self._publishers = PublisherTables(self.database) if self.database is not None else None
-        self._load_publishers()
+        self.publishers = PublisherBook(self.database)
+        self.provenance, self.petnames = self.publishers.provenance, self.publishers.petnames
         self._load_metrics()
+
+    def _make_node(self) -> MarketplaceNode:
+        """Off the demo network (its peers live for one run: not kept) the node checks its reachability and may map a
+        router port unless `port_mapping` is False (None: unless NO_PORT_MAPPING_ENV is "1"); `client_mode`: ask only."""
+        from ggen_desktop.net.node import MarketplaceNode
+
+        mapping = self._port_mapping if self._port_mapping is not None else os.environ.get(NO_PORT_MAPPING_ENV) != "1"
+        return MarketplaceNode(self.database, self.settings.query_config(), remember_contacts=not self.is_demo,
+                               client_mode=self._client_mode, check_reachability=not self.is_demo,
+                               port_mapping=mapping and not self.is_demo)
+
+    def reachability(self) -> Reachability:  # "Reachable at … via UPnP", "Behind NAT: client mode"
+        return self.node.reachability
 
     @staticmethod
     def _open_database(data_dir: Path | None, memory_if_locked: bool) -> Database | None:
@@ -243,8 +255,6 @@ class App:
     async def restart_node(self, progress: Progress | None = None) -> None:
         """Network settings changed: stop the node (and a demo network), start a new one on the saved port
         and bootstrap peers, with the same database; the window stays. Metrics are saved and read back."""
-        from ggen_desktop.net.node import MarketplaceNode
-
         self.save_metrics()
         await self.node.stop()
         if self.demo is not None:
@@ -254,7 +264,7 @@ class App:
         self._port = None  # the settings' port from now on, not the command line's
         self.is_demo = self._allow_demo and not self._bootstrap
         self._interface = self._interface_asked or ("127.0.0.1" if self.is_demo else "0.0.0.0")
-        self.node = MarketplaceNode(self.database, self.settings.query_config(), remember_contacts=not self.is_demo)
+        self.node = self._make_node()
         self._load_metrics()
         await self.start(progress)
 
@@ -373,42 +383,15 @@ class App:
         """Why a search of this query does not ask the network ("" when it does)."""
         return plan_lookup(query, keyword_counts(r.package for r in self.known_records())).reason
 
-    # -- publishers: continuity and petnames ------------------------------------------
-    def _load_publishers(self) -> None:
-        if self._publishers is None:
-            return
-        try:
-            self.petnames = Petnames(self._publishers.petnames())
-            dropped = self.provenance.load(self._publishers.sightings())
-            self._publishers.save(dropped)
-        except StoreError as exc:
-            log.warning("publisher history not loaded: %s", exc)
-
+    # -- publishers: continuity and petnames (publishers.py) ------------------------
     def observe_records(self, records: Iterable[SignedRecord]) -> None:
-        """Note which key signed which name and version (results, my packages, discovered records)."""
-        changes = self.provenance.observe_records(records, time.time())
-        if changes and self._publishers is not None:
-            try:
-                self._publishers.save(changes)
-            except StoreError as exc:  # a full disk must not fail the search that showed them
-                log.warning("publisher history not saved: %s", exc)
+        self.publishers.observe_records(records)
 
     def continuity(self, record: SignedRecord) -> Continuity:
-        name, _, fingerprint = record.identity
-        return self.provenance.continuity(name, fingerprint)
+        return self.publishers.continuity(record)
 
     def set_petname(self, fingerprint: str, text: str) -> str | None:
-        """Name a key on this computer ("" removes the name); PetnameError for a name that breaks a rule,
-        StoreError when it could not be saved (then nothing changed)."""
-        previous = self.petnames.get(fingerprint)
-        name = self.petnames.set(fingerprint, text)
-        if self._publishers is not None:
-            try:
-                self._publishers.set_petname(fingerprint, name)
-            except StoreError:
-                self.petnames.set(fingerprint, previous or "")
-                raise
-        return name
+        return self.publishers.set_petname(fingerprint, text)
 
     # -- the publisher key (before any App exists for the CLI, so static) ------------
     @staticmethod

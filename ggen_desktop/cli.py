@@ -179,7 +179,7 @@ async def _client_app(args: argparse.Namespace, what: str) -> App:
         raise CliError(f"{what} needs a peer to join (give --bootstrap HOST:PORT), "
                        "or a running ggen-desktop on its data folder")
     app = App(data_dir=args.data_dir, port=0, bootstrap=bootstrap, interface=args.interface, allow_demo=False,
-              memory_if_locked=True, seed=False, serve_commands=False)
+              memory_if_locked=True, seed=False, serve_commands=False, client_mode=True)
     if app.in_memory:
         print("ggen-desktop: the data folder is in use by another ggen-desktop; using a temporary in-memory node",
               file=sys.stderr)

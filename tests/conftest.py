@@ -30,3 +30,10 @@ def private_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     root = tmp_path_factory.mktemp("ggen-home")
     for name in ("DATA", "CONFIG", "LOG"):
         monkeypatch.setenv(f"GGEN_DESKTOP_{name}_DIR", str(root / name.lower()))
+
+
+@pytest.fixture(autouse=True)
+def no_router_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No App looks for the LAN's router (UPnP, SSDP): only NAT lab nodes do, inside the lab's namespaces.
+    Set in the environment, so the command-line processes tests start inherit it."""
+    monkeypatch.setenv("GGEN_DESKTOP_NO_PORT_MAPPING", "1")

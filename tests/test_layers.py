@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ggen_desktop"
 ROOT = "ggen_desktop"
 
 # Bottom to top: a layer may import only itself and layers before it (checked below), and of those only
-# what ALLOWED names. `app` is the composition root (app.py, and logging_setup.py, commands.py and control.py
+# what ALLOWED names. `app` is the composition root (app.py, and logging_setup.py, commands.py, control.py and publishers.py
 # which both front ends use).
 ORDER = ("core", "store", "net", "app", "gui", "cli")
 ALLOWED = {
@@ -48,7 +48,7 @@ def layer_of(module: str) -> str | None:
         return None
     if parts[1] in ("core", "store", "net", "gui"):
         return parts[1]
-    if parts[1] in ("app", "logging_setup", "commands", "control"):
+    if parts[1] in ("app", "logging_setup", "commands", "control", "publishers"):
         return "app"
     if parts[1] in ("cli", "__main__"):
         return "cli"

@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         self.publish_panel = PublishPanel(self.tasks)
         self.node_panel = NodePanel()
         self.transfers_panel = TransfersPanel(self.tasks)
-        panels = Panels(self.metrics_panel, self.peers_panel, self.node_panel, self.publish_panel)
+        panels = Panels(self.metrics_panel, self.peers_panel, self.node_panel, self.publish_panel, self.status)
         self.poller = PanelPoller(panels, self.session, self)
         self.docks = build_docks(self, {"metrics": self.metrics_panel, "peers": self.peers_panel,
                                         "publish": self.publish_panel, "node": self.node_panel,

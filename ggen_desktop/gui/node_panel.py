@@ -1,4 +1,4 @@
-"""Node dock: who we are on the network, whom we know, and the transport counters."""
+"""Node dock: who we are on the network, whether peers can reach us, whom we know, and the transport counters."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class NodeInfo:
     bootstrap: tuple[str, ...] = ()
     contacts: tuple[tuple[str, str], ...] = ()
     transport: dict[str, int] = field(default_factory=dict)
+    reachability: str = "–"  # "Reachable at 203.0.113.5:4433 via UPnP", "Behind NAT: client mode"
+    traffic: str = "–"  # "↓ 1.5 KB/s ↑ 300 B/s"
 
 
 class NodePanel(QWidget):
@@ -45,8 +47,8 @@ class NodePanel(QWidget):
         self.node_id_field.setToolTip("This node's Kademlia id (160 bits, hex); select to copy")
         form.addRow("Node id:", self.node_id_field)
         self.labels: dict[str, QLabel] = {}
-        for key, title in (("address", "Listening on"), ("network", "Network"), ("bootstrap", "Bootstrap peers"),
-                           ("contacts", "Routing table")):
+        for key, title in (("address", "Listening on"), ("network", "Network"), ("reachability", "Reachability"),
+                           ("traffic", "Traffic"), ("bootstrap", "Bootstrap peers"), ("contacts", "Routing table")):
             label = QLabel("–")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -84,6 +86,8 @@ class NodePanel(QWidget):
         texts = {
             "address": info.address,
             "network": info.network,
+            "reachability": info.reachability,
+            "traffic": info.traffic,
             "bootstrap": ", ".join(info.bootstrap) or "none",
             "contacts": f"{len(info.contacts)} contacts",
         }

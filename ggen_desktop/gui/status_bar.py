@@ -3,6 +3,9 @@
 While no peer answers, the node keeps trying: the bar counts down to the next
 try and offers "Retry now", and a search typed meanwhile runs once it joins.
 After a search with few results, a "Did you mean …?" link offers a close keyword this node knows.
+A permanent indicator on the right says how many peers the node knows, whether
+peers can reach it ("Reachable at 203.0.113.5:4433 via UPnP", "Behind NAT:
+client mode") and its traffic in and out.
 """
 
 from __future__ import annotations
@@ -13,12 +16,31 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from ggen_desktop.core.connection import ConnectionState, ConnectionStatus
+from ggen_desktop.core.reachability import Reachability, ReachState
+from ggen_desktop.core.traffic import format_rate
 
 # Join progress as one bar across the start-up stages: (first %, share %) of each stage's span.
 STAGE_SPAN = {"Starting demo network": (0, 85), "Joining": (85, 15)}
 DEMO_HINT = "Demo network: {peers} local peers with sample packages. To join a real one: Settings → Bootstrap peers"
 DEMO_TIP = "The demo network runs on this computer only. To join a real network, add one or more of its peers " \
     "(HOST:PORT) in File → Settings → Bootstrap peers and restart, or start with --bootstrap HOST:PORT."
+
+
+REACH_TIPS = {
+    ReachState.REACHABLE: "Peers on the internet can reach this node: it answers searches and holds records for others.",
+    ReachState.CLIENT: "Peers cannot reach this node, so it runs as a client: searching and publishing work, "
+                       "holding records for others does not. A UDP port forwarded on the router would change that.",
+    ReachState.CHECKING: "Asking peers which address they see this node at, and whether they can reach it there.",
+    ReachState.UNKNOWN: "Not checked: no peer could tell yet.",
+}
+
+
+def network_summary(peers: int, reach: Reachability, rate_in: float, rate_out: float, demo: bool) -> tuple[str, str]:
+    """The indicator's text and tooltip: peers known, reachability, traffic in (↓) and out (↑)."""
+    where = "Demo network" if demo else reach.describe()
+    text = f"{peers} peer{'' if peers == 1 else 's'} · {where} · ↓ {format_rate(rate_in)} ↑ {format_rate(rate_out)}"
+    tip = "The demo network runs on this computer only." if demo else REACH_TIPS[reach.state]
+    return text, tip + (f"\n{reach.detail}" if reach.detail and not demo else "")
 
 
 class StatusBar(QStatusBar):
@@ -62,6 +84,16 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.suggestion)
         self.addPermanentWidget(self.search_status)
         self.addPermanentWidget(self.join_progress)
+        self.network_indicator = QLabel("")
+        self.network_indicator.setObjectName("networkIndicator")
+        self.network_indicator.setAccessibleName("Peers, reachability and traffic")
+        self.addPermanentWidget(self.network_indicator)
+
+    def show_network(self, peers: int, reach: Reachability, rate_in: float, rate_out: float, demo: bool) -> None:
+        text, tip = network_summary(peers, reach, rate_in, rate_out, demo)
+        if self.network_indicator.text() != text:
+            self.network_indicator.setText(text)
+        self.network_indicator.setToolTip(tip)
 
     def show_join_progress(self, label: str, done: int, total: int, demo: bool) -> None:
         """One determinate bar over all start-up stages, so it never runs backwards between them."""

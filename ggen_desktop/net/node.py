@@ -23,6 +23,7 @@ from ggen_desktop.core.connection import ConnectionStatus
 from ggen_desktop.core.metrics import QueryMetrics
 from ggen_desktop.core.package import PackageMetadata
 from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.core.reachability import Reachability
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.reputation import ReputationBook
 from ggen_desktop.core.search import QueryTrace
@@ -39,6 +40,7 @@ from ggen_desktop.net.protocol import MarketProtocol
 from ggen_desktop.net.providers import ProviderDirectory
 from ggen_desktop.net.publish_report import PublishReport
 from ggen_desktop.net.publishing import REPUBLISH_CHECK_S, REPUBLISH_INTERVAL_S, Publisher
+from ggen_desktop.net.reachability import NodeReachability
 from ggen_desktop.net.record_digests import VerifiedRecords
 from ggen_desktop.net.registry import PackageRegistry
 from ggen_desktop.net.search_handle import SearchHandle
@@ -71,13 +73,15 @@ class MarketplaceNode:
         join_backoff: tuple[float, float] = (FIRST_RETRY_S, MAX_RETRY_S),
         contacts_save_interval: float = CONTACTS_SAVE_INTERVAL_S,
         enforce_node_ids_on_private: bool = False,
+        client_mode: bool = False, check_reachability: bool = False, port_mapping: bool = False,
     ) -> None:
         """`remember_contacts=False` neither rejoins nor saves routing contacts (a throw-away network).
         My packages are stored again every `republish_interval` s, checked every `republish_check` s.
         While nobody answers, joining is tried again after `join_backoff[0]` s, doubling up to
         `join_backoff[1]` s; routing contacts are saved every `contacts_save_interval` s.
         `enforce_node_ids_on_private` holds loopback and private peers to the public address rules
-        (BEP 42 ids, one party per IP), so tests on 127.x.y.z can stand for distinct hosts."""
+        (BEP 42 ids, one party per IP), so tests on 127.x.y.z can stand for distinct hosts.
+        `client_mode`, `check_reachability` and `port_mapping` (router discovery): see `NodeReachability`."""
         self.address_policy = AddressPolicy(enforce_node_ids_on_private)
         self.database = database
         self.republish_check = republish_check
@@ -101,6 +105,7 @@ class MarketplaceNode:
                                         lambda: self.query_config, self._own_replicas)
         self.joiner = Joiner(self._try_join, self._on_joined, first_delay=join_backoff[0], max_delay=join_backoff[1])
         self.replica_counts: dict[tuple[str, str, str], ReplicaCount] = {}  # checked on the network, by identity
+        self.reach = NodeReachability(client_mode=client_mode, check=check_reachability, port_mapping=port_mapping)
         self._node_id = node_id
         self._server: DhtServer | None = None
         self._announcer: Announcer | None = None
@@ -156,6 +161,10 @@ class MarketplaceNode:
         """True once a peer answered (or when there was nobody to ask: the first node of a network)."""
         return self.joiner.joined
 
+    @property
+    def reachability(self) -> Reachability:
+        return self.reach.status
+
     def connection_status(self) -> ConnectionStatus:
         """Joined, trying, or waiting for the next try (and when it is)."""
         return self.joiner.status
@@ -209,6 +218,7 @@ class MarketplaceNode:
         self._node_id = self._server.node.id
         await self.state.save_node_id(self._node_id)  # chosen once: a crash must not lose it
         self._server.protocol.use_policy(self.address_policy)
+        self.reach.attach(self._server.protocol, self.state.save_node_id)
         self._announcer = Announcer(self._server.protocol, self._learn)
         self._providers = ProviderDirectory(self._server.protocol, self.ksize, self.alpha)
         log.info("node %s listening on %s:%d", self.node_id_hex[:12], *self.address)
@@ -274,8 +284,9 @@ class MarketplaceNode:
         return Attempt(True, asked)
 
     def _on_joined(self) -> None:
-        """My packages not yet stored anywhere (published while nobody answered) go out now."""
+        """My packages not yet stored anywhere (published while nobody answered) go out now; reachability is checked."""
         self._spawn(self.publisher.republish_due())
+        self.reach.joined()
 
     async def stop(self) -> None:
         """Stop searches and timers, save state, close the socket. Safe to call twice."""
@@ -292,6 +303,7 @@ class MarketplaceNode:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._announcer is not None:
             self._announcer.close()
+        await self.reach.close()
         if self._server is not None:
             try:
                 await self.state.save(self.node_id, self.contacts())
@@ -384,12 +396,10 @@ class MarketplaceNode:
         self.reputation.set_blocked(peer, blocked)
 
     def search(self, query: Query, config: QueryConfig | None = None) -> SearchHandle:
-        """Start a search on the running loop and return the handle of its first page at once
-        (`config.max_results` results; `handle.more()` for the next page while `trace.more`)."""
+        """Start a search now; the handle of its first page (`handle.more()` for the next while `trace.more`)."""
         return self.searches.start(query, config or self.query_config)
 
     def tracked_queries(self) -> list[str]:
-        """Ids of running queries and of ended ones kept for their grace period."""
         return self.searches.tracked()
 
     async def check_visibility(self, record: SignedRecord, peers: int = FAR_PEERS) -> VisibilityReport:
@@ -402,16 +412,12 @@ class MarketplaceNode:
         self.replica_counts[record.identity] = count
         return count
 
-    # -- recent queries ----------------------------------------------------------------
-
     def remember_query(self, query: Query) -> None:
-        """Keep a search among the recent ones (the one place GUI and CLI record them); without a
-        database, or when it cannot be written, nothing is kept and the search is not affected."""
+        """Keep a search among the recent ones (GUI and CLI); without a database or on a write error, nothing is kept."""
         if self.database is None or not (query.text or query.categories or query.tags):
             return
         try:
-            self.database.add_recent_query(query.text, {"categories": list(query.categories),
-                                                        "tags": list(query.tags)})
+            self.database.add_recent_query(query.text, {"categories": list(query.categories), "tags": list(query.tags)})
         except StoreError as exc:
             log.warning("recent query not saved: %s", exc)
 
@@ -425,10 +431,9 @@ class MarketplaceNode:
         """Every version of a package known locally or on the DHT, newest first."""
         return await self.registry.list_versions(package_id, publisher)
 
-    async def get_package(self, package_id: str, publisher: str | None = None,
-                          version: str | None = None) -> SignedRecord | None:
-        """The newest version (or the one asked for) from `publisher`, or from the name's only publisher;
-        AmbiguousPublisher when several keys sign the name and none was named."""
+    async def get_package(self, package_id: str, publisher: str | None = None, version: str | None = None
+                          ) -> SignedRecord | None:
+        """The newest (or asked) version from `publisher` or the name's only one; else AmbiguousPublisher."""
         return await self.registry.get_package(package_id, publisher, version)
 
     async def exists(self, package_id: str) -> bool:

@@ -11,6 +11,8 @@ network treated as hostile (design notes, "Peers are adversaries"):
 - stores, search pages and values go only to verified addresses; an
   unverified one gets a challenge (a token) or a short contact list;
 - §2.5's hand-over runs only for a contact newly placed in the routing table;
+- a request marked as a client-mode node's (`rpc_transport.CLIENT_MARK`) is
+  answered, but its sender never becomes a contact (BEP 43);
 - reputation is kept per address (`peer_key`), never per claimed id;
 - other modules serve RPCs of their own through `register_rpc` (announcements
   do), so this module imports none of them.
@@ -43,6 +45,7 @@ from ggen_desktop.net.rpc_transport import (
     Result,
     int_in,
     is_node_id,
+    serving_client,
 )
 from ggen_desktop.net.storage import RecordStorage, StorageRefused
 
@@ -96,8 +99,9 @@ class MarketProtocol(CheckedRpcProtocol):
 
     def welcome_if_new(self, node: Node) -> None:
         """kademlia calls this for every peer heard from. A contact already held is refreshed (§2.2);
-        any other peer gets a probe, and joins the routing table only when it answers with this id."""
-        if node.id == self.source_node.id or not is_ip_literal(node.ip):
+        any other peer gets a probe, and joins the routing table only when it answers with this id.
+        A client-mode node asking is no candidate at all: it is not probed."""
+        if serving_client.get() or node.id == self.source_node.id or not is_ip_literal(node.ip):
             return
         if self.router.holds(node):
             self.router.touch(node)

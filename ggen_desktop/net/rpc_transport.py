@@ -19,12 +19,18 @@ message id, then msgpack), so plain kademlia nodes still join and route, but:
 - `request()` gives each call its own timeout, and only known RPC names can be
   sent; handler errors are caught and counted, and our own RPCs then answer
   with an error marker so the caller does not wait for its timeout;
-- other modules serve RPCs of their own through `register_rpc`.
+- other modules serve RPCs of their own through `register_rpc`;
+- a node in client mode (BEP 43's read-only nodes) marks the message id of
+  every request it sends (`CLIENT_MARK`, its first bytes; plain kademlia peers
+  only echo the id, so they ignore it) and serves no request but `dial_probe`;
+  while a marked request is served, `serving_client` is true, so the protocol
+  never makes that sender a contact.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import socket
@@ -56,6 +62,9 @@ DEFAULT_RPC_TIMEOUT = 2.0
 ERROR_KEY = "error"
 TOKEN_KEY = "token"
 RECEIVE_BUFFER = 1 << 20
+MAX_PADDING = 64
+CLIENT_MARK = b"ggen-ro\x00"  # the first bytes of a client-mode node's message ids; 12 random bytes follow
+CLIENT_SERVES = frozenset({"dial_probe"})  # what a node in client mode still answers (its reachability check)
 STAT_NAMES = (
     "datagrams_in", "bytes_in", "requests", "responses", "requests_out", "bytes_out", "timeouts",
     "dropped_malformed", "dropped_oversized", "dropped_unknown_rpc", "dropped_spoofed", "dropped_unexpected",
@@ -63,7 +72,11 @@ STAT_NAMES = (
     "tokens_refused", "records_refused", "records_invalid", "probes", "probes_limited", "answers_wrong_id",
     "contacts_added", "stores_to_unverified_skipped", "announcements_received", "announcements_repeated",
     "announcements_refused", "announcements_limited", "handover_records", "handovers_skipped",
+    "client_requests", "dropped_client_mode",
 )
+
+serving_client: contextvars.ContextVar[bool] = contextvars.ContextVar("serving_client", default=False)
+"""True while a handler serves a request marked as a client-mode node's (set in that request's task only)."""
 
 Result = tuple[bool, Any]
 """What a request resolves to, as in rpcudp: (answered, payload)."""
@@ -110,11 +123,13 @@ class _Rpc:
     handler: RpcHandler | None = None
     takes_token: bool = False
     answers_contacts: bool = False  # its answer may be a contact list, cut to fit an unverified budget
+    padded: bool = False  # may carry one trailing bytes argument of padding (up to MAX_PADDING), dropped unread
 
 
 # The standard four (plus stun) keep plain kademlia nodes working; search is ours.
 _BUILT_IN_RPCS: dict[str, _Rpc] = {
-    "stun": _Rpc((), ours=False),
+    # stun answers [ip, port]: an unverified asker pads its request so that the answer fits its budget
+    "stun": _Rpc((), ours=False, padded=True),
     "ping": _Rpc((is_node_id,), ours=False),
     "store": _Rpc((is_node_id, is_node_id, lambda v: True), ours=False, takes_token=True),
     "find_node": _Rpc((is_node_id, is_node_id), ours=False, answers_contacts=True),
@@ -150,6 +165,7 @@ class CheckedRpcProtocol(KademliaProtocol):
         self.policy = policy
         self.validation = AddressValidation(policy)
         self.limits = RequestLimits(policy)
+        self.client_mode = False  # mark our requests and serve none but CLIENT_SERVES
 
     # -- receiving -----------------------------------------------------------
 
@@ -169,12 +185,14 @@ class CheckedRpcProtocol(KademliaProtocol):
         else:
             self._accept_request(data, addr)
 
-    def register_rpc(self, name: str, arg_checks: Iterable[ArgCheck], handler: RpcHandler) -> None:
+    def register_rpc(self, name: str, arg_checks: Iterable[ArgCheck], handler: RpcHandler, *,
+                     takes_token: bool = False) -> None:
         """Serve one more RPC of ours: a request whose arguments all pass `arg_checks` is answered by
-        `handler(sender, *args)`; a malformed one or a failing handler gets an error marker."""
+        `handler(sender, *args)`; a malformed one or a failing handler gets an error marker. With
+        `takes_token`, the handler may answer `challenge(sender)` and the caller's request is sent again."""
         if name in self._rpcs:
             raise ValueError(f"rpc '{name}' is already served")
-        self._rpcs[name] = _Rpc(tuple(arg_checks), ours=True, handler=handler)
+        self._rpcs[name] = _Rpc(tuple(arg_checks), ours=True, handler=handler, takes_token=takes_token)
 
     def _drop(self, counter: str, addr: object, why: str) -> None:
         self.stats[counter] += 1
@@ -230,20 +248,27 @@ class CheckedRpcProtocol(KademliaProtocol):
         if rpc is None:
             self._drop("dropped_unknown_rpc", addr, f"unknown rpc {name[:40]!r}")
             return
+        if self.client_mode and name not in CLIENT_SERVES:
+            self._drop("dropped_client_mode", addr, f"a client-mode node serves no {name!r}")
+            return
         checks = rpc.checks
         if (rpc.takes_token and len(args) == len(checks) + 1
                 and not self.validation.accept_token(args.pop(), addr[0], addr[1])):
             self.stats["tokens_refused"] += 1  # served as any unverified request: challenged again
+        if rpc.padded and len(args) == len(checks) + 1 and isinstance(args[-1], bytes) and len(args[-1]) <= MAX_PADDING:
+            args.pop()
         if len(args) != len(checks) or not all(check(arg) for check, arg in zip(checks, args, strict=True)):
             self.stats["dropped_malformed"] += 1
             if rpc.ours:
                 self._reply(msg_id, {ERROR_KEY: "malformed arguments"}, addr, len(data))
             return
         self.stats["requests"] += 1
+        self.stats["client_requests"] += msg_id.startswith(CLIENT_MARK)
         self._spawn(self._serve(msg_id, name, rpc, args, addr, len(data)))
 
     async def _serve(self, msg_id: bytes, name: str, rpc: _Rpc, args: list[Any], addr: tuple[str, int],
                      request_bytes: int) -> None:
+        serving_client.set(msg_id.startswith(CLIENT_MARK))  # this task's context only
         handler = rpc.handler if rpc.handler is not None else getattr(self, f"rpc_{name}")
         try:
             answer = handler(addr, *args)
@@ -312,7 +337,7 @@ class CheckedRpcProtocol(KademliaProtocol):
             if not future.done():
                 future.set_result((False, None))
             return
-        msg_id = os.urandom(MSG_ID_BYTES)
+        msg_id = CLIENT_MARK + os.urandom(MSG_ID_BYTES - len(CLIENT_MARK)) if self.client_mode else os.urandom(MSG_ID_BYTES)
         pending = self._pending[msg_id] = PendingRequest(future, address, name, args, deadline, retried=retried)
         pending.timer = asyncio.get_running_loop().call_at(deadline, self._expire, msg_id)
         future.add_done_callback(lambda f: self._forget(msg_id) if f.cancelled() else None)

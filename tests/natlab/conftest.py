@@ -18,6 +18,7 @@ from tests.natlab.lab import LabError, NatLab, ensure_tools
 
 HERE = Path(__file__).resolve().parent
 HOME_AGENT = HERE / "home_agent.py"
+NODE_AGENT = HERE / "node_agent.py"
 UDP_PROBE = HERE / "udp_probe.py"
 
 
@@ -65,12 +66,13 @@ def lab(make_lab: MakeLab) -> NatLab:
 
 
 class HomeAgent:
-    """Drives tests/natlab/home_agent.py inside a home namespace of the lab, one JSON command at a time."""
+    """Drives tests/natlab/home_agent.py (or another agent `script`, such as node_agent.py) inside a namespace
+    of the lab (a home one by default), one JSON command at a time."""
 
-    def __init__(self, lab: NatLab, ns: str | None = None) -> None:
+    def __init__(self, lab: NatLab, ns: str | None = None, script: Path = HOME_AGENT, name: str = "agent") -> None:
         self.lab = lab
-        self.log_name = f"{ns or lab.home}-agent.log"
-        self.process = lab.spawn(ns or lab.home, [sys.executable, str(HOME_AGENT)], log_name=self.log_name)
+        self.log_name = f"{ns or lab.home}-{name}.log"
+        self.process = lab.spawn(ns or lab.home, [sys.executable, str(script)], log_name=self.log_name)
         self._lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
         threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()

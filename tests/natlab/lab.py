@@ -244,6 +244,10 @@ class NatLab:
         self._spawned.append(process)
         return process
 
+    def add_public_host_address(self, address: str) -> None:
+        """One more address on the public host (another internet host, in the router's public /24)."""
+        self._ip(self.public, "addr", "add", f"{address}/24", "dev", "eth0")
+
     def _ip(self, ns: str, *args: str) -> None:
         done = subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True, check=False)
         if done.returncode != 0:
