@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ggen_desktop.core.package import Package
     from ggen_desktop.core.record import SignedRecord
     from ggen_desktop.net.demo import DemoNetwork
+    from ggen_desktop.net.dependencies import DependencyStatus as DependencyStatus
     from ggen_desktop.net.node import MarketplaceNode
     from ggen_desktop.net.node import NodeError as NodeError
     from ggen_desktop.net.node import PublishReport as PublishReport
@@ -306,6 +307,12 @@ class App:
                 return await asyncio.to_thread(export_archive, stored, destination)
             finally:
                 await sharing.close()
+
+    async def resolve_dependencies(self, record: SignedRecord) -> list[DependencyStatus]:
+        """Each dependency of a package, resolved on the network: the version to fetch and its seeders, or why not."""
+        from ggen_desktop.net.dependencies import DependencyResolver
+
+        return await DependencyResolver(self.node.list_versions, lambda sha256: self.node.providers.find(sha256)).resolve(record)
 
     def my_packages(self) -> list[MyPackage]:
         return self.node.my_packages()
