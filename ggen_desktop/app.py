@@ -187,7 +187,8 @@ class App:
         from ggen_desktop.store.content import ContentStore
 
         store = ContentStore(content_dir)
-        sharing = ArchiveSharing(store, lambda: self.node.providers, self._interface, announce=announce)
+        sharing = ArchiveSharing(store, lambda: self.node.providers, self._interface, announce=announce,
+                                 reputation=lambda: self.node.reputation)
         try:
             await sharing.start()
         except BaseException:

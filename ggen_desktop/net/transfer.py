@@ -1,9 +1,10 @@
 """Package archives over BitTorrent v2: one libtorrent session per node, driven by the asyncio loop.
 
 libtorrent runs its own network and disk threads. Its alerts reach the loop through
-`set_alert_notify`, whose callback (on libtorrent's thread) only calls
-`loop.call_soon_threadsafe(drain)`; every alert is handled on the loop thread.
-Nothing polls, nothing sleeps. Peers come from the caller (our DHT's provider
+`set_alert_fd`: libtorrent writes a byte to one end of a socket pair when its alert
+queue turns non-empty, and the loop (`add_reader`, or a relay thread on loops without
+it) drains the queue; every alert is handled on the loop thread. Nothing polls, nothing
+sleeps, and no Python object is in libtorrent's hands (see `close`). Peers come from the caller (our DHT's provider
 records) through `connect_peer`, over TCP; libtorrent's DHT, LSD, UPnP, NAT-PMP,
 PEX and uTP are off and the torrents carry no trackers.
 
@@ -20,14 +21,15 @@ killed at any moment continues where it was.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import libtorrent as lt
 
 from ggen_desktop import __version__
+from ggen_desktop.net.alert_wakeups import AlertWakeups
 from ggen_desktop.net.transfer_job import DEFAULT_STALL_TIMEOUT_S, STEP_TIMEOUT_S, Transfer, resume_path
 from ggen_desktop.net.transfer_types import (
     ACTIVE_DOWNLOAD,
@@ -45,8 +47,6 @@ from ggen_desktop.net.transfer_types import (
 from ggen_desktop.store.content import ContentStore, StoredArchive, hash_file
 
 log = logging.getLogger(__name__)
-
-CLOSE_ALERT_WAIT_MS = int(STEP_TIMEOUT_S * 1000)  # bound on the wait for libtorrent's last alert at close
 
 _ALERTS = (lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.storage
            | lt.alert_category.ip_block | lt.alert_category.piece_progress)
@@ -188,7 +188,8 @@ class TransferSession:
         everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
         everyone.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1 << lt.session.global_peer_class_id)
         engine.set_peer_class_filter(everyone)
-        engine.set_alert_notify(self._notified)  # set once only: replacing it can deadlock (libtorrent #4638)
+        self._wakeups = AlertWakeups(self.loop, self._drain)
+        engine.set_alert_fd(self._wakeups.fd)  # set once: libtorrent keeps only the number, never a Python object
         self._lt: lt.session | None = engine  # None once closed
 
     @property
@@ -312,13 +313,18 @@ class TransferSession:
         for transfer in list(self._transfers.values()):
             transfer.close()
         engine.pause()
-        # The notify callback takes the GIL on libtorrent's thread, and the session's destructor
-        # holds the GIL while it joins that thread. libtorrent notifies only when its alert queue
-        # turns non-empty, so leave an alert in it (never popped again) before the destructor runs.
-        engine.post_session_stats()
-        # at once when an alert is queued (nearly always); on a worker thread, so a slow one never blocks the loop
-        await asyncio.to_thread(engine.wait_for_alert, CLOSE_ALERT_WAIT_MS)
+        self._wakeups.stop()
+        # The session's destructor joins libtorrent's threads while holding the GIL. With a Python callable as
+        # the alert notification (set_alert_notify), those threads took the GIL to call it (a deadlock) and
+        # dropped it without the GIL when the session went (a crash: the bound method freed on libtorrent's
+        # thread while ours ran Python; libtorrent PR #8075). About one close in two hundred did either. The
+        # alert fd leaves them nothing of Python's to touch. The socket pair closes only once the session is
+        # gone, so libtorrent never writes to a number the process has reused.
+        if sys.getrefcount(engine) > 2:  # this name and getrefcount's argument: anything more outlives us
+            log.warning("the libtorrent session is still referenced at close; keeping its wake-up socket open")
+            return
         del engine
+        self._wakeups.close()
 
     def _add(self, torrent: bytes | None, save_path: Path, *, seed: bool = False, info_hash: str = "",
              resume: Path | None = None) -> TorrentHandle:
@@ -355,11 +361,6 @@ class TransferSession:
         self._transfers[transfer.info_hash] = transfer
         self._by_handle[handle.raw] = transfer
         return transfer
-
-    def _notified(self) -> None:
-        """Runs on libtorrent's network thread: hand over to the loop and return at once."""
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to tell
-            self.loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         if self._lt is None:
@@ -414,3 +415,4 @@ class TransferSession:
             transfer.on_flushed()
         elif isinstance(alert, lt.torrent_removed_alert):
             transfer.on_removed()
+

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import libtorrent as lt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ggen_desktop.core.package import Package
@@ -23,6 +24,7 @@ from ggen_desktop.net.transfer import TransferSession
 from ggen_desktop.net.transfer_types import TorrentInfo, TransferState
 from ggen_desktop.store.content import ContentStore
 from tests.helpers.packages import make_package
+from tests.helpers.waiting import wait_until
 
 
 def random_archive(path: Path, size: int) -> Path:
@@ -87,3 +89,36 @@ async def publish_with_dependencies(publisher: MarketplaceNode, seeders: tuple[A
     for package in by_name.values():
         await publisher.publish(sign(package, key))
     return by_name
+
+
+class RawSeeder:
+    """A bare libtorrent session seeding `torrent` from `directory`: the adversaries are built from this.
+
+    It checks the file once when added, like any client; what happens to the bytes afterwards is up to the test.
+    """
+
+    def __init__(self, host: str, directory: Path, torrent: bytes) -> None:
+        self.session = lt.session({"listen_interfaces": f"{host}:0", "outgoing_interfaces": host, "enable_dht": False,
+                                   "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False, "alert_mask": 0})
+        params = lt.add_torrent_params()
+        params.ti, params.save_path = lt.torrent_info(torrent), str(directory)
+        params.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+        self.host, self.handle = host, self.session.add_torrent(params)
+
+    async def ready(self) -> tuple[str, int]:
+        await wait_until(lambda: self.handle.status().is_seeding and self.session.listen_port() > 0,
+                         "the raw seeder to check its file")
+        return (self.host, self.session.listen_port())
+
+    def uploaded(self) -> int:
+        return int(self.handle.status().total_payload_upload)
+
+
+def alter_every_piece(path: Path, piece_length: int) -> None:
+    """Flip one byte in each piece, in place: the file the seeder already checked now lies."""
+    with path.open("r+b") as handle:
+        for offset in range(100, path.stat().st_size, piece_length):
+            handle.seek(offset)
+            byte = handle.read(1)
+            handle.seek(offset)
+            handle.write(bytes([byte[0] ^ 0xFF]))
