@@ -153,8 +153,9 @@ class App:
 
     @property
     def downloads_dir(self) -> Path:
-        """Where downloaded archives are saved: the data folder's "downloads" (created by the first fetch)."""
-        return self.content_dir / "downloads"
+        """Where downloaded archives are saved: the settings' folder, else the data folder's "downloads"
+        (created by the first fetch). Read at each download, so a change applies at once."""
+        return self.settings.downloads_dir(self.content_dir / "downloads")
 
     @property
     def port(self) -> int:
@@ -184,11 +185,12 @@ class App:
 
     async def _start_sharing(self, content_dir: Path, announce: bool) -> ArchiveSharing:
         from ggen_desktop.net.sharing import ArchiveSharing
-        from ggen_desktop.store.content import ContentStore
+        from ggen_desktop.store.content import ContentStore, digest_of
 
         store = ContentStore(content_dir)
         sharing = ArchiveSharing(store, lambda: self.node.providers, self._interface, announce=announce,
-                                 reputation=lambda: self.node.reputation)
+                                 reputation=lambda: self.node.reputation, seed_downloads=self.settings.seed_downloads,
+                                 own=lambda: {digest_of(p.record.package.content_hash) for p in self.my_packages()})
         try:
             await sharing.start()
         except BaseException:
@@ -229,6 +231,8 @@ class App:
         waiting = settings.restart_needed(self.settings)
         self.settings = settings
         self.node.query_config = settings.query_config()
+        if self.sharing is not None:
+            self.sharing.set_seed_downloads(settings.seed_downloads)
         return waiting
 
     async def restart_node(self, progress: Progress | None = None) -> None:

@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.show_error("Settings not saved", f"Could not write the settings file: {exc}", serious=True)
             return
-        message = "Settings saved; search settings apply now"
+        message = "Settings saved; search and download settings apply now"
         changed = " and ".join(n.replace("_", " ") for n in restart)
         if restart and self.confirm_restart(f"The {changed} changed. Restart the node now to use them? "
                                             "A running search stops; the window stays open."):

@@ -8,7 +8,9 @@ is checked against the record's sha256 before it counts. A seeder whose bytes fa
 is marked in the node's reputation book under its address and is not asked for that archive
 again in this run. A short-lived command that only
 fetches (`announce=False`) neither seeds nor announces what it holds: its port closes in
-a moment, and a provider record pointing at it would send downloaders nowhere.
+a moment, and a provider record pointing at it would send downloaders nowhere. With
+`seed_downloads` off, only the node's own archives (`own`, the published ones) are seeded:
+downloads are kept but not offered, and the switch applies at once (`set_seed_downloads`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.net.providers import PROVIDER_REFRESH_S, ProviderDirectory
 from ggen_desktop.net.transfer import TransferSession, make_torrent
 from ggen_desktop.net.transfer_job import Transfer
-from ggen_desktop.net.transfer_types import Peer, TorrentInfo, TransferError, TransferMismatch
+from ggen_desktop.net.transfer_types import Peer, TorrentInfo, TransferError, TransferMismatch, TransferState
 from ggen_desktop.store.content import ContentStore, StoredArchive, digest_of, hash_file
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,12 @@ class ArchiveSharing:
 
     def __init__(self, store: ContentStore, providers: Callable[[], ProviderDirectory], host: str, *,
                  announce: bool = True, refresh_s: float = PROVIDER_REFRESH_S,
-                 reputation: Callable[[], ReputationBook] | None = None) -> None:
+                 reputation: Callable[[], ReputationBook] | None = None, seed_downloads: bool = True,
+                 own: Callable[[], set[str]] = set) -> None:
+        """`own()`: the sha256 of the archives this node published, seeded even when downloads are not."""
         self.store, self._providers, self.host = store, providers, host
-        self._reputation = reputation
+        self._reputation, self.seed_downloads, self._own = reputation, seed_downloads, own
+        self._switching: asyncio.Task[None] | None = None
         self.refused: dict[str, set[Peer]] = {}  # by sha256: seeders that sent bad bytes for that archive
         self.announce, self.refresh_s = announce, refresh_s
         self.session: TransferSession | None = None
@@ -57,16 +62,48 @@ class ArchiveSharing:
     async def start(self) -> None:
         """Open the BitTorrent session; when announcing, seed and announce every archive held."""
         self.session = TransferSession(self.store, self.host, 0)
+        self.session.seed_downloads = self.announce and self.seed_downloads
         _, self.port = await self.session.start()
         log.info("BitTorrent listening on %s:%d", self.host, self.port)
         if not self.announce:
             return
+        await self._seed_held()
+        self._refresher = asyncio.ensure_future(self._refresh_forever())
+
+    async def _seed_held(self) -> None:
+        """Seed and announce every archive held that is this node's own, or all of them when downloads are seeded."""
+        own = self._own()
         for held in await asyncio.to_thread(self.store.held):
+            if held.sha256 in self._seeded or not (self.seed_downloads or held.sha256 in own):
+                continue
             try:
                 await self.seed(held.path)
             except (TransferError, OSError) as exc:
                 log.warning("not seeding %s: %s", held.sha256, exc)
-        self._refresher = asyncio.ensure_future(self._refresh_forever())
+
+    def set_seed_downloads(self, on: bool) -> None:
+        """Offer downloaded archives (on) or stop offering them (off) from now on; the node's own stay seeded."""
+        if on == self.seed_downloads:
+            return
+        self.seed_downloads = on
+        if self.session is not None:
+            self.session.seed_downloads = self.announce and on
+        if self.announce and self.session is not None and self.session.is_open:
+            previous = self._switching
+            self._switching = asyncio.ensure_future(self._switch_seeding(previous))
+
+    async def _switch_seeding(self, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        if self.seed_downloads:
+            await self._seed_held()
+            return
+        own, session = self._own(), self._session()
+        for transfer in session.transfers():
+            if transfer.state is TransferState.SEEDING and transfer.sha256 not in own:
+                self._seeded.discard(transfer.sha256)
+                self._providers().withdraw(transfer.sha256)
+                await transfer.cancel()  # the archive stays in the store; only the offer ends
 
     async def add_archive(self, package: Package, archive: Path) -> Package:
         """Copy an archive into the content store and name it in the package (size, info-hash); it is
@@ -110,7 +147,7 @@ class ArchiveSharing:
         finally:  # pieces that failed the merkle check: libtorrent banned their senders and asked others
             if banned := self._mark_bad(sha256, {p for p in peers if p[0] in transfer.banned}):
                 log.warning("%s %s: %s", package.id, package.version, _marked(banned))
-        if self.announce:
+        if self.announce and self.seed_downloads:
             await self._provide(sha256)
         return stored
 
@@ -126,6 +163,8 @@ class ArchiveSharing:
         return new
 
     async def close(self) -> None:
+        if self._switching is not None:
+            await asyncio.gather(self._switching, return_exceptions=True)
         if self._refresher is not None:
             self._refresher.cancel()
             await asyncio.gather(self._refresher, return_exceptions=True)

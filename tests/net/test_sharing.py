@@ -18,7 +18,7 @@ from ggen_desktop.net.providers import ProviderStore, provider_key
 from ggen_desktop.net.sharing import ArchiveSharing, NoProvider, export_archive
 from ggen_desktop.net.transfer import make_torrent, read_torrent
 from ggen_desktop.net.transfer_job import Transfer
-from ggen_desktop.net.transfer_types import TransferMismatch, piece_length_for
+from ggen_desktop.net.transfer_types import TransferMismatch, TransferState, piece_length_for
 from ggen_desktop.store.content import ContentStore
 from tests.helpers.packages import make_package
 from tests.helpers.seeding import (
@@ -288,3 +288,45 @@ async def test_a_seeder_whose_archive_fails_the_records_hash_is_marked_and_not_a
             await asyncio.wait_for(downloader.fetch(package), 60)
         assert forger.uploaded() == sent
         assert swarm["downloader"].reputation.peers[peer_key(*forger_address)].invalid_records == 1
+
+
+async def answers_for_itself(asker: MarketplaceNode, node: MarketplaceNode, sha256: str) -> bool:
+    """Does `node` say, when asked over the network, that it seeds `sha256` itself?"""
+    proto = asker.protocol
+    ok, answer = await proto.request(node.address, "find_providers", [proto.source_node.id, provider_key(sha256)], 5.0)
+    assert ok and isinstance(answer, list)
+    return any(entry[0] == "" for entry in answer)
+
+
+@pytest.mark.asyncio
+async def test_seeding_downloads_follows_the_setting_at_once(pair: tuple[MarketplaceNode, MarketplaceNode],
+                                                             tmp_path: Path) -> None:
+    """With "seed downloads" off a download is kept but not offered, while the node's own archive is; switched
+    on, the download is seeded and announced; switched off again, it is no longer offered and stays stored."""
+    seeder_node, downloader_node = pair
+    own = ContentStore(tmp_path / "downloader").add_file(random_archive(tmp_path / "mine.tgz", 200_000)).sha256
+    async with running_seeder(seeder_node, tmp_path / "seeder", "127.0.12.1") as seeder, \
+            running_seeder(downloader_node, tmp_path / "downloader", "127.0.12.2", seed_downloads=False,
+                           own=lambda: {own}) as downloader:
+        assert downloader.session is not None
+        session = downloader.session
+
+        def seeding() -> set[str]:
+            return {t.sha256 for t in session.transfers() if t.state is TransferState.SEEDING}
+
+        assert seeding() == {own} and await answers_for_itself(seeder_node, downloader_node, own)
+        package = await share_package(seeder, random_archive(tmp_path / "p.tgz", 400_000))
+        stored = await asyncio.wait_for(downloader.fetch(package), 60)
+        assert seeding() == {own} and not await answers_for_itself(seeder_node, downloader_node, stored.sha256)
+        assert ("127.0.12.2", downloader.port) not in seeder_node.providers.store.get(provider_key(stored.sha256))
+
+        downloader.set_seed_downloads(True)
+        await wait_until(lambda: seeding() == {own, stored.sha256}, "the download to be seeded")
+        await wait_until(lambda: ("127.0.12.2", downloader.port) in seeder_node.providers.store.get(
+            provider_key(stored.sha256)), "the download to be announced")
+        assert await answers_for_itself(seeder_node, downloader_node, stored.sha256)
+
+        downloader.set_seed_downloads(False)
+        await wait_until(lambda: seeding() == {own}, "the download to be no longer seeded")
+        assert not await answers_for_itself(seeder_node, downloader_node, stored.sha256)
+        assert downloader.store.has(stored.sha256) and await answers_for_itself(seeder_node, downloader_node, own)
