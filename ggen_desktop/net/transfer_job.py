@@ -38,7 +38,6 @@ RESUME_INTERVAL_S = 0.5
 SOURCES_INTERVAL_S = 0.25
 DEFAULT_STALL_TIMEOUT_S = 60.0
 STEP_TIMEOUT_S = 30.0  # bound on each wait for libtorrent: a flush, a removal, a resume save
-SETTLE_TIMEOUT_S = 5.0  # bound on the wait for a torrent's disk jobs when the session closes
 
 
 def resume_path(store: ContentStore, info_hash: str) -> Path:
@@ -201,13 +200,6 @@ class Transfer:
                 await self._step("resume", lambda: None)
             await self._step("resume", lambda: self._request_resume_save(force=True))
 
-    async def settle(self) -> None:
-        """Before the session closes (paused): wait until libtorrent's disk threads have finished every job of
-        this torrent. A cache flush is a fence in libtorrent's disk queue: its alert comes after them all."""
-        if self._handle is not None:
-            with contextlib.suppress(TimeoutError):
-                await self._step("flushed", self._handle.flush, SETTLE_TIMEOUT_S)
-
     def close(self) -> None:
         """The session is closing: an unfinished download ends; its partial file and resume data stay."""
         self._handle = None
@@ -281,11 +273,11 @@ class Transfer:
             self._done.set_exception(error)
         self._session.forget(self)
 
-    async def _step(self, name: str, start: Callable[[], object], timeout: float = STEP_TIMEOUT_S) -> None:
+    async def _step(self, name: str, start: Callable[[], object]) -> None:
         """Start something in libtorrent and wait, bounded, for the event that says it is done."""
         waiter = self._waiters.setdefault(name, self._loop.create_future())
         start()
-        await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        await asyncio.wait_for(asyncio.shield(waiter), STEP_TIMEOUT_S)
 
     def _wake(self, name: str) -> None:
         waiter = self._waiters.pop(name, None)
