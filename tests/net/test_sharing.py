@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -135,9 +134,8 @@ async def test_three_seeders_are_all_found_and_used(tmp_path: Path) -> None:
     try:
         for index, node in enumerate(nodes):
             await node.start(0, [nodes[0].address] if index else [], f"127.0.14.{index + 1}")
-        payload = os.urandom(8 * 1024 * 1024)
-        source = tmp_path / "big.tgz"
-        source.write_bytes(payload)
+        source = random_archive(tmp_path / "big.tgz", 8 * 1024 * 1024)
+        payload = source.read_bytes()
         for index, node in enumerate(nodes):
             store = ContentStore(tmp_path / str(index))
             if index < 3:
@@ -175,9 +173,8 @@ async def test_a_fetch_killed_mid_transfer_finishes_when_run_again(tmp_path: Pat
     holder, seeder_node = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
     await holder.start(0, [], "127.0.15.2")
     await seeder_node.start(0, [holder.address], "127.0.15.1")
-    payload = os.urandom(4 * 1024 * 1024)
-    source = tmp_path / "p.tgz"
-    source.write_bytes(payload)
+    source = random_archive(tmp_path / "p.tgz", 4 * 1024 * 1024)
+    payload = source.read_bytes()
     sharing = sharing_for(seeder_node, tmp_path / "seeder", "127.0.15.1")
     await sharing.start()
     home = tmp_path / "fetcher"
