@@ -49,8 +49,8 @@ from ggen_desktop.store.content import ContentStore, StoredArchive, hash_file
 log = logging.getLogger(__name__)
 
 DISK_IDLE_TIMEOUT_S = 5.0  # bound on the wait for libtorrent's disk threads at close
-DISK_BUSY = ("disk.num_jobs", "disk.queued_disk_jobs", "disk.num_running_disk_jobs", "disk.blocked_disk_jobs",
-             "disk.disk_blocks_in_use")
+DISK_JOBS = ("disk.num_jobs", "disk.queued_disk_jobs", "disk.num_running_disk_jobs", "disk.blocked_disk_jobs")
+DISK_BLOCKS = ("disk.disk_blocks_in_use",)
 _ALERTS = (lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.storage
            | lt.alert_category.ip_block | lt.alert_category.piece_progress)
 _F = lt.torrent_flags
@@ -316,12 +316,13 @@ class TransferSession:
             if isinstance(result, BaseException):
                 log.warning("could not save resume data for %s: %r", transfer.sha256, result)
         engine = self._lt
-        engine.pause()
+        engine.pause()  # no block arrives any more, so no new disk job is made
+        await self._disk_idle(engine, DISK_JOBS)
         for handle in self._by_handle:
             engine.remove_torrent(handle)
         for transfer in list(self._transfers.values()):
             transfer.close()
-        await self._disk_idle(engine)
+        await self._disk_idle(engine, DISK_JOBS + DISK_BLOCKS)
         self._lt = None  # from here on, alerts stay in libtorrent's queue
         self._wakeups.stop()
         # No Python object is in libtorrent's hands (the alert fd), so its threads never need the GIL while the
@@ -333,14 +334,15 @@ class TransferSession:
         del engine
         self._wakeups.close()
 
-    async def _disk_idle(self, engine: lt.session) -> None:
-        """Wait, bounded, until libtorrent's disk threads hold no job and no block.
+    async def _disk_idle(self, engine: lt.session, counters: tuple[str, ...]) -> None:
+        """Wait, bounded, until libtorrent's disk threads have none of `counters` (jobs, cached blocks) left.
 
-        A removed torrent's disk jobs outlive its removal by some milliseconds (seen: 127 jobs and 124 cached
-        blocks just after remove_torrent, none 10 ms later). Destroying the session under them crashed about one
-        close in three hundred: a SIGSEGV in pread_disk_io's disk_cache::hash_piece, on a disk thread, while the
-        destructor tore the cache down (seen under gdb). Each check is one session_stats_alert, asked for again
-        until the counters read zero.
+        libtorrent 2.1's pread disk backend crashes (SIGSEGV in disk_cache::hash_piece, on a disk thread, seen
+        under gdb) when a torrent's storage is torn down while one of its pieces is being hashed: by a removal,
+        or by the session's destructor. A torrent's disk jobs outlive both the pause and the removal by some
+        milliseconds (seen: 127 jobs and 124 cached blocks just after remove_torrent, none 10 ms later). So the
+        session closes paused, then idle, then removes, then idle again. Each check is one session_stats_alert,
+        asked for again until the counters read zero.
         """
         deadline = self.loop.time() + DISK_IDLE_TIMEOUT_S
         while True:
@@ -351,7 +353,7 @@ class TransferSession:
             except TimeoutError:
                 log.warning("libtorrent's disk threads were still busy after %g s; closing anyway", DISK_IDLE_TIMEOUT_S)
                 return
-            if not any(values.get(counter, 0) for counter in DISK_BUSY):
+            if not any(values.get(counter, 0) for counter in counters):
                 return
 
     def _add(self, torrent: bytes | None, save_path: Path, *, seed: bool = False, info_hash: str = "",
