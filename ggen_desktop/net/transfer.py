@@ -165,7 +165,8 @@ class TransferSession:
         self._transfers: dict[str, Transfer] = {}  # by v2 info-hash
         self._by_handle: dict[lt.torrent_handle, Transfer] = {}
         self._listening: asyncio.Future[int] = self.loop.create_future()
-        self._stats: asyncio.Future[dict[str, int]] | None = None  # the next session_stats_alert's counters
+        self._stats: list[asyncio.Future[dict[str, int]]] = []  # waiting for the next session_stats_alert
+        self._removals: set[asyncio.Task[None]] = set()
         self._closing = False
         self._flags = (_F.default_flags & ~(_F.paused | _F.auto_managed)) | _F.disable_pex | _F.disable_lsd
         if not public_dht:
@@ -298,8 +299,18 @@ class TransferSession:
         self.loop.create_task(seed())
 
     def remove(self, handle: TorrentHandle, delete_files: bool) -> None:
-        """Take a torrent out of the session; a torrent_removed_alert follows."""
-        self._engine().remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
+        """Take a torrent out of the session, paused first and once the disk jobs under way have ended (see
+        `_disk_idle`); a torrent_removed_alert follows."""
+        engine = self._engine()
+        handle.pause()
+        removal = self.loop.create_task(self._remove_when_idle(engine, handle, delete_files))
+        self._removals.add(removal)
+        removal.add_done_callback(self._removals.discard)
+
+    async def _remove_when_idle(self, engine: lt.session, handle: TorrentHandle, delete_files: bool) -> None:
+        await self._disk_idle(engine, DISK_JOBS)
+        if self._lt is engine and not self._closing:  # else close() removes it
+            engine.remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
 
     def forget(self, transfer: Transfer) -> None:
         if self._transfers.get(transfer.info_hash) is transfer:
@@ -317,6 +328,8 @@ class TransferSession:
                 log.warning("could not save resume data for %s: %r", transfer.sha256, result)
         engine = self._lt
         engine.pause()  # no block arrives any more, so no new disk job is made
+        for removal in self._removals:  # torrents on their way out: removed below with the others
+            removal.cancel()
         await self._disk_idle(engine, DISK_JOBS)
         for handle in self._by_handle:
             engine.remove_torrent(handle)
@@ -346,10 +359,11 @@ class TransferSession:
         """
         deadline = self.loop.time() + DISK_IDLE_TIMEOUT_S
         while True:
-            self._stats = self.loop.create_future()
+            stats: asyncio.Future[dict[str, int]] = self.loop.create_future()
+            self._stats.append(stats)
             engine.post_session_stats()
             try:
-                values = await asyncio.wait_for(asyncio.shield(self._stats), max(0.0, deadline - self.loop.time()))
+                values = await asyncio.wait_for(stats, max(0.0, deadline - self.loop.time()))
             except TimeoutError:
                 log.warning("libtorrent's disk threads were still busy after %g s; closing anyway", DISK_IDLE_TIMEOUT_S)
                 return
@@ -414,8 +428,10 @@ class TransferSession:
             for active in list(self._transfers.values()):
                 active.on_finished(confirmed=False)
         elif isinstance(alert, lt.session_stats_alert):
-            if self._stats is not None and not self._stats.done():
-                self._stats.set_result(dict(alert.values))
+            waiting, self._stats = self._stats, []
+            for stats in waiting:
+                if not stats.done():
+                    stats.set_result(dict(alert.values))
         elif isinstance(alert, lt.peer_blocked_alert):
             log.info("refused a connection with banned peer %s", alert.endpoint[0])
         elif isinstance(alert, lt.torrent_alert):
