@@ -1,8 +1,11 @@
 """How libtorrent's alerts wake the event loop: a byte on a socket pair, never a Python callback.
 
 libtorrent's `set_alert_fd` makes its network thread write one byte to a file descriptor whenever its
-alert queue turns non-empty. That thread then needs neither the GIL nor any Python object, which a
-`set_alert_notify` callable did (see TransferSession.close for what that cost).
+alert queue turns non-empty. That thread then needs neither the GIL nor any Python object. A
+`set_alert_notify` callable needs both: libtorrent's thread takes the GIL to call it, which deadlocks while
+the session's destructor holds the GIL and joins that thread, and the bindings drop the callable on that
+thread without the GIL when the session goes (libtorrent #4638, PR #8075). The old close() kept an alert
+queued so that no notification fired during destruction; with the fd there is nothing to guard.
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@
 libtorrent runs its own network and disk threads. Its alerts reach the loop through
 `set_alert_fd`: libtorrent writes a byte to one end of a socket pair when its alert
 queue turns non-empty, and the loop (`add_reader`, or a relay thread on loops without
-it) drains the queue; every alert is handled on the loop thread. Nothing polls, nothing
-sleeps, and no Python object is in libtorrent's hands (see `close`). Peers come from the caller (our DHT's provider
-records) through `connect_peer`, over TCP; libtorrent's DHT, LSD, UPnP, NAT-PMP,
-PEX and uTP are off and the torrents carry no trackers.
+it) drains the queue; every alert is handled on the loop thread, and no Python object
+is in libtorrent's hands (net/alert_wakeups.py). Peers come from the caller (our DHT's
+provider records) through `connect_peer`, over TCP; libtorrent's DHT, LSD, UPnP,
+NAT-PMP, PEX and uTP are off and the torrents carry no trackers. A torrent leaves the
+session (removal, close) paused and once libtorrent's disk threads are done with it
+(`_disk_idle`): tearing a storage down under a piece being hashed crashes libtorrent 2.1.
 
 A torrent is a function of the archive alone (`make_torrent`), so every node that
 holds an archive derives the same v2 info-hash and a record's info-hash can be
