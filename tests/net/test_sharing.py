@@ -147,6 +147,8 @@ async def test_three_seeders_are_all_found_and_used(tmp_path: Path) -> None:
         expected = {(f"127.0.14.{i + 1}", sharings[i].port) for i in range(3)}
         assert set(await nodes[3].providers.find(sha256)) == expected
         transfers: list[Transfer] = []
+        assert sharings[3].session is not None
+        sharings[3].session.set_rate_limits(download=4_000_000)  # ~2 s: every seeder is connected in time, even under load
         stored = await asyncio.wait_for(sharings[3].fetch(package, transfers.append), 60)
         assert stored.path.read_bytes() == payload
         (transfer,) = transfers
