@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ggen_desktop.core.record import SignedRecord
     from ggen_desktop.net.control_socket import ControlServer
     from ggen_desktop.net.demo import DemoNetwork
+    from ggen_desktop.net.dependencies import DependencyStatus as DependencyStatus
     from ggen_desktop.net.node import MarketplaceNode
     from ggen_desktop.net.node import NodeError as NodeError
     from ggen_desktop.net.node import PublishReport as PublishReport
@@ -169,8 +170,9 @@ class App:
 
     @property
     def downloads_dir(self) -> Path:
-        """Where downloaded archives are saved: the data folder's "downloads" (created by the first fetch)."""
-        return self.content_dir / "downloads"
+        """Where downloaded archives are saved: the settings' folder, else the data folder's "downloads"
+        (created by the first fetch). Read at each download, so a change applies at once."""
+        return self.settings.downloads_dir(self.content_dir / "downloads")
 
     @property
     def port(self) -> int:
@@ -204,10 +206,12 @@ class App:
 
     async def _start_sharing(self, content_dir: Path, announce: bool) -> ArchiveSharing:
         from ggen_desktop.net.sharing import ArchiveSharing
-        from ggen_desktop.store.content import ContentStore
+        from ggen_desktop.store.content import ContentStore, digest_of
 
         store = ContentStore(content_dir)
-        sharing = ArchiveSharing(store, lambda: self.node.providers, self._interface, announce=announce)
+        sharing = ArchiveSharing(store, lambda: self.node.providers, self._interface, announce=announce,
+                                 reputation=lambda: self.node.reputation, seed_downloads=self.settings.seed_downloads,
+                                 own=lambda: {digest_of(p.record.package.content_hash) for p in self.my_packages()})
         try:
             await sharing.start()
         except BaseException:
@@ -250,6 +254,8 @@ class App:
         waiting = settings.restart_needed(self.settings)
         self.settings = settings
         self.node.query_config = settings.query_config()
+        if self.sharing is not None:
+            self.sharing.set_seed_downloads(settings.seed_downloads)
         return waiting
 
     async def restart_node(self, progress: Progress | None = None) -> None:
@@ -327,6 +333,12 @@ class App:
                 return await asyncio.to_thread(export_archive, stored, destination)
             finally:
                 await sharing.close()
+
+    async def resolve_dependencies(self, record: SignedRecord) -> list[DependencyStatus]:
+        """Each dependency of a package, resolved on the network: the version to fetch and its seeders, or why not."""
+        from ggen_desktop.net.dependencies import DependencyResolver
+
+        return await DependencyResolver(self.node.list_versions, lambda sha256: self.node.providers.find(sha256)).resolve(record)
 
     def my_packages(self) -> list[MyPackage]:
         return self.node.my_packages()

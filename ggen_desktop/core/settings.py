@@ -115,6 +115,16 @@ def _peers(name: str, value: object) -> tuple[str, ...]:
     return tuple(peer.strip() for peer in value)
 
 
+def _folder(name: str, value: object) -> str:
+    """A folder given as an absolute path ("~" allowed), or "" for the default."""
+    if not isinstance(value, str):
+        raise SettingsError(f"{name} must be a folder path, not {json.dumps(value)}")
+    value = value.strip()
+    if value and not Path(value).expanduser().is_absolute():
+        raise SettingsError(f"{name} must be an absolute path (or empty for the default), not '{value}'")
+    return value
+
+
 _QUERY = QueryConfig()
 
 
@@ -136,6 +146,9 @@ class Settings:
     listen_port: int = setting(0, _port, "UDP port this node listens on (0: any free port)", needs_restart=True)
     bootstrap_peers: tuple[str, ...] = setting((), _peers, "Peers to join (HOST:PORT); none means the built-in "
                                                "demo network", needs_restart=True)
+    downloads_folder: str = setting("", _folder, "Folder downloaded archives are saved in (empty: \"downloads\" in "
+                                    "the data folder)")
+    seed_downloads: bool = setting(True, _switch, "Share the archives you download with other nodes while the app runs")
 
     def __post_init__(self) -> None:
         for name, declaration in declarations().items():
@@ -164,6 +177,10 @@ class Settings:
 
     def bootstrap(self) -> list[tuple[str, int]]:
         return [parse_peer(p) for p in self.bootstrap_peers]
+
+    def downloads_dir(self, default: Path) -> Path:
+        """Where downloads are saved: the chosen folder, else `default`."""
+        return Path(self.downloads_folder).expanduser() if self.downloads_folder else default
 
     @classmethod
     def load(cls, config_dir: Path) -> tuple[Settings, list[str]]:

@@ -1,4 +1,5 @@
-"""Everything about the selected result: metadata, publisher key, signature status, hash, sources."""
+"""Everything about the selected result: metadata, dependencies (resolved on the network), publisher key,
+signature status, hash, sources."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from ggen_desktop.core.petnames import group_fingerprint
+from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import SearchHit
+from ggen_desktop.gui.dependency_view import DependencyCheck, dependencies_html
 from ggen_desktop.gui.publisher_column import PublisherView
 
 
@@ -22,12 +25,20 @@ class DetailsPane(QTextBrowser):
         self.setAccessibleName("Details of the selected package")
         self.setOpenExternalLinks(True)
         self._shown: tuple[SearchHit | None, int, PublisherView | None] = (None, 1, None)
+        self.dependencies = DependencyCheck(self)  # resolves once attached to the engine (`dependencies.attach`)
+        self.dependencies.resolved.connect(self._resolved)
         self.show_hit(None, 1)
 
     def changeEvent(self, event: QEvent) -> None:
         # link colours are taken from the palette when the HTML is laid out: redo it on a theme switch
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
+            self.show_hit(*self._shown)
+
+    def _resolved(self, record: SignedRecord) -> None:
+        """A package's dependencies were resolved: show them if it is the one in view."""
+        hit = self._shown[0]
+        if hit is not None and hit.record.identity == record.identity:
             self.show_hit(*self._shown)
 
     def show_hit(self, hit: SearchHit | None, publishers_of_name: int, publisher: PublisherView | None = None) -> None:
@@ -48,7 +59,7 @@ class DetailsPane(QTextBrowser):
         if publisher is not None and publisher.flagged:
             warning += f"<p><b>⚠ {e(publisher.warning())}</b></p>"
         rows = "".join(f"<tr><th align='left' valign='top'>{e(label)}</th><td>{value}</td></tr>"
-                       for label, value in _rows(hit, publisher))
+                       for label, value in _rows(hit, publisher, self.dependencies))
         long = f"<p>{e(meta.long_description)}</p>" if meta.long_description else ""
         self.setHtml(
             f"<h3>{e(meta.title)}</h3><p><code>{e(str(package.id))}</code></p>{warning}"
@@ -65,7 +76,7 @@ def _publisher(hit: SearchHit, publisher: PublisherView | None) -> str:
             f"{e(publisher.continuity.summary())}")
 
 
-def _rows(hit: SearchHit, publisher: PublisherView | None) -> list[tuple[str, str]]:
+def _rows(hit: SearchHit, publisher: PublisherView | None, dependencies: DependencyCheck) -> list[tuple[str, str]]:
     """(label, HTML value) for each line of the details table."""
     record = hit.record
     package = record.package
@@ -76,7 +87,10 @@ def _rows(hit: SearchHit, publisher: PublisherView | None) -> list[tuple[str, st
         return f"<a href='{e(url)}'>{e(url)}</a>" if url else "–"
 
     answered = hit.answered_by
-    deps = ", ".join(f"{d.id} {d.requirement}" for d in package.dependencies) or "none"
+    if dependencies.app is None:  # no engine to ask
+        deps = e(", ".join(f"{d.id} {d.requirement}" for d in package.dependencies) or "none")
+    else:
+        deps = dependencies_html(package, dependencies.statuses(record))
     return [
         ("Version", e(str(package.version))),
         ("Description", e(meta.description) or "–"),
@@ -87,7 +101,7 @@ def _rows(hit: SearchHit, publisher: PublisherView | None) -> list[tuple[str, st
         ("Homepage", link(meta.homepage)),
         ("Repository", link(meta.repository)),
         ("Documentation", link(meta.documentation)),
-        ("Dependencies", e(deps)),
+        ("Dependencies", deps),
         ("Content hash", f"<code>{e(package.content_hash)}</code>"),
         ("Publisher", _publisher(hit, publisher)),
         ("Publisher key", f"<code>{e(base64.b64encode(record.publisher).decode())}</code><br>"

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.app = app
         self.publish_panel.attach(app)
         self.area.attach(app)
+        self.details.dependencies.attach(app, self.tasks, self.download, self.transfers_panel.message.emit)
         for problem in app.settings_problems:
             self.show_error("Some settings were reset", problem, serious=False)
 
@@ -309,11 +310,10 @@ class MainWindow(QMainWindow):
 
     def download(self, package: Package) -> None:
         """Fetch a package's archive into the downloads folder; the Transfers panel comes forward to show it."""
-        if self.app is None:
-            return
-        self.transfers_panel.download(self.app, package, self.app.downloads_dir)
-        focus_panel(self.docks["transfers"])
-        self.commands.sync_docks()
+        if self.app is not None:
+            self.transfers_panel.download(self.app, package, self.app.downloads_dir)
+            focus_panel(self.docks["transfers"])
+            self.commands.sync_docks()
 
     def _dock_shown(self, visible: bool) -> None:
         if visible:
@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.show_error("Settings not saved", f"Could not write the settings file: {exc}", serious=True)
             return
-        message = "Settings saved; search settings apply now"
+        message = "Settings saved; search and download settings apply now"
         changed = " and ".join(n.replace("_", " ") for n in restart)
         if restart and self.confirm_restart(f"The {changed} changed. Restart the node now to use them? "
                                             "A running search stops; the window stays open."):

@@ -3,7 +3,8 @@ its publisher's packages, name its publisher. The same actions serve the table's
 details pane's toolbar, and always act on the selected result.
 
 Download is enabled only when the result names a shared archive and this app can share (`can_download`):
-nothing shows a button that would do nothing.
+nothing shows a button that would do nothing. "Download with dependencies" also needs the package to have
+dependencies; which of them can be fetched is resolved when it runs (gui/dependency_view.py).
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ class ResultActions(QObject):
     """QActions for the current result (`set_hit`); signals for what the window does with them.
 
     Signals: `versions_requested(hit)`, `publisher_requested(hit)`, `petname_requested(hit)`,
-    `copied(str)` (a status line), and `download_requested(hit)` (the Download action).
+    `copied(str)` (a status line), `download_requested(hit)` (the Download action) and
+    `download_with_dependencies_requested(hit)`.
     """
 
     versions_requested = Signal(object)
     publisher_requested = Signal(object)
     petname_requested = Signal(object)
     download_requested = Signal(object)
+    download_with_dependencies_requested = Signal(object)
     copied = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -68,6 +71,10 @@ class ResultActions(QObject):
         self.download = self._action("Download", "Download the package's archive over BitTorrent, checked against its hash")
         self.download.setObjectName("downloadAction")
         self.download.triggered.connect(lambda: self._emit(self.download_requested))
+        self.download_with_dependencies = self._action(
+            "Download with dependencies", "Download the package's archive and those of its dependencies that nodes seed")
+        self.download_with_dependencies.setObjectName("downloadWithDependenciesAction")
+        self.download_with_dependencies.triggered.connect(lambda: self._emit(self.download_with_dependencies_requested))
         self.can_download = False  # the app shares archives (set by the window once the engine runs)
         self.set_hit(None)
 
@@ -79,7 +86,7 @@ class ResultActions(QObject):
 
     def all(self) -> list[QAction]:
         return [*self.copies.values(), self.open_homepage, self.open_repository, self.show_versions,
-                self.show_publisher, self.name_publisher, self.download]
+                self.show_publisher, self.name_publisher, self.download, self.download_with_dependencies]
 
     def set_hit(self, hit: SearchHit | None) -> None:
         """The result the actions act on; a link action is disabled when the package has no such link."""
@@ -90,6 +97,8 @@ class ResultActions(QObject):
         self.open_homepage.setEnabled(bool(meta and meta.homepage))
         self.open_repository.setEnabled(bool(meta and meta.repository))
         self.download.setEnabled(self.can_download and hit is not None and hit.record.package.has_archive)
+        self.download_with_dependencies.setEnabled(self.download.isEnabled() and hit is not None
+                                                   and bool(hit.record.package.dependencies))
         if hit is not None and not hit.record.package.has_archive:
             self.download.setToolTip("This package was published without a shared archive")
         elif not self.can_download:
@@ -122,7 +131,7 @@ class ResultActions(QObject):
         menu = QMenu(parent)
         menu.setObjectName("resultMenu")
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.addAction(self.download)
+        menu.addActions([self.download, self.download_with_dependencies])
         menu.addSeparator()
         copy = menu.addMenu("Copy")
         copy.addActions(list(self.copies.values()))

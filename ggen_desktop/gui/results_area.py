@@ -87,6 +87,7 @@ class ResultsArea(QStackedWidget):
         self.result_actions.petname_requested.connect(self.ask_petname)
         self.result_actions.copied.connect(self.message)
         self.details = DetailsPane()
+        self.result_actions.download_with_dependencies_requested.connect(self.details.dependencies.download_with_dependencies)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("resultsSplitter")
         self.splitter.addWidget(self._table_box())
@@ -157,8 +158,8 @@ class ResultsArea(QStackedWidget):
         self.copy_button = copy
         self.toolbar.addWidget(copy)
         a = self.result_actions
-        self.toolbar.addActions([a.download, a.open_homepage, a.open_repository, a.show_versions, a.show_publisher,
-                                 a.name_publisher])
+        self.toolbar.addActions([a.download, a.download_with_dependencies, a.open_homepage, a.open_repository,
+                                 a.show_versions, a.show_publisher, a.name_publisher])
         overflow = self.toolbar.findChild(QToolButton, "qt_toolbar_ext_button")  # shown when the pane is narrow
         if overflow is not None:
             overflow.setAccessibleName("More actions on the selected result")

@@ -1,4 +1,4 @@
-"""The settings dialog: query settings (apply at once) and network settings (the node restarts).
+"""The settings dialog: query and download settings (apply at once) and network settings (the node restarts).
 
 Every value is checked by `core.settings.Settings` itself, so the dialog and the
 settings file share one set of rules; a message names the field by its label as
@@ -15,8 +15,11 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -43,6 +46,10 @@ class SettingsDialog(QDialog):
         self.adaptive: QCheckBox = child(form, QCheckBox, "adaptive_timeoutField")
         self.port: QSpinBox = child(form, QSpinBox, "listen_portField")
         self.bootstrap: QPlainTextEdit = child(form, QPlainTextEdit, "bootstrap_peersField")
+        self.downloads_folder: QLineEdit = child(form, QLineEdit, "downloads_folderField")
+        self.seed_downloads: QCheckBox = child(form, QCheckBox, "seed_downloadsField")
+        self.choose_folder: QPushButton = child(form, QPushButton, "chooseDownloadsFolder")
+        self.choose_folder.clicked.connect(self.ask_folder)
         self.error_label: QLabel = child(form, QLabel, "errorLabel")
         self.error_label.setStyleSheet("font-weight: bold;")
         self.labels: dict[str, str] = {}  # setting name -> the field's label as shown, without its colon
@@ -61,6 +68,9 @@ class SettingsDialog(QDialog):
         self.port.setValue(settings.listen_port)
         self.bootstrap.setPlainText("\n".join(settings.bootstrap_peers))
         self.bootstrap.textChanged.connect(self.validate)
+        self.downloads_folder.setText(settings.downloads_folder)
+        self.downloads_folder.textChanged.connect(self.validate)
+        self.seed_downloads.setChecked(settings.seed_downloads)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -79,7 +89,15 @@ class SettingsDialog(QDialog):
             adaptive_timeout=self.adaptive.isChecked(),
             listen_port=self.port.value(),
             bootstrap_peers=tuple(line.strip() for line in self.bootstrap.toPlainText().splitlines() if line.strip()),
+            downloads_folder=self.downloads_folder.text().strip(),
+            seed_downloads=self.seed_downloads.isChecked(),
         )
+
+    def ask_folder(self) -> None:
+        """The platform's folder chooser, starting at the folder in the field."""
+        folder = QFileDialog.getExistingDirectory(self, "Downloads folder", self.downloads_folder.text())
+        if folder:
+            self.downloads_folder.setText(folder)
 
     def message(self, error: SettingsError) -> str:
         """The error with its setting's key replaced by the field's label: "Bootstrap peers: peer 'x' must be …"."""

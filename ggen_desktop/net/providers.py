@@ -131,6 +131,10 @@ class ProviderDirectory:
                                                        proto.timeout_for(n)) for n in nodes))
         return sum(1 for ok, answer in results if ok and answer is True)
 
+    def withdraw(self, sha256: str) -> None:
+        """This node no longer seeds `sha256`: it stops answering for it (records elsewhere expire unrefreshed)."""
+        self._seeding.pop(provider_key(sha256), None)
+
     async def find(self, sha256: str) -> list[Provider]:
         """Providers of an archive known to the k closest nodes of its key (and this node), first seen first."""
         key = provider_key(sha256)

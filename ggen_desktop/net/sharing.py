@@ -3,9 +3,14 @@
 What the content store holds is seeded and announced (a provider record on the k closest
 nodes of its key, refreshed every PROVIDER_REFRESH_S while seeding); a download finds its
 peers through provider records, fetches the torrent by its v2 info-hash from them, and
-is checked against the record's sha256 before it counts. A short-lived command that only
+is checked against the record's sha256 before it counts. A seeder whose bytes fail a check
+(a piece against the torrent's merkle tree, or the whole archive against the record's sha256)
+is marked in the node's reputation book under its address and is not asked for that archive
+again in this run. A short-lived command that only
 fetches (`announce=False`) neither seeds nor announces what it holds: its port closes in
-a moment, and a provider record pointing at it would send downloaders nowhere.
+a moment, and a provider record pointing at it would send downloaders nowhere. With
+`seed_downloads` off, only the node's own archives (`own`, the published ones) are seeded:
+downloads are kept but not offered, and the switch applies at once (`set_seed_downloads`).
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ggen_desktop.core.package import Package
+from ggen_desktop.core.reputation import ReputationBook
+from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.net.providers import PROVIDER_REFRESH_S, ProviderDirectory
 from ggen_desktop.net.transfer import TransferSession, make_torrent
 from ggen_desktop.net.transfer_job import Transfer
-from ggen_desktop.net.transfer_types import TorrentInfo, TransferError, TransferMismatch
+from ggen_desktop.net.transfer_types import Peer, TorrentInfo, TransferError, TransferMismatch, TransferState
 from ggen_desktop.store.content import ContentStore, StoredArchive, digest_of, hash_file
 
 log = logging.getLogger(__name__)
@@ -38,8 +45,14 @@ class ArchiveSharing:
     """Seeds and announces the content store's archives; downloads archives a record names."""
 
     def __init__(self, store: ContentStore, providers: Callable[[], ProviderDirectory], host: str, *,
-                 announce: bool = True, refresh_s: float = PROVIDER_REFRESH_S) -> None:
+                 announce: bool = True, refresh_s: float = PROVIDER_REFRESH_S,
+                 reputation: Callable[[], ReputationBook] | None = None, seed_downloads: bool = True,
+                 own: Callable[[], set[str]] = set) -> None:
+        """`own()`: the sha256 of the archives this node published, seeded even when downloads are not."""
         self.store, self._providers, self.host = store, providers, host
+        self._reputation, self.seed_downloads, self._own = reputation, seed_downloads, own
+        self._switching: asyncio.Task[None] | None = None
+        self.refused: dict[str, set[Peer]] = {}  # by sha256: seeders that sent bad bytes for that archive
         self.announce, self.refresh_s = announce, refresh_s
         self.session: TransferSession | None = None
         self.port = 0
@@ -49,16 +62,48 @@ class ArchiveSharing:
     async def start(self) -> None:
         """Open the BitTorrent session; when announcing, seed and announce every archive held."""
         self.session = TransferSession(self.store, self.host, 0)
+        self.session.seed_downloads = self.announce and self.seed_downloads
         _, self.port = await self.session.start()
         log.info("BitTorrent listening on %s:%d", self.host, self.port)
         if not self.announce:
             return
+        await self._seed_held()
+        self._refresher = asyncio.ensure_future(self._refresh_forever())
+
+    async def _seed_held(self) -> None:
+        """Seed and announce every archive held that is this node's own, or all of them when downloads are seeded."""
+        own = self._own()
         for held in await asyncio.to_thread(self.store.held):
+            if held.sha256 in self._seeded or not (self.seed_downloads or held.sha256 in own):
+                continue
             try:
                 await self.seed(held.path)
             except (TransferError, OSError) as exc:
                 log.warning("not seeding %s: %s", held.sha256, exc)
-        self._refresher = asyncio.ensure_future(self._refresh_forever())
+
+    def set_seed_downloads(self, on: bool) -> None:
+        """Offer downloaded archives (on) or stop offering them (off) from now on; the node's own stay seeded."""
+        if on == self.seed_downloads:
+            return
+        self.seed_downloads = on
+        if self.session is not None:
+            self.session.seed_downloads = self.announce and on
+        if self.announce and self.session is not None and self.session.is_open:
+            previous = self._switching
+            self._switching = asyncio.ensure_future(self._switch_seeding(previous))
+
+    async def _switch_seeding(self, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        if self.seed_downloads:
+            await self._seed_held()
+            return
+        own, session = self._own(), self._session()
+        for transfer in session.transfers():
+            if transfer.state is TransferState.SEEDING and transfer.sha256 not in own:
+                self._seeded.discard(transfer.sha256)
+                self._providers().withdraw(transfer.sha256)
+                await transfer.cancel()  # the archive stays in the store; only the offer ends
 
     async def add_archive(self, package: Package, archive: Path) -> Package:
         """Copy an archive into the content store and name it in the package (size, info-hash); it is
@@ -84,18 +129,42 @@ class ArchiveSharing:
         sha256 = digest_of(package.content_hash)
         if self.store.has(sha256):
             return await asyncio.to_thread(self.store.verify, sha256)
-        peers = [p for p in await self._providers().find(sha256) if p[1] != self.port or p[0] != self.host]
+        found = [p for p in await self._providers().find(sha256) if p[1] != self.port or p[0] != self.host]
+        refused = self.refused.get(sha256, set())
+        peers = [p for p in found if p not in refused]
         if not peers:
-            raise NoProvider(f"no node on the network seeds {package.id} {package.version} (archive {sha256[:12]}…)")
+            why = f"; {len(found)} that do sent bad data before" if found else ""
+            raise NoProvider(f"no node on the network seeds {package.id} {package.version} (archive {sha256[:12]}…){why}")
         transfer = await self._session().download(package.info_hash, sha256, peers)
         if on_transfer is not None:
             on_transfer(transfer)
-        stored = await transfer.finished()
-        if self.announce:
+        try:
+            stored = await transfer.finished()
+        except TransferMismatch as exc:
+            senders = set(exc.peers) | {p for p in peers if p[0] in transfer.banned}
+            self._mark_bad(sha256, senders)
+            raise TransferMismatch(f"{exc}; {_marked(senders)}", exc.peers) from exc
+        finally:  # pieces that failed the merkle check: libtorrent banned their senders and asked others
+            if banned := self._mark_bad(sha256, {p for p in peers if p[0] in transfer.banned}):
+                log.warning("%s %s: %s", package.id, package.version, _marked(banned))
+        if self.announce and self.seed_downloads:
             await self._provide(sha256)
         return stored
 
+    def _mark_bad(self, sha256: str, peers: set[Peer]) -> set[Peer]:
+        """Seeders that sent bytes failing a check: never asked for this archive again, and marked (by address)
+        in the reputation book, which then avoids them for a while. Returns those not marked before."""
+        new = peers - self.refused.get(sha256, set())
+        self.refused.setdefault(sha256, set()).update(peers)
+        if self._reputation is not None:
+            book = self._reputation()
+            for host, port in sorted(new):
+                book.record_invalid(peer_key(host, port), host=host, port=port)
+        return new
+
     async def close(self) -> None:
+        if self._switching is not None:
+            await asyncio.gather(self._switching, return_exceptions=True)
         if self._refresher is not None:
             self._refresher.cancel()
             await asyncio.gather(self._refresher, return_exceptions=True)
@@ -123,6 +192,12 @@ class ArchiveSharing:
         if self.session is None or not self.session.is_open:
             raise TransferError("archive sharing is not running")
         return self.session
+
+
+def _marked(peers: set[Peer]) -> str:
+    named = ", ".join(peer_key(host, port) for host, port in sorted(peers))
+    return (f"{named} marked in the peer reputation and not asked for this archive again" if peers
+            else "no peer could be named as its source")
 
 
 def _with_archive(package: Package, info: TorrentInfo) -> Package:

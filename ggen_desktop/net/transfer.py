@@ -1,11 +1,14 @@
 """Package archives over BitTorrent v2: one libtorrent session per node, driven by the asyncio loop.
 
 libtorrent runs its own network and disk threads. Its alerts reach the loop through
-`set_alert_notify`, whose callback (on libtorrent's thread) only calls
-`loop.call_soon_threadsafe(drain)`; every alert is handled on the loop thread.
-Nothing polls, nothing sleeps. Peers come from the caller (our DHT's provider
-records) through `connect_peer`, over TCP; libtorrent's DHT, LSD, UPnP, NAT-PMP,
-PEX and uTP are off and the torrents carry no trackers.
+`set_alert_fd`: libtorrent writes a byte to one end of a socket pair when its alert
+queue turns non-empty, and the loop (`add_reader`, or a relay thread on loops without
+it) drains the queue; every alert is handled on the loop thread, and no Python object
+is in libtorrent's hands (net/alert_wakeups.py). Peers come from the caller (our DHT's
+provider records) through `connect_peer`, over TCP; libtorrent's DHT, LSD, UPnP,
+NAT-PMP, PEX and uTP are off and the torrents carry no trackers. A torrent leaves the
+session (removal, close) paused and once libtorrent's disk threads are done with it
+(`_disk_idle`): tearing a storage down under a piece being hashed crashes libtorrent 2.1.
 
 A torrent is a function of the archive alone (`make_torrent`), so every node that
 holds an archive derives the same v2 info-hash and a record's info-hash can be
@@ -20,14 +23,15 @@ killed at any moment continues where it was.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import libtorrent as lt
 
 from ggen_desktop import __version__
+from ggen_desktop.net.alert_wakeups import AlertWakeups
 from ggen_desktop.net.transfer_job import DEFAULT_STALL_TIMEOUT_S, STEP_TIMEOUT_S, Transfer, resume_path
 from ggen_desktop.net.transfer_types import (
     ACTIVE_DOWNLOAD,
@@ -46,8 +50,9 @@ from ggen_desktop.store.content import ContentStore, StoredArchive, hash_file
 
 log = logging.getLogger(__name__)
 
-CLOSE_ALERT_WAIT_MS = int(STEP_TIMEOUT_S * 1000)  # bound on the wait for libtorrent's last alert at close
-
+DISK_IDLE_TIMEOUT_S = 5.0  # bound on the wait for libtorrent's disk threads at close
+DISK_JOBS = ("disk.num_jobs", "disk.queued_disk_jobs", "disk.num_running_disk_jobs", "disk.blocked_disk_jobs")
+DISK_BLOCKS = ("disk.disk_blocks_in_use",)
 _ALERTS = (lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.storage
            | lt.alert_category.ip_block | lt.alert_category.piece_progress)
 _F = lt.torrent_flags
@@ -158,9 +163,12 @@ class TransferSession:
         self.store, self.host, self.stall_timeout = store, host, stall_timeout
         self.loop = asyncio.get_running_loop()
         self.banned_ips: set[str] = set()
+        self.seed_downloads = True  # a download that reached the store is seeded (off: kept, not offered)
         self._transfers: dict[str, Transfer] = {}  # by v2 info-hash
         self._by_handle: dict[lt.torrent_handle, Transfer] = {}
         self._listening: asyncio.Future[int] = self.loop.create_future()
+        self._stats: list[asyncio.Future[dict[str, int]]] = []  # waiting for the next session_stats_alert
+        self._removals: set[asyncio.Task[None]] = set()
         self._closing = False
         self._flags = (_F.default_flags & ~(_F.paused | _F.auto_managed)) | _F.disable_pex | _F.disable_lsd
         if not public_dht:
@@ -188,12 +196,13 @@ class TransferSession:
         everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
         everyone.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1 << lt.session.global_peer_class_id)
         engine.set_peer_class_filter(everyone)
-        engine.set_alert_notify(self._notified)  # set once only: replacing it can deadlock (libtorrent #4638)
+        self._wakeups = AlertWakeups(self.loop, self._drain)
+        engine.set_alert_fd(self._wakeups.fd)  # set once: libtorrent keeps only the number, never a Python object
         self._lt: lt.session | None = engine  # None once closed
 
     @property
     def is_open(self) -> bool:
-        return self._lt is not None
+        return self._lt is not None and not self._closing
 
     async def start(self) -> Peer:
         """Wait until the session listens; returns the (host, port) to put in provider records."""
@@ -276,7 +285,10 @@ class TransferSession:
         return transfer
 
     def seed_downloaded(self, stored: StoredArchive) -> None:
-        """A download reached the store: seed it under its canonical torrent (made off the loop)."""
+        """A download reached the store: seed it under its canonical torrent (made off the loop), unless
+        downloads are not seeded."""
+        if not self.seed_downloads:
+            return
         async def seed() -> None:
             try:
                 info = await asyncio.to_thread(make_torrent, stored.path)
@@ -289,8 +301,18 @@ class TransferSession:
         self.loop.create_task(seed())
 
     def remove(self, handle: TorrentHandle, delete_files: bool) -> None:
-        """Take a torrent out of the session; a torrent_removed_alert follows."""
-        self._engine().remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
+        """Take a torrent out of the session, paused first and once the disk jobs under way have ended (see
+        `_disk_idle`); a torrent_removed_alert follows."""
+        engine = self._engine()
+        handle.pause()
+        removal = self.loop.create_task(self._remove_when_idle(engine, handle, delete_files))
+        self._removals.add(removal)
+        removal.add_done_callback(self._removals.discard)
+
+    async def _remove_when_idle(self, engine: lt.session, handle: TorrentHandle, delete_files: bool) -> None:
+        await self._disk_idle(engine, DISK_JOBS)
+        if self._lt is engine and not self._closing:  # else close() removes it
+            engine.remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
 
     def forget(self, transfer: Transfer) -> None:
         if self._transfers.get(transfer.info_hash) is transfer:
@@ -306,19 +328,49 @@ class TransferSession:
         for transfer, result in zip(downloads, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("could not save resume data for %s: %r", transfer.sha256, result)
-        engine, self._lt = self._lt, None  # from here on, alerts stay in libtorrent's queue
+        engine = self._lt
+        engine.pause()  # no block arrives any more, so no new disk job is made
+        for removal in self._removals:  # torrents on their way out: removed below with the others
+            removal.cancel()
+        await self._disk_idle(engine, DISK_JOBS)
         for handle in self._by_handle:
             engine.remove_torrent(handle)
         for transfer in list(self._transfers.values()):
             transfer.close()
-        engine.pause()
-        # The notify callback takes the GIL on libtorrent's thread, and the session's destructor
-        # holds the GIL while it joins that thread. libtorrent notifies only when its alert queue
-        # turns non-empty, so leave an alert in it (never popped again) before the destructor runs.
-        engine.post_session_stats()
-        # at once when an alert is queued (nearly always); on a worker thread, so a slow one never blocks the loop
-        await asyncio.to_thread(engine.wait_for_alert, CLOSE_ALERT_WAIT_MS)
+        await self._disk_idle(engine, DISK_JOBS + DISK_BLOCKS)
+        self._lt = None  # from here on, alerts stay in libtorrent's queue
+        self._wakeups.stop()
+        # No Python object is in libtorrent's hands (the alert fd), so its threads never need the GIL while the
+        # destructor joins them holding it. The socket pair closes only once the session is gone, so libtorrent
+        # never writes to a descriptor number the process has reused.
+        if sys.getrefcount(engine) > 2:  # this name and getrefcount's argument: anything more outlives us
+            log.warning("the libtorrent session is still referenced at close; keeping its wake-up socket open")
+            return
         del engine
+        self._wakeups.close()
+
+    async def _disk_idle(self, engine: lt.session, counters: tuple[str, ...]) -> None:
+        """Wait, bounded, until libtorrent's disk threads have none of `counters` (jobs, cached blocks) left.
+
+        libtorrent 2.1's pread disk backend crashes (SIGSEGV in disk_cache::hash_piece, on a disk thread, seen
+        under gdb) when a torrent's storage is torn down while one of its pieces is being hashed: by a removal,
+        or by the session's destructor. A torrent's disk jobs outlive both the pause and the removal by some
+        milliseconds (seen: 127 jobs and 124 cached blocks just after remove_torrent, none 10 ms later). So the
+        session closes paused, then idle, then removes, then idle again. Each check is one session_stats_alert,
+        asked for again until the counters read zero.
+        """
+        deadline = self.loop.time() + DISK_IDLE_TIMEOUT_S
+        while True:
+            stats: asyncio.Future[dict[str, int]] = self.loop.create_future()
+            self._stats.append(stats)
+            engine.post_session_stats()
+            try:
+                values = await asyncio.wait_for(stats, max(0.0, deadline - self.loop.time()))
+            except TimeoutError:
+                log.warning("libtorrent's disk threads were still busy after %g s; closing anyway", DISK_IDLE_TIMEOUT_S)
+                return
+            if not any(values.get(counter, 0) for counter in counters):
+                return
 
     def _add(self, torrent: bytes | None, save_path: Path, *, seed: bool = False, info_hash: str = "",
              resume: Path | None = None) -> TorrentHandle:
@@ -346,7 +398,7 @@ class TransferSession:
             raise TransferError(f"libtorrent refused the torrent: {exc}") from exc
 
     def _engine(self) -> lt.session:
-        if self._lt is None:
+        if self._lt is None or self._closing:
             raise TransferError("the transfer session is closed")
         return self._lt
 
@@ -355,11 +407,6 @@ class TransferSession:
         self._transfers[transfer.info_hash] = transfer
         self._by_handle[handle.raw] = transfer
         return transfer
-
-    def _notified(self) -> None:
-        """Runs on libtorrent's network thread: hand over to the loop and return at once."""
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to tell
-            self.loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         if self._lt is None:
@@ -382,6 +429,11 @@ class TransferSession:
             log.warning("libtorrent dropped alerts; checking transfers by status")
             for active in list(self._transfers.values()):
                 active.on_finished(confirmed=False)
+        elif isinstance(alert, lt.session_stats_alert):
+            waiting, self._stats = self._stats, []
+            for stats in waiting:
+                if not stats.done():
+                    stats.set_result(dict(alert.values))
         elif isinstance(alert, lt.peer_blocked_alert):
             log.info("refused a connection with banned peer %s", alert.endpoint[0])
         elif isinstance(alert, lt.torrent_alert):
@@ -414,3 +466,4 @@ class TransferSession:
             transfer.on_flushed()
         elif isinstance(alert, lt.torrent_removed_alert):
             transfer.on_removed()
+

@@ -195,10 +195,15 @@ class Transfer:
 
     async def save_resume_now(self) -> None:
         """Write resume data now (before the session closes); waits at most STEP_TIMEOUT_S per step."""
-        if self._handle is not None and self._state in ACTIVE_DOWNLOAD:
-            if self._saving:  # a save is under way: wait for it, then take a fresh one
-                await self._step("resume", lambda: None)
+        if self._saving and self._is_live_download():  # a save is under way: wait for it, then take a fresh one
+            await self._step("resume", lambda: None)
+        # Asked again after the wait: the last piece may have come meanwhile, and a download being verified has
+        # let go of its torrent, so no resume data would come (this waited STEP_TIMEOUT_S, one close in ten).
+        if self._is_live_download():
             await self._step("resume", lambda: self._request_resume_save(force=True))
+
+    def _is_live_download(self) -> bool:
+        return self._handle is not None and self._state in ACTIVE_DOWNLOAD
 
     def close(self) -> None:
         """The session is closing: an unfinished download ends; its partial file and resume data stay."""

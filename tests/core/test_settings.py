@@ -41,6 +41,10 @@ def test_defaults_are_the_seeds_query_config() -> None:
         ("bootstrap_peers", ["nohost"], "^bootstrap_peers: peer 'nohost' must be HOST:PORT"),
         ("bootstrap_peers", ["1.2.3.4:0"], "^bootstrap_peers: .*port must be"),
         ("bootstrap_peers", "1.2.3.4:80", "^bootstrap_peers must be a list"),
+        ("downloads_folder", "relative/dir", "^downloads_folder must be an absolute path .or empty for the default., "
+                                             "not 'relative/dir'$"),
+        ("downloads_folder", 7, "^downloads_folder must be a folder path, not 7$"),
+        ("seed_downloads", "yes", '^seed_downloads must be true or false, not "yes"$'),
         ("colour", "blue", "^unknown setting 'colour'$"),
     ],
 )
@@ -61,7 +65,7 @@ def test_a_typed_change_is_checked_too_and_settings_are_immutable() -> None:
 def test_every_setting_is_declared_with_a_default_and_a_description() -> None:
     declared = declarations()
     assert list(declared) == ["default_timeout", "max_results", "adaptive_timeout", "fan_out", "listen_port",
-                              "bootstrap_peers"]
+                              "bootstrap_peers", "downloads_folder", "seed_downloads"]
     assert all(d.description for d in declared.values())
     assert Settings().as_dict() == {name: list(d.default) if isinstance(d.default, tuple) else d.default
                                     for name, d in declared.items()}
@@ -84,8 +88,9 @@ def test_a_file_written_before_settings_were_typed_loads_and_is_written_back_the
     assert problems == []
     assert (loaded.fan_out, loaded.max_results, loaded.default_timeout, loaded.adaptive_timeout) == (5, 77, 4.5, False)
     assert loaded.listen_port == 4500 and loaded.bootstrap_peers == ("127.0.0.1:4433", "[::1]:9000")
-    loaded.save(tmp_path)
-    assert (tmp_path / SETTINGS_FILE).read_text() == OLD_FILE
+    loaded.save(tmp_path)  # written back with every old value as it was, and the later settings at their defaults
+    assert json.loads((tmp_path / SETTINGS_FILE).read_text()) == {**json.loads(OLD_FILE), "downloads_folder": "",
+                                                                  "seed_downloads": True}
 
 
 def test_one_bad_value_in_the_file_keeps_the_others(tmp_path: Path) -> None:
@@ -113,3 +118,17 @@ def test_restart_needed_names_only_what_the_node_reads_at_start() -> None:
 
 def test_parse_peer() -> None:
     assert parse_peer(" example.org:4433 ") == ("example.org", 4433)
+
+
+def test_download_settings_default_to_the_data_folder_and_seeding(tmp_path: Path) -> None:
+    """A file from before the download settings existed loads with their defaults: downloads go to the
+    default folder and are seeded. A chosen folder ("~" allowed) replaces the default."""
+    (tmp_path / SETTINGS_FILE).write_text(OLD_FILE)
+    settings, problems = Settings.load(tmp_path)
+    assert problems == [] and settings.downloads_folder == "" and settings.seed_downloads is True
+    assert settings.downloads_dir(tmp_path / "data" / "downloads") == tmp_path / "data" / "downloads"
+    chosen = replace(settings, downloads_folder=" ~/Archives ", seed_downloads=False)
+    assert chosen.downloads_folder == "~/Archives" and chosen.downloads_dir(tmp_path) == Path.home() / "Archives"
+    chosen.save(tmp_path)
+    assert Settings.load(tmp_path) == (chosen, [])
+    assert json.loads((tmp_path / SETTINGS_FILE).read_text())["seed_downloads"] is False

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 SMALL = "--small"
 TRANSFERS = "--transfers"  # only the Transfers shots (docs/transfers*.png)
+DEPENDENCIES = "--dependencies"  # only the dependency view (docs/dependencies.png)
 
 
 def offscreen_screen(width: int, height: int) -> None:
@@ -263,8 +264,44 @@ async def shoot_transfers(out: Path) -> None:
         await seeder.close()
 
 
+async def shoot_dependencies(out: Path) -> None:
+    """The details pane of a package with three dependencies, resolved on the demo network: two available
+    (seeded by demo peers), one published nowhere."""
+    from tests.helpers.seeding import publish_with_dependencies, sharing_for
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        window, app = await open_window(tmp)
+        ready = wait_for(window.ready)
+        window.tasks.spawn(window.start_engine(), "joining the network")
+        await ready
+        assert app.demo is not None
+        nodes = app.demo.nodes
+        seeders = (sharing_for(nodes[0], Path(tmp) / "seeder-1", "127.0.0.1"),
+                   sharing_for(nodes[1], Path(tmp) / "seeder-2", "127.0.0.1"))
+        for seeder in seeders:
+            await seeder.start()
+        await publish_with_dependencies(nodes[2], seeders, Path(tmp) / "archives", Ed25519PrivateKey.generate())
+        await search(window, "zebra")
+        window.results_view.selectRow(0)
+        window.splitter.setSizes([200, 520])
+        while "looking on the network" in window.details.toPlainText():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # one more paint
+        save(window.area, out / "dependencies.png")
+        window.close()
+        await window.shutdown()
+        for seeder in seeders:
+            await seeder.close()
+
+
 def main() -> None:
     small = SMALL in sys.argv
+    if DEPENDENCIES in sys.argv:
+        offscreen_screen(1440, 900)
+        QApplication(sys.argv[:1]).setQuitOnLastWindowClosed(False)
+        run(shoot_dependencies(Path(next((a for a in sys.argv[1:] if a != DEPENDENCIES), ROOT / "docs"))))
+        return
     if TRANSFERS in sys.argv:
         offscreen_screen(1440, 900)
         QApplication(sys.argv[:1]).setQuitOnLastWindowClosed(False)

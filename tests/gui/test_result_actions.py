@@ -82,10 +82,11 @@ def test_the_context_menu_copies_and_is_deleted_once_closed(qtbot: QtBot, window
     hit = window.results_view.selected_hit()  # the right-clicked row is selected, so details and menu agree
     assert hit is not None and hit is window.results_view.model().index(1, 0).data(Qt.ItemDataRole.UserRole + 2)
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
-    assert texts == ["Download", "Copy", "Open homepage", "Open repository", "Show all versions",
+    assert texts == ["Download", "Download with dependencies", "Copy", "Open homepage", "Open repository", "Show all versions",
                      "Show this publisher's packages", "Name this publisher…"]
     download = next(a for a in menu.actions() if a.text() == "Download")
     assert not download.isEnabled()  # demo records name no shared archive: nothing enabled that would do nothing
+    assert not entry(menu, "Download with dependencies").isEnabled()
     entry(menu, "Copy id").trigger()
     menu.close()
     assert QGuiApplication.clipboard().text() == str(hit.record.package.id)

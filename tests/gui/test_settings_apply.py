@@ -4,9 +4,11 @@ in the same window after confirmation; a bad value is named by the field's label
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from ggen_desktop.core.settings import Settings
 from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.settings_dialog import SettingsDialog
 
@@ -47,7 +49,7 @@ def test_search_settings_apply_to_the_running_node_at_once(qtbot: QtBot, window:
     window.apply_settings(dialog.result_settings)
     assert window.app.node is node and node.is_running
     assert node.query_config.fan_out == 7 and node.query_config.max_results == 33
-    assert "search settings apply now" in window.statusBar().currentMessage()
+    assert "search and download settings apply now" in window.statusBar().currentMessage()
 
 
 def pytest_fail(text: str) -> bool:
@@ -87,3 +89,26 @@ def test_declining_the_restart_keeps_the_node_and_says_when_the_change_applies(q
     window.apply_settings(dialog.result_settings)
     assert window.app.node is old and old.is_running
     assert "listen port apply after a restart" in window.statusBar().currentMessage()
+
+
+def test_download_settings_apply_at_once(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    """A downloads folder and "seed downloads" off, chosen in the dialog: the next download goes to that
+    folder and the running sharing stops offering downloads, with no restart."""
+    assert window.app is not None and window.app.sharing is not None
+    node = window.app.node
+    dialog = SettingsDialog(window.app.settings, window)
+    qtbot.addWidget(dialog)
+    assert dialog.seed_downloads.isChecked() and dialog.downloads_folder.text() == ""
+    dialog.downloads_folder.setText("relative/folder")
+    assert dialog.error_label.text().startswith("⚠ Downloads folder: must be an absolute path")
+    dialog.downloads_folder.setText(str(tmp_path / "my downloads"))
+    dialog.seed_downloads.setChecked(False)
+    dialog.accept()
+    assert dialog.result_settings is not None
+    window.confirm_restart = lambda text: pytest_fail(text)  # type: ignore[method-assign]
+    window.apply_settings(dialog.result_settings)
+    assert window.app.node is node
+    assert window.app.downloads_dir == tmp_path / "my downloads"
+    assert window.app.sharing.seed_downloads is False
+    assert window.app.sharing.session is not None and window.app.sharing.session.seed_downloads is False
+    assert Settings.load(window.app.config_dir)[0].seed_downloads is False

@@ -3,8 +3,6 @@ network with real libtorrent sessions (a seeder on a demo peer, the window's App
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +18,9 @@ from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.transfers_model import COMPLETED, TransferRow, TransfersModel
 from ggen_desktop.net.sharing import ArchiveSharing
 from ggen_desktop.net.transfer_types import TransferState
-from ggen_desktop.store.content import ContentStore
 from tests.gui.conftest import Runner
 from tests.helpers.packages import make_package
+from tests.helpers.seeding import random_archive, share_package, sharing_for
 
 
 @pytest.fixture
@@ -30,18 +28,15 @@ def seeder(window: MainWindow, run: Runner, tmp_path: Path) -> Iterator[ArchiveS
     """A BitTorrent seeder on one of the demo network's peers, announcing on the DHT the window joined."""
     assert window.app is not None and window.app.demo is not None
     node = window.app.demo.nodes[0]
-    sharing = ArchiveSharing(ContentStore(tmp_path / "seeder"), lambda: node.providers, "127.0.0.1")
+    sharing = sharing_for(node, tmp_path / "seeder", "127.0.0.1")
     run(sharing.start())
     yield sharing
     run(sharing.close())
 
 
 def publish_archive(run: Runner, seeder: ArchiveSharing, tmp_path: Path, size: int) -> tuple[Package, bytes]:
-    payload = os.urandom(size)
-    source = tmp_path / "archive.tgz"
-    source.write_bytes(payload)
-    package = make_package(content_hash="sha256:" + hashlib.sha256(payload).hexdigest())
-    return run(seeder.add_archive(package, source)), payload
+    source = random_archive(tmp_path / "archive.tgz", size)
+    return run(share_package(seeder, source)), source.read_bytes()
 
 
 def state_of(row: TransferRow) -> TransferState | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import hashlib
-import os
 import signal
 import socket
 import subprocess
@@ -27,7 +26,6 @@ import pytest_asyncio
 
 from ggen_desktop.net.transfer import TransferSession, make_torrent, read_torrent
 from ggen_desktop.net.transfer_types import (
-    TorrentInfo,
     TorrentRejected,
     TransferCancelled,
     TransferError,
@@ -37,18 +35,13 @@ from ggen_desktop.net.transfer_types import (
     piece_length_for,
 )
 from ggen_desktop.store.content import ContentStore
+from tests.helpers.seeding import RawSeeder, alter_every_piece, random_archive, seed_archive
 from tests.helpers.waiting import wait_until
 
 MB = 1_000_000
 REPO = Path(__file__).parents[2]
 Node = tuple[TransferSession, tuple[str, int]]
 Nodes = Callable[..., Awaitable[Node]]
-
-
-def random_archive(path: Path, size: int) -> Path:
-    path.write_bytes(os.urandom(size))
-    return path
-
 
 
 @pytest_asyncio.fixture
@@ -64,12 +57,6 @@ async def nodes(tmp_path: Path) -> AsyncIterator[Nodes]:
     yield start
     for session in started:
         await session.close()
-
-
-async def seeded(node: Node, archive: Path) -> TorrentInfo:
-    info, transfer = await node[0].share(archive)
-    assert transfer.state is TransferState.SEEDING
-    return info
 
 
 def test_the_same_archive_gives_the_same_torrent_on_every_node(tmp_path: Path) -> None:
@@ -130,7 +117,7 @@ async def test_an_archive_seeded_by_one_node_is_fetched_by_another_from_its_info
                                                                                       tmp_path: Path) -> None:
     seeder, downloader = await nodes("127.61.0.1"), await nodes("127.61.0.2")
     archive = random_archive(tmp_path / "pkg.tar.gz", 5 * MB)
-    info = await seeded(seeder, archive)
+    info = await seed_archive(seeder[0], archive)
 
     transfer = await downloader[0].download(info.info_hash, "sha256:" + info.sha256, [seeder[1]])
     stored = await asyncio.wait_for(transfer.finished(), 30)
@@ -152,44 +139,11 @@ async def test_an_archive_seeded_by_one_node_is_fetched_by_another_from_its_info
     assert again.sources == {downloader[1]}
 
 
-class RawSeeder:
-    """A bare libtorrent session seeding `torrent` from `directory`: the adversaries are built from this.
-
-    It checks the file once when added, like any client; what happens to the bytes afterwards is up to the test.
-    """
-
-    def __init__(self, host: str, directory: Path, torrent: bytes) -> None:
-        self.session = lt.session({"listen_interfaces": f"{host}:0", "outgoing_interfaces": host, "enable_dht": False,
-                                   "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False, "alert_mask": 0})
-        params = lt.add_torrent_params()
-        params.ti, params.save_path = lt.torrent_info(torrent), str(directory)
-        params.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
-        self.host, self.handle = host, self.session.add_torrent(params)
-
-    async def ready(self) -> tuple[str, int]:
-        await wait_until(lambda: self.handle.status().is_seeding and self.session.listen_port() > 0,
-                         "the raw seeder to check its file")
-        return (self.host, self.session.listen_port())
-
-    def uploaded(self) -> int:
-        return int(self.handle.status().total_payload_upload)
-
-
-def alter_every_piece(path: Path, piece_length: int) -> None:
-    """Flip one byte in each piece, in place: the file the seeder already checked now lies."""
-    with path.open("r+b") as handle:
-        for offset in range(100, path.stat().st_size, piece_length):
-            handle.seek(offset)
-            byte = handle.read(1)
-            handle.seek(offset)
-            handle.write(bytes([byte[0] ^ 0xFF]))
-
-
 @pytest.mark.asyncio
 async def test_three_seeders_each_send_part_of_the_archive(nodes: Nodes, tmp_path: Path) -> None:
     archive = random_archive(tmp_path / "pkg.tar.gz", 5 * MB)
     seeders = [await nodes(f"127.61.1.{i}") for i in (1, 2, 3)]
-    infos = {await seeded(seeder, archive) for seeder in seeders}
+    infos = {await seed_archive(seeder[0], archive) for seeder in seeders}
     assert len(infos) == 1  # three nodes, one torrent
     info = infos.pop()
     downloader = await nodes("127.61.1.9", download_limit=4 * MB)  # ~1.2 s: every seeder is connected in time
@@ -205,7 +159,7 @@ async def test_three_seeders_each_send_part_of_the_archive(nodes: Nodes, tmp_pat
 async def test_a_seeder_sending_altered_bytes_is_banned_and_never_used_again(nodes: Nodes, tmp_path: Path) -> None:
     archive = random_archive(tmp_path / "pkg.tar.gz", 5 * MB)
     honest = [await nodes(f"127.61.2.{i}") for i in (1, 2)]
-    info, _ = [await seeded(node, archive) for node in honest]
+    info, _ = [await seed_archive(node[0], archive) for node in honest]
     (tmp_path / "rogue").mkdir()
     (tmp_path / "rogue" / info.sha256).write_bytes(archive.read_bytes())
     rogue = RawSeeder("127.61.2.66", tmp_path / "rogue", info.torrent)
@@ -223,7 +177,7 @@ async def test_a_seeder_sending_altered_bytes_is_banned_and_never_used_again(nod
 
     # Another archive, which the banned address holds intact: it is neither asked nor let in.
     other = random_archive(tmp_path / "other.tar.gz", 2 * MB)
-    other_info = await seeded(honest[0], other)
+    other_info = await seed_archive(honest[0][0], other)
     (tmp_path / "rogue2").mkdir()
     (tmp_path / "rogue2" / other_info.sha256).write_bytes(other.read_bytes())
     rogue_again = RawSeeder("127.61.2.66", tmp_path / "rogue2", other_info.torrent)
@@ -265,7 +219,7 @@ def resumed_bytes(resume: Path, piece_length: int) -> int:
 async def test_a_download_killed_with_sigkill_resumes_where_it_was(nodes: Nodes, tmp_path: Path) -> None:
     archive = random_archive(tmp_path / "pkg.tar.gz", 5 * MB)
     seeder = await nodes("127.61.3.1", upload_limit=1 * MB)  # ~5 s for the whole archive: time to kill it midway
-    info = await seeded(seeder, archive)
+    info = await seed_archive(seeder[0], archive)
     (tmp_path / "pkg.torrent").write_bytes(info.torrent)
     data = tmp_path / "127.61.3.2"  # where nodes("127.61.3.2") keeps its store, below
     resume = data / "partial" / f"{info.info_hash}.resume"
@@ -317,7 +271,7 @@ async def test_a_torrent_for_another_archive_is_caught_and_nothing_is_kept(nodes
     wanted = hashlib.sha256(b"the archive the record names").hexdigest()
     archive = random_archive(tmp_path / "pkg.tar.gz", 1 * MB)
     seeder, downloader = await nodes("127.61.5.1"), await nodes("127.61.5.2")
-    honest = await seeded(seeder, archive)
+    honest = await seed_archive(seeder[0], archive)
 
     # Torrent bytes that say outright they are another archive are refused before any traffic.
     with pytest.raises(TransferMismatch, match=f"is for archive {honest.sha256}, not {wanted}"):
@@ -347,7 +301,7 @@ async def test_a_torrent_for_another_archive_is_caught_and_nothing_is_kept(nodes
 async def test_pause_resume_and_cancel(nodes: Nodes, tmp_path: Path) -> None:
     archive = random_archive(tmp_path / "pkg.tar.gz", 5 * MB)
     seeder = await nodes("127.61.6.1", upload_limit=2 * MB)
-    info = await seeded(seeder, archive)
+    info = await seed_archive(seeder[0], archive)
     downloader = await nodes("127.61.6.2")
     transfer = await downloader[0].download(info.info_hash, info.sha256, [seeder[1]])
     await wait_until(lambda: transfer.status().done_bytes > 0, "the first piece")
@@ -371,7 +325,7 @@ async def test_pause_resume_and_cancel(nodes: Nodes, tmp_path: Path) -> None:
 async def test_closing_mid_download_saves_resume_data_and_returns_promptly(nodes: Nodes, tmp_path: Path) -> None:
     archive = random_archive(tmp_path / "pkg.tar.gz", 5 * MB)
     seeder = await nodes("127.61.7.1", upload_limit=1 * MB)
-    info = await seeded(seeder, archive)
+    info = await seed_archive(seeder[0], archive)
     session = TransferSession(ContentStore(tmp_path / "downloader"), "127.61.7.2")
     await session.start()
     transfer = await session.download(info.info_hash, info.sha256, [seeder[1]])
@@ -439,7 +393,7 @@ async def test_a_port_in_use_is_a_clear_error(nodes: Nodes) -> None:
 async def test_damaged_resume_data_is_ignored_and_the_download_starts_over(nodes: Nodes, tmp_path: Path) -> None:
     archive = random_archive(tmp_path / "pkg.tar.gz", 1 * MB)
     seeder = await nodes("127.61.9.1")
-    info = await seeded(seeder, archive)
+    info = await seed_archive(seeder[0], archive)
     downloader = await nodes("127.61.9.2")
     damaged = downloader[0].store.partial_dir / f"{info.info_hash}.resume"
     damaged.write_bytes(b"d4:junk")
@@ -452,7 +406,7 @@ async def test_damaged_resume_data_is_ignored_and_the_download_starts_over(nodes
 @pytest.mark.asyncio
 async def test_an_archive_already_held_is_seeded_not_fetched(nodes: Nodes, tmp_path: Path) -> None:
     first = await nodes("127.61.10.1")
-    info = await seeded(first, random_archive(tmp_path / "pkg.tar.gz", 300_000))
+    info = await seed_archive(first[0], random_archive(tmp_path / "pkg.tar.gz", 300_000))
     assert await first[0].download(info.info_hash, info.sha256) is first[0].transfers()[0]
     with pytest.raises(TransferMismatch, match=f"already fetched as archive {info.sha256}"):
         await first[0].download(info.info_hash, "ef" * 32)
