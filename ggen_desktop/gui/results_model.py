@@ -5,7 +5,9 @@ unsorted view never moves rows under the user. A known result that gains a
 source changes in place (dataChanged on its Sources cell). A name published by
 two different keys keeps separate rows, each flagged with a warning. Sources
 counts the peers that returned a result in answer to this search, and says
-"known" for what this node knew before asking (its own packages, gossip).
+"known" for what this node knew before asking (its own packages, gossip). A
+result from a single source (one peer, or only this node's own knowledge) is
+flagged there: one peer may be lying, or be the only one that holds it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.query_id: str | None = None
+        self.own_source: str | None = None  # this node's id when its own replicas answered (the same party as "this node")
         # caches filled on first use: display text per row (only visible rows are ever displayed), sort keys
         # per column (only the sorted column's); the Sources column is always live
         self._text: list[tuple[str, ...] | None] = []
@@ -66,6 +69,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         """Empty the table for a new query; later batches for any other query id are dropped."""
         self.beginResetModel()
         self.query_id = query_id
+        self.own_source = None
         self._rows.clear()
         self._text.clear()
         self._column_keys.clear()
@@ -139,6 +143,8 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if role == DECORATION:
             if column == NAME_COLUMN and self.publishers_of(self._rows[row].identity[0]) > 1:
                 return icon("warning")
+            if column == SOURCES_COLUMN and len(source_parties(self._rows[row], self.own_source)) == 1:
+                return icon("single-source")
             return None
         if role == ALIGNMENT:
             return RIGHT_ALIGNED if column in NUMERIC_COLUMNS else None
@@ -173,7 +179,8 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if column == self.Columns.PUBLISHER:
             return f"Publisher key fingerprint {hit.record.fingerprint}; signature verified"
         if column == self.Columns.SOURCES:
-            lines = []
+            parties = source_parties(hit, self.own_source)
+            lines = [single_source_warning(next(iter(parties)))] if len(parties) == 1 else []
             if hit.answered_by:
                 lines.append("Returned by: " + ", ".join(sorted(s[:12] for s in hit.answered_by)))
             known = sorted(s.removeprefix(KNOWN_VIA)[:12] for s in hit.sources - hit.answered_by)
@@ -220,6 +227,25 @@ def sources_text(hit: SearchHit) -> str:
     if hit.is_known:
         return f"{answered} + known" if answered else "known"
     return str(answered)
+
+
+def source_parties(hit: SearchHit, own_source: str | None = None) -> set[str]:
+    """Who vouches for a result. One party each: a peer that answered and the same peer having told this node
+    before; this node's own package and its own replica's answer (`own_source`, this node's id)."""
+    parties = {source.removeprefix(KNOWN_VIA) for source in hit.sources}
+    if own_source in parties:
+        parties.discard(own_source)
+        parties.add(THIS_NODE_SOURCE)
+    return parties
+
+
+def single_source_warning(party: str) -> str:
+    """Why a result with one source is flagged, said for the source it is."""
+    if party == THIS_NODE_SOURCE:
+        return ("Only source: this node (its own package, or a copy it keeps). No other peer returned it to this "
+                "search, so others may not be able to find it.")
+    return (f"Only source: peer {party[:12]}. A single peer could be lying about this result, "
+            "or be the only one that holds it (gone when it goes offline); more sources make it likelier genuine.")
 
 
 def sources_key(hit: SearchHit) -> tuple[int, bool]:

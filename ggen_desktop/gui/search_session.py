@@ -129,6 +129,8 @@ class SearchSession(QObject):
             self.finished.emit(trace)
 
     def _apply(self, events: list[SearchEvent]) -> None:
+        if self.handle is not None:
+            self.model.own_source = self.handle.trace.own_source
         self.model.add_events(events)
         if self.handle is not None:
             self.progressed.emit(self.handle.trace)

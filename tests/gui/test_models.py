@@ -226,3 +226,43 @@ def test_a_peer_still_waiting_when_the_query_ends_gets_a_final_state(qtmodeltest
         states = [model.index(r, TraceModel.Columns.STATE).data() for r in range(3)]
         assert states == ["answered", final, "malformed answer"], status
         qtmodeltester.check(model, force_py=True)
+
+
+def test_a_result_from_a_single_source_is_flagged_until_a_second_source_returns_it(qtbot: QtBot) -> None:
+    from ggen_desktop.core.search import THIS_NODE_SOURCE, known_via
+
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda tl, br, _roles=(): changed.append((tl.row(), tl.column())))
+    lone = make_record("acme/lone", key=KEY_A)
+    told = make_record("acme/told", key=KEY_A)
+    mine = make_record("acme/mine", key=KEY_A)
+    added = [trace.add(lone, "peer-1"), trace.add(told, known_via("peer-2")), trace.add(told, "peer-2"),
+             trace.add(mine, THIS_NODE_SOURCE), trace.add(mine, "my-node-id")]
+    model.own_source = "my-node-id"  # this node's replica answered too: still only this node
+    model.add_events([e for e in added if e is not None])
+    sources = ResultsModel.Columns.SOURCES
+
+    def flag(row: int) -> tuple[bool, str]:
+        index = model.index(row, sources)
+        decoration = model.data(index, Qt.ItemDataRole.DecorationRole)
+        return decoration is not None and not decoration.isNull(), model.data(index, Qt.ItemDataRole.ToolTipRole)
+
+    flagged, tip = flag(0)
+    assert flagged and tip.startswith("Only source: peer peer-1. A single peer could be lying about this result, "
+                                      "or be the only one that holds it")
+    flagged, tip = flag(1)  # told of it by peer-2 before, then answered by peer-2: one party, not two
+    assert flagged and tip.startswith("Only source: peer peer-2.")
+    flagged, tip = flag(2)
+    assert flagged and tip.startswith("Only source: this node") and "others may not be able to find it" in tip
+    assert model.data(model.index(0, ResultsModel.Columns.NAME), Qt.ItemDataRole.DecorationRole) is None
+
+    second = trace.add(lone, "peer-3")
+    assert second is not None
+    model.add_events([second])
+    assert (0, sources) in changed  # the Sources cell repaints: its flag goes
+    flagged, tip = flag(0)
+    assert not flagged and "Only source" not in tip and "peer-1" in tip and "peer-3" in tip
+    assert model.data(model.index(0, sources)) == "2"
