@@ -13,6 +13,7 @@ flagged there: one peer may be lying, or be the only one that holds it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
@@ -78,7 +79,10 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         self.endResetModel()
 
     def add_events(self, events: list[SearchEvent]) -> int:
-        """Apply one batch: one beginInsertRows for all new rows, one dataChanged per changed span.
+        """Apply one batch: one beginInsertRows for all new rows, one dataChanged per run of adjacent changed rows.
+
+        A proxy re-checks every row inside a dataChanged span (a Python call each): one span from the
+        first to the last of a few hundred scattered rows would make it check the whole table.
 
         Returns the number of rows added. Events of another query are stale and ignored.
         """
@@ -109,11 +113,12 @@ class ResultsModel(ColumnTableModel[SearchHit]):
                 self._row_of[hit.identity] = first + offset
             self._text.extend([None] * len(new))  # the cache grows first: the view reads rows on insert
             self.append_rows(new)
-        if changed_rows:
-            self.rows_changed(min(changed_rows), max(changed_rows), SOURCES_COLUMN, SOURCES_COLUMN)
+        for first_row, last_row in spans(changed_rows):
+            self.rows_changed(first_row, last_row, SOURCES_COLUMN, SOURCES_COLUMN)
         if conflicted:
             rows = [r for r, h in enumerate(self._rows) if h.identity[0] in conflicted]
-            self.rows_changed(min(rows), max(rows), NAME_COLUMN, NAME_COLUMN)
+            for first_row, last_row in spans(rows):
+                self.rows_changed(first_row, last_row, NAME_COLUMN, NAME_COLUMN)
         return len(new)
 
     # -- reading -----------------------------------------------------------------
@@ -219,6 +224,17 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if column == self.Columns.VERSION:
             return hit.record.package.version.precedence
         return self._display(hit, column).lower()
+
+
+def spans(rows: Iterable[int]) -> list[tuple[int, int]]:
+    """Runs of adjacent rows, each as (first, last): [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for row in sorted(rows):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
 
 
 def sources_text(hit: SearchHit) -> str:

@@ -3,15 +3,18 @@
 Run: `python tests/bench/bench_gui.py` (offscreen; not collected by pytest).
 
 Results come through the real node path: a network of MarketplaceNodes on
-loopback, three of which hold every record under one keyword; a fresh searcher
-node with its own SQLite database runs `node.search`, so answer pages are
+loopback, in a process of their own (they stand for other machines), whose
+holders keep every record under one keyword; a fresh searcher node in this
+process, with its own SQLite database, runs `node.search`, so answer pages are
 decoded, signatures verified, hits merged across peers and sightings written to
 the database, and the SearchSession pages on (`load_more`) until every result
 is shown. A 1 ms precise QTimer heartbeat records how long the event loop was
 blocked, with the view unsorted and sorted by name. The same search feeding a
 naive model (one beginInsertRows per result, no coalescing) is the baseline.
 Database transactions per search and resident memory per 10,000 rows are
-reported too; `--rows 100000` runs the large case. Finally `python -m ggen_desktop` is started three times with
+reported too. Each mode runs `--repeat` times (3) and the figures are medians;
+`--rows 100000 --modes unsorted,sorted` runs the large case. Finally
+`python -m ggen_desktop` is started three times with
 GGEN_DESKTOP_EXIT_AFTER_SHOWN=1 to time process start to first expose.
 The last line printed is one JSON object.
 """
@@ -76,26 +79,34 @@ def make_records(count: int) -> list[SignedRecord]:
 
 
 class BenchNetwork:
-    """Real MarketplaceNodes on loopback; pairs of holders keep the records under the one keyword.
+    """Real MarketplaceNodes on loopback; holders keep the records under the one keyword.
 
     Records go straight into the holders' storage (as a publish of each would leave them), with the
     per-key cap raised on these nodes only. One search reads a bounded number of pages from each
     peer (lookup.MAX_PAGES_PER_PEER, sized for a full 1,024-record key), so the records are split
-    into sets of PER_SET, each kept by a pair of holders (as replicas of one key are): every result
-    comes from two peers and is merged. 10,000 records: 2 sets, 4 holders, 8 nodes; at most
-    KSIZE holders, so up to 50,000 records.
+    into sets of PER_SET, each kept by a pair of holders (as replicas of one key are) while pairs fit
+    in the keyword's KSIZE closest nodes, else by one holder: 10,000 records are 2 sets on 4 holders
+    (every result comes from two peers and is merged) among 8 nodes; 100,000 are 20 sets on 20 holders.
+
+    The holders stand for other machines, so they run in their own process (`--serve-holders`): their
+    work answering pages is not the window's, and only the searcher's node shares its event loop.
     """
 
     def __init__(self) -> None:
         self.nodes: list[MarketplaceNode] = []
-        self.config = QueryConfig(default_timeout=10.0, max_results=PAGE_RESULTS)
+
+    @staticmethod
+    def layout(count: int) -> tuple[int, int]:
+        """(sets, holders per set) for `count` records."""
+        sets = math.ceil(count / PER_SET)
+        if sets > KSIZE:
+            raise SystemExit(f"{count} records need {sets} holders; the keyword's {KSIZE} closest nodes are the most")
+        return sets, 2 if 2 * sets <= KSIZE else 1
 
     async def start(self, records: list[SignedRecord]) -> None:
-        sets = math.ceil(len(records) / PER_SET)
-        if 2 * sets > KSIZE:
-            raise SystemExit(f"{len(records)} records need {2 * sets} holders; the keyword's {KSIZE} closest nodes are the most")
-        for _ in range(min(KSIZE, 2 * sets + 4)):
-            node = MarketplaceNode(query_config=self.config, remember_contacts=False)
+        sets, replicas = self.layout(len(records))
+        for _ in range(min(KSIZE, replicas * sets + 4)):
+            node = MarketplaceNode(query_config=QUERY_CONFIG, remember_contacts=False)
             node.storage.max_per_key = len(records)
             node.storage.max_total = max(node.storage.max_total, len(records) * 2)
             node.storage.max_per_source = max(node.storage.max_per_source, len(records))
@@ -103,22 +114,58 @@ class BenchNetwork:
             await node.start(0, [n.address for n in self.nodes[:3]])
             self.nodes.append(node)
         for i, record in enumerate(records):
-            for holder in self.nodes[2 * (i % sets):2 * (i % sets) + 2]:
+            first = replicas * (i % sets)
+            for holder in self.nodes[first:first + replicas]:
                 holder.storage.put(keyword_key(KEYWORD), record)
-
-    async def searcher(self, data_dir: Path) -> tuple[MarketplaceNode, Database]:
-        """A fresh node with its own SQLite database: nothing verified or known before its search."""
-        database = Database(data_dir)
-        node = MarketplaceNode(database, query_config=self.config, remember_contacts=False)
-        await node.start(0, [n.address for n in self.nodes[:3]])
-        deadline = time.monotonic() + 10.0
-        while len(node.contacts()) < len(self.nodes) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)  # until it knows every holder, or a search may end before reaching them
-        return node, database
 
     async def stop(self) -> None:
         for node in self.nodes:
             await node.stop()
+
+
+QUERY_CONFIG = QueryConfig(default_timeout=10.0, max_results=PAGE_RESULTS)
+
+
+async def serve_holders(count: int) -> None:
+    """The holders' process: sign the records, start the nodes, print where they are, serve until stdin closes."""
+    records = make_records(count)
+    network = BenchNetwork()
+    await network.start(records)
+    del records
+    print(json.dumps({"bootstrap": [list(n.address) for n in network.nodes[:3]], "nodes": len(network.nodes)}),
+          flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await network.stop()
+
+
+class RemoteHolders:
+    """The holders' process, seen from the window's process: where to join, and fresh searchers."""
+
+    def __init__(self, count: int) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve-holders", str(count)], cwd=ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit("the holders' process ended before it started its nodes")
+        started = json.loads(line)
+        self.bootstrap = [(host, port) for host, port in started["bootstrap"]]
+        self.size = int(started["nodes"])
+
+    async def searcher(self, data_dir: Path) -> tuple[MarketplaceNode, Database]:
+        """A fresh node with its own SQLite database: nothing verified or known before its search."""
+        database = Database(data_dir)
+        node = MarketplaceNode(database, query_config=QUERY_CONFIG, remember_contacts=False)
+        await node.start(0, self.bootstrap)
+        deadline = time.monotonic() + 10.0
+        while len(node.contacts()) < self.size and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # until it knows every holder, or a search may end before reaching them
+        return node, database
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def rss_kib() -> int:
@@ -162,7 +209,7 @@ class Heartbeat:
         }
 
 
-async def stream_session(network: BenchNetwork, count: int, tmp: Path, sorted_by: int | None = None) -> dict[str, float]:
+async def stream_session(network: RemoteHolders, count: int, tmp: Path, sorted_by: int | None = None) -> dict[str, float]:
     """The app's path: node.search → SearchSession → rate limiter → model → proxy → view, page after page."""
     searcher, database = await network.searcher(tmp)
     model = ResultsModel()
@@ -206,7 +253,7 @@ async def stream_session(network: BenchNetwork, count: int, tmp: Path, sorted_by
             **batch_stats(batch_ms), **result}
 
 
-async def stream_naive(network: BenchNetwork, count: int, tmp: Path) -> dict[str, float]:
+async def stream_naive(network: RemoteHolders, count: int, tmp: Path) -> dict[str, float]:
     """Baseline: every event of every page goes straight to the model (one beginInsertRows per result)."""
     searcher, database = await network.searcher(tmp)
     model = ResultsModel()
@@ -326,88 +373,78 @@ def gc_pauses() -> list[float]:
     return pauses
 
 
-async def measure(count: int) -> dict[str, dict[str, float]]:
-    """Start the network once; each run gets a fresh searcher (own database, nothing verified yet)."""
-    print(f"signing {count} records…", flush=True)
-    records = make_records(count)
-    network = BenchNetwork()
-    await network.start(records)
-    del records
-    gc.collect()
-    gc.freeze()  # the holders stand for other machines: their stored records are not the searcher's GC work
-    runs: dict[str, dict[str, float]] = {}
+async def measure(count: int, modes: list[str], repeat: int) -> dict[str, list[dict[str, float]]]:
+    """Start the holders once; each run gets a fresh searcher (own database, nothing verified yet)."""
+    print(f"signing {count} records in the holders' process…", flush=True)
+    network = RemoteHolders(count)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in modes}
     short: list[str] = []  # reported in the JSON line: a search that misses results is a bug, not noise
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name in ("unsorted", "sorted", "naive"):
-                for attempt in range(ATTEMPTS):
-                    folder = Path(tmp) / f"{name}-{attempt}"
-                    try:
-                        if name == "naive":
-                            runs[name] = await stream_naive(network, count, folder)
-                        else:
-                            runs[name] = await stream_session(network, count, folder,
-                                                              ResultsModel.Columns.NAME if name == "sorted" else None)
-                        break
-                    except ShortSearch as exc:
-                        short.append(f"{name}: {exc}")
-                        print(f"{name}: {exc}; searching again with a fresh node", flush=True)
-                else:
-                    raise ShortSearch(f"{name}: every one of {ATTEMPTS} searches ended short")
-                print(f"{name}: {runs[name]}", flush=True)
+            for round_ in range(repeat):
+                for name in modes:
+                    for attempt in range(ATTEMPTS):
+                        folder = Path(tmp) / f"{name}-{round_}-{attempt}"
+                        try:
+                            if name == "naive":
+                                run = await stream_naive(network, count, folder)
+                            else:
+                                run = await stream_session(network, count, folder,
+                                                           ResultsModel.Columns.NAME if name == "sorted" else None)
+                            break
+                        except ShortSearch as exc:
+                            short.append(f"{name}: {exc}")
+                            print(f"{name}: {exc}; searching again with a fresh node", flush=True)
+                    else:
+                        raise ShortSearch(f"{name}: every one of {ATTEMPTS} searches ended short")
+                    runs[name].append(run)
+                    print(f"{name}: {run}", flush=True)
     finally:
-        await network.stop()
-    runs["short_searches"] = {"count": len(short)}
+        network.stop()
+    runs["short_searches"] = [{"count": len(short)}]
     return runs
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs (and the worst of the worst stalls, apart)."""
+    summary = {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
+    summary["worst_max_stall_ms"] = max(run["max_stall_ms"] for run in runs)
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=RESULTS, help="results under the keyword (e.g. 100000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each mode; figures are their medians")
+    parser.add_argument("--modes", default="unsorted,sorted,naive", help="of unsorted, sorted, naive")
     parser.add_argument("--no-startup", action="store_true", help="skip timing the app's start")
+    parser.add_argument("--serve-holders", type=int, metavar="ROWS", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_holders:
+        quiet_library_loggers()
+        asyncio.run(serve_holders(args.serve_holders))
+        return
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # each run closes its view; the loop must go on
     quiet_library_loggers()
     gc_pauses()
     gc.freeze()  # as the app does once it has joined; the records below arrive "later", unfrozen
-    runs = run_async(lambda: measure(args.rows))
+    modes = args.modes.split(",")
+    runs = run_async(lambda: measure(args.rows, modes, args.repeat))
     assert isinstance(runs, dict)
-    ours, ours_sorted, naive = runs["unsorted"], runs["sorted"], runs["naive"]
-    ratio = naive["max_stall_ms"] / max(ours["max_stall_ms"], 0.01)
-    time_ratio = naive["seconds"] / max(ours["seconds"], 0.001)
-    start_ms = None if args.no_startup else startup_ms()
-    print(json.dumps({
-        "results": args.rows,
-        "path": "node.search on loopback (verify, merge, database) -> SearchSession -> ResultsModel -> ResultsView",
-        "pages": ours["pages"],
-        "seconds": ours["seconds"],
-        "max_stall_ms": ours["max_stall_ms"],
-        "p99_stall_ms": ours["p99_stall_ms"],
-        "sorted_seconds": ours_sorted["seconds"],
-        "sorted_max_stall_ms": ours_sorted["max_stall_ms"],
-        "sorted_p99_stall_ms": ours_sorted["p99_stall_ms"],
-        "gui_max_batch_ms": ours["gui_max_batch_ms"],
-        "sorted_gui_max_batch_ms": ours_sorted["gui_max_batch_ms"],
-        "sorted_gui_p99_batch_ms": ours_sorted["gui_p99_batch_ms"],
-        "sorted_gui_batches": ours_sorted["gui_batches"],
-        "baseline_gui_max_batch_ms": naive["gui_max_batch_ms"],
-        "db_transactions_per_search": ours["db_transactions"],
-        "sorted_db_transactions_per_search": ours_sorted["db_transactions"],
-        "rss_mib_per_10k_rows": ours["rss_mib_per_10k_rows"],
-        "baseline_seconds": naive["seconds"],
-        "baseline_max_stall_ms": naive["max_stall_ms"],
-        "baseline_p99_stall_ms": naive["p99_stall_ms"],
-        "baseline_db_transactions_per_search": naive["db_transactions"],
-        "busy_pct": ours["busy_pct"],
-        "baseline_busy_pct": naive["busy_pct"],
-        "max_stall_ratio": round(ratio, 1),
-        "seconds_ratio": round(time_ratio, 1),
-        "searches_ended_short": runs["short_searches"]["count"],
-        "longest_gc_pause_ms": ours["longest_gc_pause_ms"],
-        "sorted_longest_gc_pause_ms": ours_sorted["longest_gc_pause_ms"],
-        "startup_ms": start_ms,
-    }))
+    report: dict[str, object] = {
+        "results": args.rows, "runs_per_mode": args.repeat,
+        "path": "node.search on loopback (verify, merge, database) -> SearchSession -> ResultsModel -> ResultsView; "
+                "holders in their own process",
+        "searches_ended_short": runs["short_searches"][0]["count"],
+    }
+    for name in modes:
+        report[name] = medians(runs[name])
+    if "naive" in modes and "unsorted" in modes:
+        report["max_stall_ratio"] = round(report["naive"]["max_stall_ms"]  # type: ignore[index]
+                                          / max(report["unsorted"]["max_stall_ms"], 0.01), 1)  # type: ignore[index]
+    report["startup_ms"] = None if args.no_startup else startup_ms()
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

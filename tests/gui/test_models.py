@@ -266,3 +266,18 @@ def test_a_result_from_a_single_source_is_flagged_until_a_second_source_returns_
     flagged, tip = flag(0)
     assert not flagged and "Only source" not in tip and "peer-1" in tip and "peer-3" in tip
     assert model.data(model.index(0, sources)) == "2"
+
+
+def test_sources_changed_on_scattered_rows_make_a_proxy_recheck_only_those_rows(qtbot: QtBot) -> None:
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    model.add_events(events(trace, 1000))
+    proxy = ResultsProxy(model)
+    checked: list[int] = []
+    proxy.set_row_filter(lambda hit: checked.append(1) is None)
+    checked.clear()
+    again = [trace.add(model.hit(row).record, "peer-2") for row in (0, 1, 500, 999)]
+    model.add_events([e for e in again if e is not None])
+    assert len(checked) == 4  # one check per changed row, not the 1,000 rows from the first to the last
+    assert model.data(model.index(999, ResultsModel.Columns.SOURCES)) == "2" and proxy.rowCount() == 1000
