@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 
 from ggen_desktop.core.search import KNOWN_VIA, THIS_NODE_SOURCE, SearchEvent, SearchHit
+from ggen_desktop.gui import collector
 from ggen_desktop.gui.resources import icon
 from ggen_desktop.gui.table_model import (
     ALIGNMENT,
@@ -69,6 +70,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
     def reset(self, query_id: str | None) -> None:
         """Empty the table for a new query; later batches for any other query id are dropped."""
         self.beginResetModel()
+        collector.let_go(self)  # the rows go now (full collections resume); the next ones hold them off again
         self.query_id = query_id
         self.own_source = None
         self._rows.clear()
@@ -112,6 +114,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             for offset, hit in enumerate(new):
                 self._row_of[hit.identity] = first + offset
             self._text.extend([None] * len(new))  # the cache grows first: the view reads rows on insert
+            collector.hold(self)
             self.append_rows(new)
         for first_row, last_row in spans(changed_rows):
             self.rows_changed(first_row, last_row, SOURCES_COLUMN, SOURCES_COLUMN)

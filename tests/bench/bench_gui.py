@@ -176,7 +176,11 @@ def rss_kib() -> int:
 
 
 class Heartbeat:
-    """A 1 ms precise timer; every gap beyond the interval is time the loop could not run."""
+    """A 1 ms precise timer; every gap beyond the interval is time the loop could not run.
+
+    A gap is wall time: on a loaded machine it includes time the process waited for a core. The
+    main thread's CPU time inside each gap (`max_loop_cpu_ms`) is the work the loop itself did
+    without a turn, what the code controls."""
 
     def __init__(self) -> None:
         self.timer = QTimer()
@@ -184,18 +188,22 @@ class Heartbeat:
         self.timer.setInterval(1)
         self.clock = QElapsedTimer()
         self.gaps: list[float] = []
+        self.cpu: list[float] = []
         self._last = 0.0
+        self._last_cpu = 0.0
         self.timer.timeout.connect(self._tick)
 
     def start(self) -> None:
         self.clock.start()
         self._last = 0.0
+        self._last_cpu = time.thread_time()
         self.timer.start()
 
     def _tick(self) -> None:
-        now = self.clock.nsecsElapsed() / 1e6
+        now, cpu = self.clock.nsecsElapsed() / 1e6, time.thread_time()
         self.gaps.append(max(0.0, now - self._last - 1.0))
-        self._last = now
+        self.cpu.append((cpu - self._last_cpu) * 1000.0)
+        self._last, self._last_cpu = now, cpu
 
     def stop(self) -> dict[str, float]:
         self.timer.stop()
@@ -204,8 +212,10 @@ class Heartbeat:
         return {
             "max_stall_ms": round(gaps[-1], 2),
             "p99_stall_ms": round(gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))], 2),
+            "max_loop_cpu_ms": round(max(self.cpu, default=0.0), 2),
             # share of wall time the loop was blocked: the naive model's cost shows here and in seconds
             "busy_pct": round(100.0 * sum(gaps) / max(elapsed, 1.0), 1),
+            "load_avg_1min": round(os.getloadavg()[0], 2),  # cores busy on the machine (2 here, shared)
         }
 
 
