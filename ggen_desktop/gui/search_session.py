@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH_BUDGET_MS = 6.0  # one batch into the model (and a sorted proxy) per loop turn: well inside a 16 ms frame
+BATCH_BUDGET_MS = 4.0  # one batch per loop turn: with the repaint after it (~10 ms), inside a 16 ms frame
 
 
 class Handle(Protocol):
