@@ -16,7 +16,7 @@ from ggen_desktop.gui.list_models import ContactsModel, CountersModel, MyPackage
 from ggen_desktop.gui.peers_model import PeersModel
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
 from ggen_desktop.gui.results_model import SORT_ROLE, ResultsModel
-from ggen_desktop.gui.results_view import ResultsProxy
+from ggen_desktop.gui.results_view import ResultsProxy, ResultsView
 from ggen_desktop.gui.trace_model import TraceModel
 from tests.helpers.packages import make_record
 
@@ -281,3 +281,14 @@ def test_sources_changed_on_scattered_rows_make_a_proxy_recheck_only_those_rows(
     model.add_events([e for e in again if e is not None])
     assert len(checked) == 4  # one check per changed row, not the 1,000 rows from the first to the last
     assert model.data(model.index(999, ResultsModel.Columns.SOURCES)) == "2" and proxy.rowCount() == 1000
+
+
+def test_the_sources_column_has_room_for_the_flag_beside_its_text(qtbot: QtBot) -> None:
+    """Was 60 pixels: with the single-source icon, "known" read "kn…"."""
+    view = ResultsView(ResultsModel())
+    qtbot.addWidget(view)
+    width = view.columnWidth(ResultsModel.Columns.SOURCES)
+    metrics = view.fontMetrics()
+    icon = view.style().pixelMetric(view.style().PixelMetric.PM_SmallIconSize)
+    assert width >= icon + metrics.horizontalAdvance("known") + 16  # icon, text, the cell's margins
+    assert width >= metrics.horizontalAdvance("3 + known") + 12
