@@ -35,7 +35,6 @@ the rest only completes them). The rules that keep it going:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -267,7 +266,11 @@ class StreamingLookup:
                 wait = max(0.0, min(stalls) - now) if stalls else None  # wake when one stalls
                 done, _ = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for future in done:
-                    await self._verify_in_slices(future.result())
+                    ok, answer = future.result()
+                    if ok and isinstance(answer, dict) and isinstance(answer.get("records"), list):  # checked a slice
+                        # per loop turn (a page takes ~15 ms); `_handle` then reads the verifier's memory
+                        self.trace.verified += await self.verifier.verify_in_slices(answer["records"][:PAGE_RECORDS],
+                                                                                    VERIFY_SLICE_S)
                     self._handle(pending.pop(future), future.result())
         except BaseException:  # cancelled: the search was, or its time ran out
             for future, request in pending.items():
@@ -381,24 +384,6 @@ class StreamingLookup:
         self._follow_pages(request.read, answer)
         if valid and self.on_records(node, valid):
             self._stopped = True
-
-    async def _verify_in_slices(self, result: Result) -> None:
-        """Check an answer's signatures a time slice per event-loop turn (a page of 64 new records takes
-        ~15 ms): the verifier remembers each outcome, so `_handle` then only looks them up. The event loop,
-        and a window on it, never waits for a whole page."""
-        ok, answer = result
-        items = answer.get("records") if ok and isinstance(answer, dict) else None
-        if not isinstance(items, list):
-            return
-        checked, deadline = self.verifier.checked, time.perf_counter() + VERIFY_SLICE_S
-        for data in items[:PAGE_RECORDS]:
-            if time.perf_counter() >= deadline:
-                await asyncio.sleep(0)
-                deadline = time.perf_counter() + VERIFY_SLICE_S
-            if isinstance(data, bytes):
-                with contextlib.suppress(RecordError):  # `_handle` counts it, from the verifier's memory
-                    self.verifier.verify(data)
-        self.trace.verified += self.verifier.checked - checked
 
     def _verify(self, items: list[object]) -> tuple[list[SignedRecord], int]:
         """The verified records that match the query, and how many were not (forged, or not asked for)."""
