@@ -21,7 +21,6 @@ from ggen_desktop.core.package import Package
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryStatus, QueryTrace
 from ggen_desktop.core.settings import Settings
-from ggen_desktop.core.suggest import corrected
 from ggen_desktop.gui.metrics_panel import MetricsPanel
 from ggen_desktop.gui.node_panel import NodePanel
 from ggen_desktop.gui.panel_poller import PanelPoller, Panels, in_view
@@ -110,7 +109,7 @@ class MainWindow(QMainWindow):
 
     # -- construction ------------------------------------------------------------
     def _build_central(self) -> None:
-        self.area = ResultsArea(self.results_model)
+        self.area = ResultsArea(self.session)
         self.results_view = self.area.view
         self.details = self.area.details
         self.splitter = self.area.splitter
@@ -127,8 +126,7 @@ class MainWindow(QMainWindow):
         self.session.progressed.connect(self._search_progressed)
         self.session.finished.connect(self._search_finished)
         self.session.continued.connect(self._search_continued)
-        self.area.load_more_button.clicked.connect(self.load_more)
-        self.status.suggestion.linkActivated.connect(self.search_suggestion)
+        self.status.suggestion.linkActivated.connect(self.area.search_suggestion)
         self.status.retry_requested.connect(self._retry_join)
         self.search_bar.submitted.connect(self.run_query)
         self.search_bar.refused.connect(partial(self.show_error, "Cannot search", serious=False))
@@ -137,6 +135,8 @@ class MainWindow(QMainWindow):
         self.search_bar.field.textChanged.connect(self._search_text_changed)
         self.results_view.selectionModel().selectionChanged.connect(self._note_sources)
         self.area.search_requested.connect(self.search_for)
+        self.area.retype_requested.connect(self.search_bar.field.setText)
+        self.area.retype_requested.connect(self.search)  # after the text is in the field: connected in this order
         self.area.versions_requested.connect(self.show_versions)
         self.area.message.connect(lambda text: self.status.showMessage(text, 8000))
         self.transfers_panel.message.connect(lambda text: self.status.showMessage(text, 8000))
@@ -254,20 +254,8 @@ class MainWindow(QMainWindow):
         self._search_continued(trace)
 
     def _search_continued(self, _trace: QueryTrace) -> None:
-        """A search, or its next page, runs: rows it adds go under those shown."""
-        self.area.load_more_button.hide()
+        """A search, or its next page, runs: no suggestion for it yet (the area hides "Load more")."""
         self.status.show_suggestions([])
-
-    def load_more(self) -> None:
-        """The next page of the search shown (the button under the table, Ctrl+M)."""
-        if self.session.load_more() is None:
-            self.status.showMessage("This search has no more results to load", 4000)
-
-    def search_suggestion(self, keyword: str) -> None:
-        """"Did you mean X?" clicked: search again with X in place of the word it is closest to."""
-        words = self.session.trace.query.words if self.session.trace is not None else ()
-        self.search_bar.field.setText(corrected(words, keyword))
-        self.search()
 
     def _search_progressed(self, trace: QueryTrace) -> None:
         """After each applied batch (at most every 50 ms): the status line, and the trace if it is in view."""
@@ -279,7 +267,6 @@ class MainWindow(QMainWindow):
     def _search_finished(self, trace: QueryTrace) -> None:
         self.search_bar.set_running(False)
         self.status.search_status.setText(trace.summary())
-        self.area.load_more_button.setVisible(self.session.has_more)
         self.status.show_suggestions(trace.suggestions)
         self.area.search_finished(trace)
         if self.app is not None:

@@ -1,5 +1,6 @@
 """The window's central area: the start view, the results (table, filter bar, details with actions), or
-what to try when a search found nothing.
+what to try when a search found nothing; and the ways a search goes on from there ("Load more", "Did you
+mean…?").
 
 It also keeps the publisher history current: every row the table receives is
 reported to the App, so a name seen before from another key is flagged as
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from ggen_desktop.core.petnames import PetnameError, publisher_label
 from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import QueryTrace, SearchHit
+from ggen_desktop.core.suggest import corrected
 from ggen_desktop.gui.details_pane import DetailsPane
 from ggen_desktop.gui.empty_state import EmptyState
 from ggen_desktop.gui.publisher_column import PublisherDelegate, Publishers
@@ -38,6 +40,7 @@ from ggen_desktop.gui.resources import icon
 from ggen_desktop.gui.result_actions import ResultActions
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.results_view import ResultsView
+from ggen_desktop.gui.search_session import SearchSession
 from ggen_desktop.gui.start_view import StartView
 
 if TYPE_CHECKING:
@@ -62,17 +65,20 @@ class ResultsArea(QStackedWidget):
     """Pages: `start_view`, `results_page` (the table and details) and `empty_state`.
 
     Signals: `search_requested(Query)` (the window fills the search bar and runs it),
+    `retype_requested(text)` (the window puts the text in the search field and searches),
     `versions_requested(name)`, `message(text)` for the status bar.
     """
 
     search_requested = Signal(object)
+    retype_requested = Signal(str)
     versions_requested = Signal(str)
     message = Signal(str)
 
-    def __init__(self, model: ResultsModel, parent: QWidget | None = None) -> None:
+    def __init__(self, session: SearchSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.app: App | None = None
-        self.model = model
+        self.session = session
+        self.model = model = session.model
         self.publishers = Publishers(self)
         self.view = ResultsView(model)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -140,6 +146,8 @@ class ResultsArea(QStackedWidget):
         self.load_more_button.setAccessibleName("Load more results")
         self.load_more_button.setToolTip("Ask for the next page of this search (Ctrl+M)")
         self.load_more_button.hide()
+        self.load_more_button.clicked.connect(self.load_more)
+        self.session.continued.connect(self.load_more_button.hide)  # rows it adds go under those shown
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addStretch(1)
@@ -187,6 +195,7 @@ class ResultsArea(QStackedWidget):
         self.setCurrentWidget(self.start_view)
 
     def search_started(self, row_filter: RowFilter | None) -> None:
+        self.load_more_button.hide()
         self.set_filter(row_filter)
         self.setCurrentWidget(self.results_page)
         self.show_selected()
@@ -195,12 +204,24 @@ class ResultsArea(QStackedWidget):
         """A search that found nothing shows what happened and what to try instead of an empty table."""
         self.observe_now()
         self.update_filter_bar()
+        self.load_more_button.setVisible(self.session.has_more)
         if self.model.rowCount() or self.currentWidget() is not self.results_page:
             return  # results to show, or the user went back to browsing meanwhile
         suggestions = self.app.suggestions(trace.query) if self.app is not None else []
         reason = self.app.why_not_asked(trace.query) if self.app is not None and not trace.peers else ""
         self.empty_state.show_trace(trace, suggestions, reason)
         self.setCurrentWidget(self.empty_state)
+
+    # -- going on from a search ------------------------------------------------------
+    def load_more(self) -> None:
+        """The next page of the search shown (the button under the table, Ctrl+M)."""
+        if self.session.load_more() is None:
+            self.message.emit("This search has no more results to load")
+
+    def search_suggestion(self, keyword: str) -> None:
+        """"Did you mean X?" clicked: search again with X in place of the word it is closest to."""
+        words = self.session.trace.query.words if self.session.trace is not None else ()
+        self.retype_requested.emit(corrected(words, keyword))
 
     # -- filtering -----------------------------------------------------------------
     def set_filter(self, row_filter: RowFilter | None) -> None:

@@ -5,18 +5,22 @@ unsorted view never moves rows under the user. A known result that gains a
 source changes in place (dataChanged on its Sources cell). A name published by
 two different keys keeps separate rows, each flagged with a warning. Sources
 counts the peers that returned a result in answer to this search, and says
-"known" for what this node knew before asking (its own packages, gossip).
+"known" for what this node knew before asking (its own packages, gossip). A
+result from a single source (one peer, or only this node's own knowledge) is
+flagged there: one peer may be lying, or be the only one that holds it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 
 from ggen_desktop.core.search import KNOWN_VIA, THIS_NODE_SOURCE, SearchEvent, SearchHit
+from ggen_desktop.gui import collector
 from ggen_desktop.gui.resources import icon
 from ggen_desktop.gui.table_model import (
     ALIGNMENT,
@@ -54,6 +58,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.query_id: str | None = None
+        self.own_source: str | None = None  # this node's id when its own replicas answered (the same party as "this node")
         # caches filled on first use: display text per row (only visible rows are ever displayed), sort keys
         # per column (only the sorted column's); the Sources column is always live
         self._text: list[tuple[str, ...] | None] = []
@@ -65,7 +70,9 @@ class ResultsModel(ColumnTableModel[SearchHit]):
     def reset(self, query_id: str | None) -> None:
         """Empty the table for a new query; later batches for any other query id are dropped."""
         self.beginResetModel()
+        collector.let_go(self)  # the rows go now (full collections resume); the next ones hold them off again
         self.query_id = query_id
+        self.own_source = None
         self._rows.clear()
         self._text.clear()
         self._column_keys.clear()
@@ -74,7 +81,10 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         self.endResetModel()
 
     def add_events(self, events: list[SearchEvent]) -> int:
-        """Apply one batch: one beginInsertRows for all new rows, one dataChanged per changed span.
+        """Apply one batch: one beginInsertRows for all new rows, one dataChanged per run of adjacent changed rows.
+
+        A proxy re-checks every row inside a dataChanged span (a Python call each): one span from the
+        first to the last of a few hundred scattered rows would make it check the whole table.
 
         Returns the number of rows added. Events of another query are stale and ignored.
         """
@@ -104,12 +114,14 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             for offset, hit in enumerate(new):
                 self._row_of[hit.identity] = first + offset
             self._text.extend([None] * len(new))  # the cache grows first: the view reads rows on insert
+            collector.hold(self)
             self.append_rows(new)
-        if changed_rows:
-            self.rows_changed(min(changed_rows), max(changed_rows), SOURCES_COLUMN, SOURCES_COLUMN)
+        for first_row, last_row in spans(changed_rows):
+            self.rows_changed(first_row, last_row, SOURCES_COLUMN, SOURCES_COLUMN)
         if conflicted:
             rows = [r for r, h in enumerate(self._rows) if h.identity[0] in conflicted]
-            self.rows_changed(min(rows), max(rows), NAME_COLUMN, NAME_COLUMN)
+            for first_row, last_row in spans(rows):
+                self.rows_changed(first_row, last_row, NAME_COLUMN, NAME_COLUMN)
         return len(new)
 
     # -- reading -----------------------------------------------------------------
@@ -139,6 +151,8 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if role == DECORATION:
             if column == NAME_COLUMN and self.publishers_of(self._rows[row].identity[0]) > 1:
                 return icon("warning")
+            if column == SOURCES_COLUMN and len(source_parties(self._rows[row], self.own_source)) == 1:
+                return icon("single-source")
             return None
         if role == ALIGNMENT:
             return RIGHT_ALIGNED if column in NUMERIC_COLUMNS else None
@@ -173,7 +187,8 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if column == self.Columns.PUBLISHER:
             return f"Publisher key fingerprint {hit.record.fingerprint}; signature verified"
         if column == self.Columns.SOURCES:
-            lines = []
+            parties = source_parties(hit, self.own_source)
+            lines = [single_source_warning(next(iter(parties)))] if len(parties) == 1 else []
             if hit.answered_by:
                 lines.append("Returned by: " + ", ".join(sorted(s[:12] for s in hit.answered_by)))
             known = sorted(s.removeprefix(KNOWN_VIA)[:12] for s in hit.sources - hit.answered_by)
@@ -214,12 +229,42 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         return self._display(hit, column).lower()
 
 
+def spans(rows: Iterable[int]) -> list[tuple[int, int]]:
+    """Runs of adjacent rows, each as (first, last): [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for row in sorted(rows):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
 def sources_text(hit: SearchHit) -> str:
     """"3" peers answered with it; "known" when this node knew it before asking; "3 + known" both."""
     answered = len(hit.answered_by)
     if hit.is_known:
         return f"{answered} + known" if answered else "known"
     return str(answered)
+
+
+def source_parties(hit: SearchHit, own_source: str | None = None) -> set[str]:
+    """Who vouches for a result. One party each: a peer that answered and the same peer having told this node
+    before; this node's own package and its own replica's answer (`own_source`, this node's id)."""
+    parties = {source.removeprefix(KNOWN_VIA) for source in hit.sources}
+    if own_source in parties:
+        parties.discard(own_source)
+        parties.add(THIS_NODE_SOURCE)
+    return parties
+
+
+def single_source_warning(party: str) -> str:
+    """Why a result with one source is flagged, said for the source it is."""
+    if party == THIS_NODE_SOURCE:
+        return ("Only source: this node (its own package, or a copy it keeps). No other peer returned it to this "
+                "search, so others may not be able to find it.")
+    return (f"Only source: peer {party[:12]}. A single peer could be lying about this result, "
+            "or be the only one that holds it (gone when it goes offline); more sources make it likelier genuine.")
 
 
 def sources_key(hit: SearchHit) -> tuple[int, bool]:

@@ -22,7 +22,7 @@ from ggen_desktop.gui.table_model import make_compact
 FIXED_WIDTHS = {
     ResultsModel.Columns.VERSION: 70,
     ResultsModel.Columns.PUBLISHER: 145,  # a 16-digit grouped fingerprint, or a petname with it (elided)
-    ResultsModel.Columns.SOURCES: 60,
+    ResultsModel.Columns.SOURCES: 80,  # "3 + known", or a single-source flag and "known"
     ResultsModel.Columns.ARRIVAL: 80,
 }
 FLEXIBLE_WIDTHS = {

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
+from ggen_desktop.gui import collector
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.tasks import TaskGroup
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH_BUDGET_MS = 6.0  # one batch into the model (and a sorted proxy) per loop turn: well inside a 16 ms frame
+BATCH_BUDGET_MS = 4.0  # one batch per loop turn: with the repaint after it (~10 ms), inside a 16 ms frame
 
 
 class Handle(Protocol):
@@ -104,6 +105,7 @@ class SearchSession(QObject):
     def cancel(self) -> None:
         """Stop the running query and say so now, once; rows already shown stay, nothing arrives after."""
         if self._stop() and self.handle is not None:
+            collector.let_go(self.model)
             self.finished.emit(self.handle.trace)  # `_consume` stays silent for a cancelled query
 
     def _stop(self) -> bool:
@@ -125,10 +127,14 @@ class SearchSession(QObject):
         while handle is self.handle and self._limiter.pending:
             self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
             await asyncio.sleep(0)
-        if handle is self.handle and trace.status is not QueryStatus.CANCELLED:
-            self.finished.emit(trace)
+        if handle is self.handle:
+            collector.let_go(self.model)  # the page is in: full collections resume (never held while idle)
+            if trace.status is not QueryStatus.CANCELLED:
+                self.finished.emit(trace)
 
     def _apply(self, events: list[SearchEvent]) -> None:
+        if self.handle is not None:
+            self.model.own_source = self.handle.trace.own_source
         self.model.add_events(events)
         if self.handle is not None:
             self.progressed.emit(self.handle.trace)

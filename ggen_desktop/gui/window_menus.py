@@ -83,7 +83,7 @@ def build_menus(window: MainWindow) -> WindowActions:
                     "Run the search in the fields again")
     cancel = _action(window, search_menu, "&Cancel search", window.cancel_search, ["Esc"],
                      "Stop asking peers; results so far stay")
-    more = _action(window, search_menu, "Load &more results", window.load_more, ["Ctrl+M"],
+    more = _action(window, search_menu, "Load &more results", window.area.load_more, ["Ctrl+M"],
                    "The next page of this search, from the same lookup")
     docks = _dock_actions(window, bar.addMenu("&View"))
     about = _action(window, bar.addMenu("&Help"), f"&About ggen-desktop {__version__}", window.show_about, ["F1"],

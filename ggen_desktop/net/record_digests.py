@@ -10,7 +10,10 @@ answers without records (see `MarketProtocol.rpc_search` and the lookup).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -66,6 +69,19 @@ class VerifiedRecords:
         if isinstance(outcome, RecordError):
             raise outcome.with_traceback(None)  # a fresh traceback each time: none piles up in the memory
         return outcome
+
+    async def verify_in_slices(self, items: list[object], slice_s: float) -> int:
+        """Check (and remember) every record in `items`, giving the event loop a turn every `slice_s`
+        seconds, so a window on the same loop never waits for a whole answer page; the number checked."""
+        checked, deadline = self.checked, time.perf_counter() + slice_s
+        for data in items:
+            if time.perf_counter() >= deadline:
+                await asyncio.sleep(0)
+                deadline = time.perf_counter() + slice_s
+            if isinstance(data, bytes):
+                with contextlib.suppress(RecordError):  # remembered: the caller counts it when it looks it up
+                    self.verify(data)
+        return self.checked - checked
 
     def __len__(self) -> int:
         return len(self._outcomes)

@@ -230,9 +230,10 @@ class StoreConnection:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (name, version, fingerprint, record.encoded, first, last),
             )
-        else:
-            stored = verified(current[0], record.identity, "discovered_records")
-            newer = stored is None or stored.is_older_than(record)
+        else:  # the same bytes again (another peer's copy) need no second signature check
+            same = current[0] == record.encoded
+            stored = None if same else verified(current[0], record.identity, "discovered_records")
+            newer = not same and (stored is None or stored.is_older_than(record))
             conn.execute(
                 "UPDATE discovered_records SET record = ?, last_seen = max(last_seen, ?) "
                 "WHERE name = ? AND version = ? AND fingerprint = ?",

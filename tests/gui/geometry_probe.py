@@ -38,6 +38,12 @@ def main() -> None:
         "tabs_width": sum(tabs.tabRect(i).width() for i in range(tabs.count())),
         "tab_bar_width": tabs.width(),
         "tabs_elided": tabs.elideMode() != Qt.TextElideMode.ElideNone,
+        # a tab narrower or lower than its title's text is clipped, whatever the elide mode says
+        "tabs_clipped": [tabs.tabText(i) for i in range(tabs.count())
+                         if tabs.tabRect(i).width() < tabs.fontMetrics().horizontalAdvance(tabs.tabText(i))
+                         or tabs.tabRect(i).height() < tabs.fontMetrics().height()],
+        "tabs_visible": tabs.isVisible() and all(tabs.rect().contains(tabs.tabRect(i)) for i in range(tabs.count())),
+        "device_pixel_ratio": window.devicePixelRatio(),
     }))
     if len(sys.argv) == 4:
         window.resize(int(sys.argv[2]), int(sys.argv[3]))

@@ -3,7 +3,8 @@
 Run: `python tests/gui/make_screenshots.py [OUT_DIR]` (default: docs/). Not a test
 (pytest collects only test_*.py); re-run it when the window changes. The shots are taken on an
 offscreen screen of 1440×900 (the window at its first-run 1280×800), and the small-screen one in a
-second process whose screen is 1024×640.
+second process whose screen is 1024×640, and the HiDPI one in a third whose 3200×2000 screen is scaled by 2
+(QT_SCALE_FACTOR=2: 1600×1000 logical pixels, the image in device pixels).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 SMALL = "--small"
+SCALE2 = "--scale2"  # the window at scale factor 2 (docs/window-scale2.png)
 TRANSFERS = "--transfers"  # only the Transfers shots (docs/transfers*.png)
 DEPENDENCIES = "--dependencies"  # only the dependency view (docs/dependencies.png)
 
@@ -198,8 +200,8 @@ async def publish_flow(window: MainWindow, out: Path) -> None:
     dialog.close()
 
 
-async def shoot_small(out: Path) -> None:
-    """The window on a 1024×640 screen, as it opens there the first time, after a search."""
+async def shoot_small(out: Path, name: str = "window-1024x640.png") -> None:
+    """The window on a small (or scaled) screen, as it opens there the first time, after a search."""
     with tempfile.TemporaryDirectory() as tmp:
         window, _app = await open_window(tmp)
         ready = wait_for(window.ready)
@@ -208,7 +210,7 @@ async def shoot_small(out: Path) -> None:
         await search(window, "rust")
         window.results_view.selectRow(0)
         await asyncio.sleep(0.1)
-        save(window, out / "window-1024x640.png")
+        save(window, out / name)
         window.close()
         await window.shutdown()
 
@@ -307,8 +309,14 @@ def main() -> None:
         QApplication(sys.argv[:1]).setQuitOnLastWindowClosed(False)
         run(shoot_transfers(Path(next((a for a in sys.argv[1:] if a != TRANSFERS), ROOT / "docs"))))
         return
-    args = [a for a in sys.argv[1:] if a != SMALL]
+    args = [a for a in sys.argv[1:] if a not in (SMALL, SCALE2)]
     out = Path(args[0]) if args else ROOT / "docs"
+    if SCALE2 in sys.argv:
+        offscreen_screen(3200, 2000)
+        os.environ["QT_SCALE_FACTOR"] = "2"
+        QApplication(sys.argv[:1]).setQuitOnLastWindowClosed(False)
+        run(shoot_small(out, "window-scale2.png"))
+        return
     if small:
         offscreen_screen(1024, 640)
     else:
@@ -317,6 +325,7 @@ def main() -> None:
     run(shoot_small(out) if small else shoot(out))
     if not small:
         subprocess.run([sys.executable, __file__, str(out), SMALL], check=True)
+        subprocess.run([sys.executable, __file__, str(out), SCALE2], check=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from ggen_desktop.gui.list_models import ContactsModel, CountersModel, MyPackage
 from ggen_desktop.gui.peers_model import PeersModel
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
 from ggen_desktop.gui.results_model import SORT_ROLE, ResultsModel
-from ggen_desktop.gui.results_view import ResultsProxy
+from ggen_desktop.gui.results_view import ResultsProxy, ResultsView
 from ggen_desktop.gui.trace_model import TraceModel
 from tests.helpers.packages import make_record
 
@@ -226,3 +226,69 @@ def test_a_peer_still_waiting_when_the_query_ends_gets_a_final_state(qtmodeltest
         states = [model.index(r, TraceModel.Columns.STATE).data() for r in range(3)]
         assert states == ["answered", final, "malformed answer"], status
         qtmodeltester.check(model, force_py=True)
+
+
+def test_a_result_from_a_single_source_is_flagged_until_a_second_source_returns_it(qtbot: QtBot) -> None:
+    from ggen_desktop.core.search import THIS_NODE_SOURCE, known_via
+
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda tl, br, _roles=(): changed.append((tl.row(), tl.column())))
+    lone = make_record("acme/lone", key=KEY_A)
+    told = make_record("acme/told", key=KEY_A)
+    mine = make_record("acme/mine", key=KEY_A)
+    added = [trace.add(lone, "peer-1"), trace.add(told, known_via("peer-2")), trace.add(told, "peer-2"),
+             trace.add(mine, THIS_NODE_SOURCE), trace.add(mine, "my-node-id")]
+    model.own_source = "my-node-id"  # this node's replica answered too: still only this node
+    model.add_events([e for e in added if e is not None])
+    sources = ResultsModel.Columns.SOURCES
+
+    def flag(row: int) -> tuple[bool, str]:
+        index = model.index(row, sources)
+        decoration = model.data(index, Qt.ItemDataRole.DecorationRole)
+        return decoration is not None and not decoration.isNull(), model.data(index, Qt.ItemDataRole.ToolTipRole)
+
+    flagged, tip = flag(0)
+    assert flagged and tip.startswith("Only source: peer peer-1. A single peer could be lying about this result, "
+                                      "or be the only one that holds it")
+    flagged, tip = flag(1)  # told of it by peer-2 before, then answered by peer-2: one party, not two
+    assert flagged and tip.startswith("Only source: peer peer-2.")
+    flagged, tip = flag(2)
+    assert flagged and tip.startswith("Only source: this node") and "others may not be able to find it" in tip
+    assert model.data(model.index(0, ResultsModel.Columns.NAME), Qt.ItemDataRole.DecorationRole) is None
+
+    second = trace.add(lone, "peer-3")
+    assert second is not None
+    model.add_events([second])
+    assert (0, sources) in changed  # the Sources cell repaints: its flag goes
+    flagged, tip = flag(0)
+    assert not flagged and "Only source" not in tip and "peer-1" in tip and "peer-3" in tip
+    assert model.data(model.index(0, sources)) == "2"
+
+
+def test_sources_changed_on_scattered_rows_make_a_proxy_recheck_only_those_rows(qtbot: QtBot) -> None:
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    model.add_events(events(trace, 1000))
+    proxy = ResultsProxy(model)
+    checked: list[int] = []
+    proxy.set_row_filter(lambda hit: checked.append(1) is None)
+    checked.clear()
+    again = [trace.add(model.hit(row).record, "peer-2") for row in (0, 1, 500, 999)]
+    model.add_events([e for e in again if e is not None])
+    assert len(checked) == 4  # one check per changed row, not the 1,000 rows from the first to the last
+    assert model.data(model.index(999, ResultsModel.Columns.SOURCES)) == "2" and proxy.rowCount() == 1000
+
+
+def test_the_sources_column_has_room_for_the_flag_beside_its_text(qtbot: QtBot) -> None:
+    """Was 60 pixels: with the single-source icon, "known" read "kn…"."""
+    view = ResultsView(ResultsModel())
+    qtbot.addWidget(view)
+    width = view.columnWidth(ResultsModel.Columns.SOURCES)
+    metrics = view.fontMetrics()
+    icon = view.style().pixelMetric(view.style().PixelMetric.PM_SmallIconSize)
+    assert width >= icon + metrics.horizontalAdvance("known") + 16  # icon, text, the cell's margins
+    assert width >= metrics.horizontalAdvance("3 + known") + 12

@@ -100,11 +100,13 @@ def test_a_burst_of_rows_reaches_the_history_a_slice_per_loop_turn(qtbot: QtBot,
     from ggen_desktop.app import App
     from ggen_desktop.core.search import SearchEvent
     from ggen_desktop.gui.results_area import OBSERVE_SLICE, ResultsArea
+    from ggen_desktop.gui.search_session import SearchSession
+    from ggen_desktop.gui.tasks import TaskGroup
 
     app = App(data_dir=tmp_path / "data", config_dir=tmp_path / "config", demo_size=1)
     try:
         model = ResultsModel()
-        area = ResultsArea(model)
+        area = ResultsArea(SearchSession(model, TaskGroup()))
         qtbot.addWidget(area)
         area.attach(app)
         batches: list[int] = []

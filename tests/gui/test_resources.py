@@ -14,7 +14,7 @@ from ggen_desktop.gui.resources import APP_ICON, icon, load_ui, resource_path
 
 
 def test_icons_load(qtbot: QtBot) -> None:
-    for name in (APP_ICON, "warning", "search", "cancel"):
+    for name in (APP_ICON, "warning", "search", "cancel", "single-source"):
         assert not icon(name).isNull(), name
         assert not icon(name).pixmap(32, 32).isNull(), name
 

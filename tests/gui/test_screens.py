@@ -19,11 +19,17 @@ from ggen_desktop.gui.window_docks import first_run_dock_width, first_run_geomet
 PROBE = Path(__file__).with_name("geometry_probe.py")
 
 
-def open_on_screen(tmp_path: Path, width: int, height: int, config_dir: Path, *resize: int) -> dict[str, Any]:
+def open_on_screen(tmp_path: Path, width: int, height: int, config_dir: Path, *resize: int,
+                   scale: int | None = None) -> dict[str, Any]:
+    """The probe's report; `width`×`height` are device pixels, and with `scale` Qt scales everything by it
+    (QT_SCALE_FACTOR, as a HiDPI desktop sets it), so the window sees a screen `scale` times smaller."""
     screen = tmp_path / f"screen-{width}x{height}.json"
     screen.write_text(json.dumps({"screens": [{"name": "test", "x": 0, "y": 0, "width": width, "height": height,
                                                "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
-    env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={screen}"}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("QT_SCALE")}
+    env["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen}"
+    if scale is not None:
+        env["QT_SCALE_FACTOR"] = str(scale)
     done = subprocess.run([sys.executable, str(PROBE), str(config_dir), *map(str, resize)], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -40,6 +46,21 @@ def test_first_start_fits_a_small_screen_with_every_column_in_view(tmp_path: Pat
     assert shown["columns_width"] <= shown["table_width"], shown  # no column off-screen
     assert shown["tab_titles"] == ["Metrics", "Peers", "Publish", "Node"] and not shown["tabs_elided"]
     assert shown["tabs_width"] <= shown["tab_bar_width"], shown  # every panel tab readable, no scroll arrows
+    assert shown["tabs_clipped"] == [] and shown["tabs_visible"], shown
+
+
+@pytest.mark.parametrize(("width", "height"), [(3200, 2000), (2048, 1280)])
+def test_at_scale_factor_2_the_window_fits_and_every_panel_tab_reads_whole(tmp_path: Path, width: int,
+                                                                           height: int) -> None:
+    shown = open_on_screen(tmp_path, width, height, tmp_path / "config", scale=2)
+    assert shown["device_pixel_ratio"] == 2.0, shown  # the scale applies
+    available, frame = QRect(*shown["available"]), QRect(*shown["frame"])
+    assert available.size() == QSize(width // 2, height // 2), shown
+    assert available.contains(frame), shown  # not 2560×1600 device pixels' worth on a smaller screen
+    assert shown["tab_titles"] == ["Metrics", "Peers", "Publish", "Node"] and not shown["tabs_elided"], shown
+    assert shown["tabs_clipped"] == [] and shown["tabs_visible"], shown
+    assert shown["tabs_width"] <= shown["tab_bar_width"], shown
+    assert shown["columns_width"] <= shown["table_width"], shown
 
 
 def test_a_very_small_screen_still_fits_the_window(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 from ggen_desktop.core.petnames import group_fingerprint
 from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus
+from ggen_desktop.gui import collector
 from ggen_desktop.gui.main_window import MainWindow
 from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
 
@@ -164,3 +165,15 @@ def test_category_and_tag_filters_narrow_the_search(qtbot: QtBot, window: MainWi
     for row in range(model.rowCount()):
         meta = model.hit(row).record.package.metadata
         assert "Database" in meta.categories and "sql" in meta.tags
+
+
+def test_full_collections_are_held_off_only_while_a_page_streams_in(qtbot: QtBot, window: MainWindow) -> None:
+    """A window left open on its results must not run without full garbage collections for hours."""
+    assert window.app is not None
+    window.app.node.query_config = QueryConfig(max_results=200, default_timeout=5.0)
+    held_while_streaming: list[bool] = []
+    window.results_model.rowsInserted.connect(lambda *_: held_while_streaming.append(collector.holding()))
+    search(qtbot, window, "rust")
+    assert held_while_streaming and all(held_while_streaming)
+    assert window.results_model.rowCount() > 10  # the rows stay on screen...
+    assert not collector.holding()  # ...and full collections run again

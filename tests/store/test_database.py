@@ -116,6 +116,22 @@ def test_discovered_records_collect_peers_and_times(db: Database) -> None:
     assert (found.first_seen, found.last_seen) == (10.0, 30.0)
 
 
+def test_the_same_record_from_another_peer_is_not_verified_again(db: Database,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas send identical bytes: a second sighting adds its peer without a second signature check."""
+    from ggen_desktop.store import connection
+
+    record = make_record(key=KEY)
+    db.upsert_discovered(record, "peer-a", seen_at=1.0)
+    checks: list[bytes] = []
+    check = connection.verified
+    monkeypatch.setattr(connection, "verified", lambda blob, *args: checks.append(blob) or check(blob, *args))
+    db.upsert_discovered(record, "peer-b", seen_at=2.0)
+    assert checks == []
+    [found] = db.discovered_records()
+    assert found.record == record and found.peers == ("peer-a", "peer-b") and found.last_seen == 2.0
+
+
 def test_newer_resigned_record_wins_and_old_replay_cannot_roll_back(db: Database) -> None:
     old = sign(make_package(updated_at=1_700_000_000), KEY)
     new = sign(make_package(updated_at=1_700_000_500, description="fixed typo"), KEY)
