@@ -192,7 +192,9 @@ class App:
         await self.node.start(self.port, bootstrap, self._interface)
         self.observe_records(self.known_records())  # announcements received while this node was away
         report("Joining", 1, 1)
-        if not self.in_memory:
+        if self.sharing is not None:  # a node restart keeps the running sharing: announce to the new network
+            await self.sharing.announce_again()
+        elif not self.in_memory:
             from ggen_desktop.net.transfer_types import TransferError
 
             try:
@@ -270,6 +272,9 @@ class App:
         self._port = None  # the settings' port from now on, not the command line's
         self.is_demo = self._allow_demo and not self._bootstrap
         self._interface = self._interface_asked or ("127.0.0.1" if self.is_demo else "0.0.0.0")
+        if self.sharing is not None and self.sharing.host != self._interface:  # e.g. from the demo to a real network
+            await self.sharing.close()
+            self.sharing = None
         self.node = self._make_node()
         self._load_metrics()
         await self.start(progress)

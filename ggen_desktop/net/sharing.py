@@ -81,6 +81,14 @@ class ArchiveSharing:
             except (TransferError, OSError) as exc:
                 log.warning("not seeding %s: %s", held.sha256, exc)
 
+    async def announce_again(self) -> None:
+        """Say again what is seeded here: at every refresh, and at once when the node was restarted."""
+        for sha256 in list(self._seeded):
+            try:
+                await self._provide(sha256)
+            except Exception:  # one failed announcement must not end the others, or the refreshing
+                log.exception("could not refresh the provider record of %s", sha256[:12])
+
     def set_seed_downloads(self, on: bool) -> None:
         """Offer downloaded archives (on) or stop offering them (off) from now on; the node's own stay seeded."""
         if on == self.seed_downloads:
@@ -182,11 +190,7 @@ class ArchiveSharing:
         """Provider records expire after an hour: say again, every refresh interval, what is seeded here."""
         while True:
             await asyncio.sleep(self.refresh_s)
-            for sha256 in list(self._seeded):
-                try:
-                    await self._provide(sha256)
-                except Exception:  # one failed refresh must not end the refreshing
-                    log.exception("could not refresh the provider record of %s", sha256[:12])
+            await self.announce_again()
 
     def _session(self) -> TransferSession:
         if self.session is None or not self.session.is_open:

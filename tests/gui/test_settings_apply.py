@@ -58,7 +58,8 @@ def pytest_fail(text: str) -> bool:
 
 def test_a_new_port_restarts_the_node_in_the_same_window_after_confirmation(qtbot: QtBot, window: MainWindow) -> None:
     assert window.app is not None
-    old = window.app.node
+    old, sharing = window.app.node, window.app.sharing
+    assert sharing is not None and sharing.session is not None
     port = free_udp_port()
     dialog = SettingsDialog(window.app.settings, window)
     qtbot.addWidget(dialog)
@@ -75,6 +76,7 @@ def test_a_new_port_restarts_the_node_in_the_same_window_after_confirmation(qtbo
     assert node is not old and not old.is_running
     assert node.is_running and node.joined and node.address == ("127.0.0.1", port)
     assert window.is_joined and window.isVisible()
+    assert window.app.sharing is sharing and sharing.session.is_open  # one BitTorrent session, not a second one
 
 
 def test_declining_the_restart_keeps_the_node_and_says_when_the_change_applies(qtbot: QtBot, window: MainWindow) -> None:
