@@ -18,18 +18,7 @@ import pytest
 
 from ggen_desktop.logging_setup import configure_logging
 from ggen_desktop.store.database import Database
-from tests.helpers.node_process import ROOT, NodeProcess, cli_env, node_processes, run_cli
-
-MANIFEST = """\
-[package]
-id = "acme/quantum-widget"
-version = "1.2.0"
-title = "Quantum widget generator"
-description = "Generates quantum widgets"
-tags = ["quantum", "widget"]
-categories = ["Utility"]
-content_hash = "sha256:{}"
-""".format("ab" * 32)
+from tests.helpers.node_process import MANIFEST, ROOT, NodeProcess, cli_env, node_processes, run_cli
 
 
 def cli(tmp_path: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

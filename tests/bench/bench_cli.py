@@ -31,18 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.helpers.node_process import NodeProcess, run_cli
+from tests.helpers.node_process import MANIFEST, NodeProcess, run_cli
 
-MANIFEST = """\
-[package]
-id = "acme/quantum-widget"
-version = "1.2.0"
-title = "Quantum widget generator"
-description = "Generates quantum widgets"
-tags = ["quantum", "widget"]
-categories = ["Utility"]
-content_hash = "sha256:{}"
-""".format("ab" * 32)
 FOUND = "acme/quantum-widget 1.2.0"
 
 

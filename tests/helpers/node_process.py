@@ -20,6 +20,17 @@ from tests.helpers.waiting import wait_until_blocking
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"listening on (\S+):(\d+) node ([0-9a-f]{40})")
+# A package manifest the CLI tests and bench_cli publish and then search for (as "quantum").
+MANIFEST = """\
+[package]
+id = "acme/quantum-widget"
+version = "1.2.0"
+title = "Quantum widget generator"
+description = "Generates quantum widgets"
+tags = ["quantum", "widget"]
+categories = ["Utility"]
+content_hash = "sha256:{}"
+""".format("ab" * 32)
 
 
 def cli_env(home: Path) -> dict[str, str]:
