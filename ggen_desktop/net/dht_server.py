@@ -60,7 +60,7 @@ class DhtServer(Server):
         loop = asyncio.get_running_loop()
         sent = loop.time()
         pending = {asyncio.ensure_future(self.bootstrap_node(addr)) for addr in addrs}
-        stall = StallRule(self.reputation, [])
+        stall = StallRule(self.reputation, [], self.protocol.round_trips)
         answered: list[Node] = []
         while pending:
             wait = max(0.0, sent + stall.unmeasured_stall_after() - loop.time()) if answered else None

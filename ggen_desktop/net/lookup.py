@@ -127,7 +127,7 @@ class StreamingLookup:
         self._sets: dict[bytes, _RecordSet] = {}
         self._stopped = False
         self._add_candidates(protocol.router.find_neighbors(self.target, k=ksize))
-        self.stall = StallRule(self.reputation, self.candidates.values())
+        self.stall = StallRule(self.reputation, self.candidates.values(), protocol.round_trips)
 
     # -- choosing whom to ask ---------------------------------------------------
 

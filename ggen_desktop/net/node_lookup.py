@@ -68,7 +68,7 @@ class NodeLookup:
         self._stalled: set[bytes] = set()
         first = list(seeds) if seeds is not None else protocol.router.find_neighbors(target, k=ksize)
         self._add(first)
-        self.stall = StallRule(protocol.reputation, self.candidates.values())
+        self.stall = StallRule(protocol.reputation, self.candidates.values(), protocol.round_trips)
 
     def _add(self, nodes: Iterable[Node]) -> None:
         for node in nodes:

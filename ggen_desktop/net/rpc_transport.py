@@ -28,7 +28,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +56,7 @@ DEFAULT_RPC_TIMEOUT = 2.0
 ERROR_KEY = "error"
 TOKEN_KEY = "token"
 RECEIVE_BUFFER = 1 << 20
+RECENT_ROUND_TRIPS = 64  # kept so a lookup knows what a round trip takes before its own first answer
 STAT_NAMES = (
     "datagrams_in", "bytes_in", "requests", "responses", "requests_out", "bytes_out", "timeouts",
     "dropped_malformed", "dropped_oversized", "dropped_unknown_rpc", "dropped_spoofed", "dropped_unexpected",
@@ -135,6 +136,7 @@ class PendingRequest:
     deadline: float  # loop time
     timer: asyncio.TimerHandle | None = field(default=None)
     retried: bool = False
+    sent_at: float = 0.0  # loop time
 
 
 class CheckedRpcProtocol(KademliaProtocol):
@@ -150,6 +152,7 @@ class CheckedRpcProtocol(KademliaProtocol):
         self.policy = policy
         self.validation = AddressValidation(policy)
         self.limits = RequestLimits(policy)
+        self.round_trips: deque[float] = deque(maxlen=RECENT_ROUND_TRIPS)  # of answered requests, to anyone
 
     # -- receiving -----------------------------------------------------------
 
@@ -200,6 +203,7 @@ class CheckedRpcProtocol(KademliaProtocol):
             pending.timer.cancel()
         self.stats["responses"] += 1
         self.validation.mark_verified(addr[0], addr[1])  # it read our random message id there
+        self.round_trips.append(asyncio.get_running_loop().time() - pending.sent_at)
         self._answered(pending, payload)
 
     def _answered(self, pending: PendingRequest, payload: Any) -> None:
@@ -313,8 +317,10 @@ class CheckedRpcProtocol(KademliaProtocol):
                 future.set_result((False, None))
             return
         msg_id = os.urandom(MSG_ID_BYTES)
-        pending = self._pending[msg_id] = PendingRequest(future, address, name, args, deadline, retried=retried)
-        pending.timer = asyncio.get_running_loop().call_at(deadline, self._expire, msg_id)
+        loop = asyncio.get_running_loop()
+        pending = self._pending[msg_id] = PendingRequest(future, address, name, args, deadline, retried=retried,
+                                                         sent_at=loop.time())
+        pending.timer = loop.call_at(deadline, self._expire, msg_id)
         future.add_done_callback(lambda f: self._forget(msg_id) if f.cancelled() else None)
         data = REQUEST + msg_id + payload
         self.stats["requests_out"] += 1

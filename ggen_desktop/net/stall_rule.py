@@ -5,8 +5,9 @@ slot until its timeout (2 s for a peer never measured), so a request *stalls*
 once it has taken much longer than its peer should: 2× the peer's own mean
 round trip when the reputation book has measured it; for a peer never
 measured, 4× the p90 of the round trips this lookup has seen (before its first
-answer, the candidates' measured ones stand in), with a floor; with no round
-trip known at all, a fixed wait. A stalled request frees its slot but is not a
+answer, the candidates' measured ones stand in, or else the node's recent
+round trips to anyone), with a floor; with no round trip known at all, a
+fixed wait. A stalled request frees its slot but is not a
 timeout: its late answer is still used, and only its own timeout counts
 against the peer.
 """
@@ -40,12 +41,14 @@ def reputation_key(node: Node) -> str:
 class StallRule:
     """One lookup's round trips, and how long a request to each peer may run before it stalls."""
 
-    def __init__(self, reputation: ReputationBook, candidates: Iterable[Node]) -> None:
-        """`candidates` are the lookup's first ones: their measured round trips stand in until it has its own."""
+    def __init__(self, reputation: ReputationBook, candidates: Iterable[Node], recent: Iterable[float] = ()) -> None:
+        """`candidates` are the lookup's first ones: their measured round trips stand in until it has its own;
+        without any, the node's `recent` round trips to anyone do."""
         self.reputation = reputation
         self.rtts: list[float] = []
         measured = (reputation.peers.get(reputation_key(node)) for node in candidates)
         self.prior = [s.avg_rtt_ms / 1000.0 for s in measured if s is not None and s.avg_rtt_ms is not None]
+        self.prior = self.prior or list(recent)
 
     def observe(self, rtt_s: float) -> None:
         """A round trip seen in this lookup."""
