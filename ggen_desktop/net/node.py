@@ -33,6 +33,7 @@ from ggen_desktop.net.errors import NodeError
 from ggen_desktop.net.joining import FIRST_RETRY_S, MAX_RETRY_S, Attempt, Joiner
 from ggen_desktop.net.known_records import KnownRecords
 from ggen_desktop.net.lookup import OnRecords, StreamingLookup, start_lookup
+from ggen_desktop.net.node_lookup import NODE_LOOKUP_ALPHA
 from ggen_desktop.net.node_state import CONTACTS_SAVE_INTERVAL_S, NodeState
 from ggen_desktop.net.protocol import MarketProtocol
 from ggen_desktop.net.providers import ProviderDirectory
@@ -63,7 +64,7 @@ class MarketplaceNode:
         *,
         node_id: bytes | None = None,
         ksize: int = 20,
-        alpha: int = 3,
+        alpha: int = NODE_LOOKUP_ALPHA,
         remember_contacts: bool = True,
         republish_interval: float = REPUBLISH_INTERVAL_S,
         republish_check: float = REPUBLISH_CHECK_S,

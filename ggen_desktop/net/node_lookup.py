@@ -11,22 +11,22 @@ the search lookup (`lookup`):
   until they answer this lookup; only nodes that answered are returned,
   closest first;
 - the window is the k closest candidates that have neither failed nor
-  stalled; the lookup asks the window's unasked ones, `fan_out` at a time, and
-  ends when every node in the window has answered (or nothing is left);
+  stalled; the lookup asks the window's unasked ones, `fan_out` at a time
+  (with the window all asked, the next candidates beyond it: they replace
+  whoever in it stalls), and ends when every node in the window has answered
+  (or nothing is left);
 - a request stalls by the shared `stall_rule`: it stops counting against
   `fan_out` and leaves the window, but its late answer is still used while
   the lookup runs; left out at the end, it finishes in the background (the
-  protocol's own bookkeeping: reputation, routing table);
-- an address that has not verified ours yet answers with no more bytes than
-  our request had (a contact or none). Such a first answer is asked for
-  once more: by then the peer has pinged us (its probe) and answers in full.
+  protocol's own bookkeeping: reputation, routing table). A peer that has
+  not verified our address answers with no more bytes than we sent, so
+  find_node requests are padded (`rpc_transport`) to leave room for k contacts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,7 +37,7 @@ from ggen_desktop.net.stall_rule import StallRule, reputation_key
 
 log = logging.getLogger(__name__)
 
-CUT_ANSWER = 1  # contacts an unverified asker's find_node answer is cut to: a first answer this short is asked again
+NODE_LOOKUP_ALPHA = 8  # requests kept in flight (IPFS's DHT keeps 10): a few dead peers cannot hold every slot
 _LEFT_RUNNING: set[asyncio.Future[Result]] = set()  # requests a finished lookup left to finish, kept referenced
 
 
@@ -62,8 +62,6 @@ class NodeLookup:
         self.asked: set[bytes] = set()
         self.answered: dict[bytes, Node] = {}
         self.failed: set[bytes] = set()
-        self.asked_again: set[bytes] = set()
-        self._again: deque[Node] = deque()
         self._pending: dict[asyncio.Future[Result], _Request] = {}
         self._stalled: set[bytes] = set()
         first = list(seeds) if seeds is not None else protocol.router.find_neighbors(target, k=ksize)
@@ -75,19 +73,16 @@ class NodeLookup:
             if node.id != self.me and node.id not in self.candidates:
                 self.candidates[node.id] = node
 
-    def _window(self) -> list[Node]:
-        """The k closest candidates that have not failed and whose request has not stalled."""
+    def _usable(self) -> list[Node]:
+        """Candidates that have not failed and whose request has not stalled, closest first."""
         usable = [n for n in self.candidates.values() if n.id not in self.failed and n.id not in self._stalled
                   and not self.protocol.reputation.is_avoided(reputation_key(n))]
         usable.sort(key=self.target.distance_to)
-        return usable[: self.ksize]
+        return usable
 
-    def _next(self, window: list[Node]) -> Node | None:
-        while self._again:
-            node = self._again.popleft()
-            if node.id not in self.failed:
-                return node
-        return next((n for n in window if n.id not in self.asked), None)
+    def _next(self, usable: list[Node]) -> Node | None:
+        """The closest candidate not asked yet: in the window, or just beyond it once the window is all asked."""
+        return next((n for n in usable if n.id not in self.asked), None)
 
     def _send(self, node: Node, now: float) -> None:
         self.asked.add(node.id)
@@ -95,11 +90,9 @@ class NodeLookup:
         self._pending[future] = _Request(node, now)
 
     def _ended(self, window: list[Node]) -> bool:
-        """Every node of the window answered, and none of them is being asked again."""
-        if self._again:
-            return False
-        out = {r.node.id for r in self._pending.values() if r.node.id not in self._stalled}
-        return all(n.id in self.answered and n.id not in out for n in window)
+        """Every node of the window answered. Before any answer, stalled requests are waited for: they
+        are all there is."""
+        return bool(self.answered) and all(n.id in self.answered for n in window)
 
     async def run(self) -> list[Node]:
         """Ask until the window has answered; the nodes that answered, closest first (at most k)."""
@@ -111,11 +104,11 @@ class NodeLookup:
                 self._stalled = {r.node.id for r in pending.values()
                                  if now >= r.sent_at + self.stall.stall_after(r.node)}
                 active = len(pending) - sum(1 for r in pending.values() if r.node.id in self._stalled)
-                window = self._window()
-                while active < self.fan_out and (node := self._next(window)) is not None:
+                usable = self._usable()
+                while active < self.fan_out and (node := self._next(usable)) is not None:
                     self._send(node, now)
                     active += 1
-                if not pending or self._ended(window):
+                if not pending or self._ended(usable[: self.ksize]):
                     break
                 stalls = [r.sent_at + self.stall.stall_after(r.node) for r in pending.values()
                           if r.node.id not in self._stalled]
@@ -138,17 +131,12 @@ class NodeLookup:
         node = request.node
         ok, answer = result
         if not ok:
-            if node.id not in self.answered:  # a lost second answer does not undo the first
-                self.failed.add(node.id)
+            self.failed.add(node.id)
             return
         self.stall.observe(now - request.sent_at)
-        first = node.id not in self.answered
         self.answered[node.id] = node
-        contacts = [Node(*item) for item in answer] if isinstance(answer, list) else []
-        self._add(contacts)
-        if first and len(contacts) <= CUT_ANSWER and node.id not in self.asked_again:
-            self.asked_again.add(node.id)
-            self._again.append(node)
+        if isinstance(answer, list):  # contacts the protocol checked (well formed, ids their addresses may use)
+            self._add(Node(*item) for item in answer)
 
     def closest(self) -> list[Node]:
         """The nodes that answered, closest to the target first (at most k)."""

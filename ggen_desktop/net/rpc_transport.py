@@ -16,6 +16,10 @@ message id, then msgpack), so plain kademlia nodes still join and route, but:
 - a costly RPC (`store`, `search`) takes a trailing token; when a peer
   answers with a challenge `{"token": ...}` instead, the request is sent once
   more with it, so callers see one answer;
+- a `find_node` we send is padded with zero bytes after its msgpack body
+  (which msgpack readers, rpcudp's included, ignore), as QUIC pads its first
+  datagram: a peer that has not verified our address yet may then answer
+  with a full contact list, not the one contact our bare request's size allows;
 - `request()` gives each call its own timeout, and only known RPC names can be
   sent; handler errors are caught and counted, and our own RPCs then answer
   with an error marker so the caller does not wait for its timeout;
@@ -56,6 +60,7 @@ DEFAULT_RPC_TIMEOUT = 2.0
 ERROR_KEY = "error"
 TOKEN_KEY = "token"
 RECEIVE_BUFFER = 1 << 20
+PADDED_REQUEST_BYTES = {"find_node": 1200}  # room for 20 IPv4 contacts (42 bytes each at most) in an answer
 RECENT_ROUND_TRIPS = 64  # kept so a lookup knows what a round trip takes before its own first answer
 STAT_NAMES = (
     "datagrams_in", "bytes_in", "requests", "responses", "requests_out", "bytes_out", "timeouts",
@@ -322,7 +327,7 @@ class CheckedRpcProtocol(KademliaProtocol):
                                                          sent_at=loop.time())
         pending.timer = loop.call_at(deadline, self._expire, msg_id)
         future.add_done_callback(lambda f: self._forget(msg_id) if f.cancelled() else None)
-        data = REQUEST + msg_id + payload
+        data = (REQUEST + msg_id + payload).ljust(PADDED_REQUEST_BYTES.get(name, 0), b"\0")
         self.stats["requests_out"] += 1
         self.stats["bytes_out"] += len(data)
         self.transport.sendto(data, address)

@@ -65,6 +65,7 @@ from kademlia.node import Node
 import ggen_desktop.core.search as search_module
 import ggen_desktop.net.lookup as lookup_module
 import ggen_desktop.net.protocol as protocol_module
+import ggen_desktop.net.stall_rule as stall_module
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import SignedRecord, sign
 from ggen_desktop.net.node import MarketplaceNode, NodeError
@@ -546,7 +547,7 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", choices=["ours", "plain"], default=["ours", "plain"])
     what_if = parser.add_argument_group("what if (diagnosis: changes our node's rules for this run only)")
     what_if.add_argument("--fan-out", type=int, help="QueryConfig.fan_out of every node (default 3)")
-    what_if.add_argument("--unknown-stall", type=float, help="net.lookup.UNKNOWN_PEER_STALL_S (default 0.5)")
+    what_if.add_argument("--unknown-stall", type=float, help="net.stall_rule.UNKNOWN_PEER_STALL_S (default 0.5)")
     what_if.add_argument("--rpc-timeout", type=float, help="net.protocol.DEFAULT_RPC_TIMEOUT: crawl, store and "
                          "announce calls to peers never measured (default 2.0)")
     args = parser.parse_args()
@@ -554,7 +555,7 @@ def main() -> None:
     changed = {"fan_out": args.fan_out, "UNKNOWN_PEER_STALL_S": args.unknown_stall,
                "DEFAULT_RPC_TIMEOUT": args.rpc_timeout}
     if args.unknown_stall is not None:
-        lookup_module.UNKNOWN_PEER_STALL_S = args.unknown_stall
+        stall_module.UNKNOWN_PEER_STALL_S = args.unknown_stall
     if args.rpc_timeout is not None:
         protocol_module.DEFAULT_RPC_TIMEOUT = args.rpc_timeout
     settings = Settings(args.nodes, args.dead, args.client, args.loss, args.packages, args.searches, args.joins,
