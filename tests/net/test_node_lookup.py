@@ -91,3 +91,18 @@ async def test_a_join_with_dead_contacts_to_ask_finishes_without_waiting_for_the
         assert took < FAST_ENOUGH_S, f"the join took {took:.2f} s: it waited for dead contacts"
     finally:
         await joiner.stop()
+
+
+async def test_a_peer_that_never_heard_of_us_answers_a_find_node_with_a_full_contact_list(network: Network) -> None:
+    """An unverified address gets no more bytes than it sent: a bare find_node (77 bytes) got one contact
+    back, so every first hop of a lookup learned almost nothing. The request is padded instead."""
+    nodes = await network(8)
+    stranger = MarketplaceNode(query_config=FAST)
+    try:
+        await stranger.start(0, [])  # knows nobody, and nobody has verified its address
+        peer = Node(nodes[0].node_id, *nodes[0].address)
+        assert not nodes[0].protocol.validation.is_verified(*stranger.address)
+        ok, contacts = await stranger.protocol.call_find_node(peer, Node(hashlib.sha1(b"a key").digest()))
+        assert ok and len(contacts) == len(nodes) - 1  # all it knows but the stranger itself
+    finally:
+        await stranger.stop()
