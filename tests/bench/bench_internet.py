@@ -552,7 +552,7 @@ def main() -> None:
     what_if.add_argument("--fan-out", type=int, help="QueryConfig.fan_out of every node (default 3)")
     what_if.add_argument("--unknown-stall", type=float, help="net.stall_rule.UNKNOWN_PEER_STALL_S (default 0.5)")
     what_if.add_argument("--stall-factor", type=float, help="net.stall_rule.UNKNOWN_STALL_FACTOR: × the lookup's p90 "
-                         "round trip after which a request to a peer never measured stalls (default 4)")
+                         "round trip after which a request to a peer never measured stalls (default 2)")
     what_if.add_argument("--alpha", type=int, help="MarketplaceNode alpha: requests a node lookup keeps in flight "
                          "(default 8)")
     what_if.add_argument("--rpc-timeout", type=float, help="net.protocol.DEFAULT_RPC_TIMEOUT: crawl, store and "
