@@ -16,8 +16,9 @@ the search lookup (`lookup`):
   whoever in it stalls), and ends when every node in the window has answered
   (or nothing is left);
 - a request stalls by the shared `stall_rule`: it stops counting against
-  `fan_out` and leaves the window, but its late answer is still used while
-  the lookup runs; left out at the end, it finishes in the background (the
+  `fan_out` and leaves the window, and the peer is asked once more (a
+  datagram may have been lost; that request does not count against `fan_out`
+  either); a late answer is still used while the lookup runs; left out at the end, it finishes in the background (the
   protocol's own bookkeeping: reputation, routing table). A peer that has
   not verified our address answers with no more bytes than we sent, so
   find_node requests are padded (`rpc_transport`) to leave room for k contacts.
@@ -62,6 +63,7 @@ class NodeLookup:
         self.asked: set[bytes] = set()
         self.answered: dict[bytes, Node] = {}
         self.failed: set[bytes] = set()
+        self.resent: set[bytes] = set()  # asked a second time when the first request stalled
         self._pending: dict[asyncio.Future[Result], _Request] = {}
         self._stalled: set[bytes] = set()
         first = list(seeds) if seeds is not None else protocol.router.find_neighbors(target, k=ksize)
@@ -101,9 +103,13 @@ class NodeLookup:
         try:
             while True:
                 now = loop.time()
-                self._stalled = {r.node.id for r in pending.values()
-                                 if now >= r.sent_at + self.stall.stall_after(r.node)}
-                active = len(pending) - sum(1 for r in pending.values() if r.node.id in self._stalled)
+                late = [r for r in pending.values() if now >= r.sent_at + self.stall.stall_after(r.node)]
+                for request in late:  # a lost datagram is the likeliest cause: asked once more
+                    if request.node.id not in self.resent:
+                        self.resent.add(request.node.id)
+                        self._send(request.node, now)
+                self._stalled = {r.node.id for r in late}
+                active = sum(1 for r in pending.values() if r.node.id not in self._stalled)
                 usable = self._usable()
                 while active < self.fan_out and (node := self._next(usable)) is not None:
                     self._send(node, now)
@@ -131,7 +137,8 @@ class NodeLookup:
         node = request.node
         ok, answer = result
         if not ok:
-            self.failed.add(node.id)
+            if node.id not in self.answered and all(r.node.id != node.id for r in self._pending.values()):
+                self.failed.add(node.id)
             return
         self.stall.observe(now - request.sent_at)
         self.answered[node.id] = node

@@ -135,6 +135,10 @@ class Publisher:
             except StorageRefused as exc:
                 log.warning("not keeping my own record locally: %s", exc)
         results = await asyncio.gather(*(server.protocol.call_store(n, key, record.encoded) for n in nodes))
+        lost = [i for i, (ok, _) in enumerate(results) if not ok]  # they answered the lookup: a datagram was lost
+        again = await asyncio.gather(*(server.protocol.call_store(nodes[i], key, record.encoded) for i in lost))
+        for i, result in zip(lost, again, strict=True):
+            results[i] = result
         stored = sum(1 for ok, answer in results if ok and answer)
         refused = sum(1 for ok, answer in results if ok and not answer)
         return KeyCopies(key, keyword, len(nodes), stored, refused)
