@@ -1,25 +1,29 @@
-"""The kademlia `Server` the node runs: our protocol, validated storage and a bounded refresh.
+"""The kademlia `Server` the node runs: our protocol, validated storage, and joins and refreshes that stream.
 
-kademlia's Server builds its protocol from a class attribute and republishes
-every value it holds on refresh; we need our protocol with its reputation book,
-and only the original publisher republishes (§2.5), so both hooks are replaced.
+kademlia's Server builds its protocol from a class attribute, republishes
+every value it holds on refresh, and joins and refreshes with its lock-step
+crawl; we need our protocol with its reputation book, only the original
+publisher republishes (§2.5), and a dead contact must cost a join or a
+refresh nothing while live ones can be asked (`node_lookup`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from kademlia.crawling import NodeSpiderCrawl
 from kademlia.network import Server
 from kademlia.node import Node
 
 from ggen_desktop.core.reputation import ReputationBook
+from ggen_desktop.net.node_lookup import NodeLookup
 from ggen_desktop.net.protocol import MarketProtocol
+from ggen_desktop.net.stall_rule import StallRule
 from ggen_desktop.net.storage import RecordStorage
 
 
 class DhtServer(Server):
-    """kademlia's Server with our protocol, validated storage and bounded refresh."""
+    """kademlia's Server with our protocol, validated storage, and streaming joins and refreshes."""
 
     protocol: MarketProtocol
 
@@ -28,6 +32,7 @@ class DhtServer(Server):
         super().__init__(ksize=ksize, alpha=alpha, node_id=node_id, storage=storage)
         self.storage = storage  # Server tests `storage or ForgetfulStorage()`; an empty one is falsy
         self.reputation = reputation
+        self._pings: set[asyncio.Task[Node | None]] = set()  # pings a join went on without, left to finish
 
     def _create_protocol(self) -> MarketProtocol:
         return MarketProtocol(self.node, self.storage, self.ksize, self.reputation)
@@ -35,12 +40,42 @@ class DhtServer(Server):
     async def _refresh_table(self) -> None:
         """Refresh lonely buckets (§2.3) only: records are republished by their publishers, not by
         every holder through `Server.set`, which would also write unverified values."""
-        crawls = []
-        for node_id in self.protocol.get_refresh_ids():
-            node = Node(node_id)
-            nearest = self.protocol.router.find_neighbors(node, self.alpha)
-            crawls.append(NodeSpiderCrawl(self.protocol, node, nearest, self.ksize, self.alpha).find())
-        await asyncio.gather(*crawls)
+        await asyncio.gather(*(NodeLookup(self.protocol, Node(node_id), ksize=self.ksize, fan_out=self.alpha).run()
+                               for node_id in self.protocol.get_refresh_ids()))
+
+    async def bootstrap(self, addrs: Sequence[tuple[str, int]]) -> list[Node]:
+        """Join (§2.3): ping every address, then look up our own id from the peers that answered.
+
+        The lookup starts once the first answers are in and the rest have stalled by the lookup rule,
+        not after the dead ones' timeouts; their pings finish in the background (a late answer still
+        makes a contact). Returns the nodes the lookup found, or those that answered the ping."""
+        answered = await self._first_answers(addrs)
+        if not answered:
+            return []
+        found = await NodeLookup(self.protocol, self.node, ksize=self.ksize, fan_out=self.alpha, seeds=answered).run()
+        return found or answered
+
+    async def _first_answers(self, addrs: Sequence[tuple[str, int]]) -> list[Node]:
+        """The peers whose ping answered before the others stalled (none stall before a first answer)."""
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        pending = {asyncio.ensure_future(self.bootstrap_node(addr)) for addr in addrs}
+        stall = StallRule(self.reputation, [], self.protocol.round_trips)
+        answered: list[Node] = []
+        while pending:
+            wait = max(0.0, sent + stall.unmeasured_stall_after() - loop.time()) if answered else None
+            done, pending = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                break
+            for task in done:
+                node = task.result()
+                if node is not None:
+                    answered.append(node)
+                    stall.observe(loop.time() - sent)
+        for task in pending:
+            self._pings.add(task)
+            task.add_done_callback(self._pings.discard)
+        return answered
 
     async def bootstrap_node(self, addr: tuple[str, int]) -> Node | None:
         """Ping one address; its peer becomes a contact if it answers with a well-formed id not ours."""
@@ -50,3 +85,8 @@ class DhtServer(Server):
             self.protocol.welcome_if_new(node)
             return node
         return None
+
+    def stop(self) -> None:
+        for task in self._pings:
+            task.cancel()
+        super().stop()

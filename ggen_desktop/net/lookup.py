@@ -14,12 +14,11 @@ the rest only completes them). The rules that keep it going:
 - The window is the k closest candidates still usable: blocked, avoided and
   failed peers leave it, so the next ones take their place (never "nothing
   left to ask" while others are known).
-- A request much slower than its peer usually is (2× its mean round trip), or
-  for a never-measured peer than this lookup's own round trips (4× their p90;
-  before its first answer, the candidates' measured ones), stalls: it stops
-  counting against `fan_out` and leaves the window, but it is not a timeout.
-  Only its own timeout is one, and only that lowers the peer's reputation; no
-  timeout here removes a contact (kademlia's pings do that).
+- A request that stalls (`stall_rule`: much slower than its peer, or than this
+  lookup's round trips) stops counting against `fan_out` and leaves the
+  window, but it is not a timeout. Only its own timeout is one, and only that
+  lowers the peer's reputation; no timeout here removes a contact (kademlia's
+  pings do that).
 - The lookup ends when the window has answered (the records live there), or
   nothing is left to ask. While nothing has been found it waits for measured
   peers still out until their own timeouts: they may be the only holders.
@@ -47,20 +46,16 @@ from kademlia.node import Node
 from ggen_desktop.core.query import Query, QueryConfig, matches_query
 from ggen_desktop.core.record import MAX_RECORD_BYTES, RecordError, SignedRecord
 from ggen_desktop.core.search import PeerTrace, QueryTrace
-from ggen_desktop.net.address_policy import peer_key
 from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, ERROR_KEY, MAX_HAVE, MarketProtocol, Result
 from ggen_desktop.net.record_digests import VerifiedRecords, is_digest
+from ggen_desktop.net.stall_rule import StallRule, reputation_key
 from ggen_desktop.net.storage import MAX_PER_KEY, PAGE_BYTES, PAGE_RECORDS, RECORD_OVERHEAD
 
 log = logging.getLogger(__name__)
 
 # Enough pages to read a full key (MAX_PER_KEY records of up to MAX_RECORD_BYTES each) from one peer.
 MAX_PAGES_PER_PEER = math.ceil(MAX_PER_KEY * (MAX_RECORD_BYTES + RECORD_OVERHEAD) / PAGE_BYTES) + 1
-UNKNOWN_PEER_STALL_S = 0.5  # a never-measured peer stalls after this long when no round trip is known at all
-MIN_STALL_S = 0.05
 VERIFY_SLICE_S = 0.002  # signature checks per event-loop turn, at most
-KNOWN_STALL_FACTOR = 2.0  # × the peer's own mean round trip
-UNKNOWN_STALL_FACTOR = 4.0  # × the p90 of the round trips of this lookup
 COMPLETING_FAN_OUT = 2  # × fan_out once records were found
 DISJOINT_PATHS = 2  # S/Kademlia: a node belongs to one path; the lookup ends when every path has converged
 
@@ -95,16 +90,6 @@ class _RecordSet:
     reader: bytes | None = None
     complete: bool = False
     holders: list[Node] = field(default_factory=list)  # others that hold it, to read from if the reader fails
-
-
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-
-
-def reputation_key(node: Node) -> str:
-    """Reputation is kept per address, never per claimed node id."""
-    return peer_key(node.ip, node.port)
 
 
 class StreamingLookup:
@@ -143,10 +128,7 @@ class StreamingLookup:
         self._sets: dict[bytes, _RecordSet] = {}
         self._stopped = False
         self._add_candidates(protocol.router.find_neighbors(self.target, k=ksize))
-        # Round trips seen in this lookup; until its first answer, the candidates' own measured ones stand in.
-        self._rtts: list[float] = []
-        measured = (self.reputation.peers.get(reputation_key(node)) for node in self.candidates.values())
-        self._prior_rtts = [s.avg_rtt_ms / 1000.0 for s in measured if s is not None and s.avg_rtt_ms is not None]
+        self.stall = StallRule(self.reputation, self.candidates.values(), protocol.round_trips)
 
     # -- choosing whom to ask ---------------------------------------------------
 
@@ -200,15 +182,6 @@ class StreamingLookup:
         and asking it wider halves how long its dead peers (each held until it stalls) delay the end."""
         return self.fan_out * (COMPLETING_FAN_OUT if self.found else 1)
 
-    def _stall_after(self, node: Node) -> float:
-        stats = self.reputation.peers.get(reputation_key(node))
-        if stats is not None and stats.avg_rtt_ms is not None:  # measured: judged by its own round trips
-            return max(MIN_STALL_S, KNOWN_STALL_FACTOR * stats.avg_rtt_ms / 1000.0)
-        rtts = self._rtts or self._prior_rtts
-        if rtts:
-            return max(MIN_STALL_S, UNKNOWN_STALL_FACTOR * _p90(rtts))
-        return UNKNOWN_PEER_STALL_S
-
     def _timeout(self, node: Node) -> float:
         if self.adaptive_timeout:
             return self.reputation.timeout_for(reputation_key(node), self.request_timeout)
@@ -251,7 +224,8 @@ class StreamingLookup:
         try:
             while not self._stopped:
                 now = time.monotonic()
-                self._stalled = {r.read.node.id for r in pending.values() if now >= r.sent_at + self._stall_after(r.read.node)}
+                self._stalled = {r.read.node.id for r in pending.values()
+                                 if now >= r.sent_at + self.stall.stall_after(r.read.node)}
                 self._hand_over_stalled_reads()
                 active = sum(1 for r in pending.values() if r.read.node.id not in self._stalled)
                 while active < self._fan_out() and (read := self._next()) is not None:
@@ -261,7 +235,7 @@ class StreamingLookup:
                     self.exhausted = True
                     self._leave_pending(requeue=False)
                     return
-                stalls = [r.sent_at + self._stall_after(r.read.node) for r in pending.values()
+                stalls = [r.sent_at + self.stall.stall_after(r.read.node) for r in pending.values()
                           if r.read.node.id not in self._stalled]
                 wait = max(0.0, min(stalls) - now) if stalls else None  # wake when one stalls
                 done, _ = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -292,11 +266,7 @@ class StreamingLookup:
         window = self._window()
         if not window or not all(n.id in self.answered for n in window):
             return False
-        return self.found > 0 or not any(self._measured(r.read.node) for r in self._pending.values())
-
-    def _measured(self, node: Node) -> bool:
-        stats = self.reputation.peers.get(reputation_key(node))
-        return stats is not None and stats.avg_rtt_ms is not None
+        return self.found > 0 or not any(self.stall.measured(r.read.node) for r in self._pending.values())
 
     def _leave_pending(self, requeue: bool) -> None:
         """At a pause, requests still out are asked again on the next run (stalled ones are left to finish);
@@ -359,7 +329,7 @@ class StreamingLookup:
             self._reader_gone(node)
             return
         rtt = time.monotonic() - request.sent_at
-        self._rtts.append(rtt)
+        self.stall.observe(rtt)
         if not isinstance(answer, dict) or ERROR_KEY in answer or not isinstance(answer.get("records"), list):
             trace.error = str(answer.get(ERROR_KEY))[:200] if isinstance(answer, dict) else "malformed answer"
             self.failed.add(node.id)

@@ -16,7 +16,6 @@ import socket
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kademlia.crawling import NodeSpiderCrawl
 from kademlia.node import Node
 
 from ggen_desktop.core.connection import ConnectionStatus
@@ -35,6 +34,7 @@ from ggen_desktop.net.errors import NodeError
 from ggen_desktop.net.joining import FIRST_RETRY_S, MAX_RETRY_S, Attempt, Joiner
 from ggen_desktop.net.known_records import KnownRecords
 from ggen_desktop.net.lookup import OnRecords, StreamingLookup, start_lookup
+from ggen_desktop.net.node_lookup import NODE_LOOKUP_ALPHA
 from ggen_desktop.net.node_state import CONTACTS_SAVE_INTERVAL_S, NodeState
 from ggen_desktop.net.protocol import MarketProtocol
 from ggen_desktop.net.providers import ProviderDirectory
@@ -66,7 +66,7 @@ class MarketplaceNode:
         *,
         node_id: bytes | None = None,
         ksize: int = 20,
-        alpha: int = 3,
+        alpha: int = NODE_LOOKUP_ALPHA,
         remember_contacts: bool = True,
         republish_interval: float = REPUBLISH_INTERVAL_S,
         republish_check: float = REPUBLISH_CHECK_S,
@@ -265,8 +265,8 @@ class MarketplaceNode:
         return str(infos[0][4][0]), port
 
     async def _try_join(self) -> Attempt:
-        """Ping the bootstrap peers, the saved contacts and whoever contacted us meanwhile; crawl from
-        those that answered. With nobody at all to ask, this is the first node of its network."""
+        """Ping the bootstrap peers, the saved contacts and whoever contacted us meanwhile; look up our
+        own id from those that answered. With nobody at all to ask, this is the first node of its network."""
         server = self.server
         configured, unresolved = await self._resolve_bootstrap()
         saved = [(c.host, c.port) for c in self.state.saved_contacts()]
@@ -275,10 +275,8 @@ class MarketplaceNode:
         asked = (*(f"{host}:{port}" for host, port in addresses), *unresolved)
         if not addresses:
             return Attempt(not unresolved, asked)
-        answered = [n for n in await asyncio.gather(*(server.bootstrap_node(a) for a in addresses)) if n is not None]
-        if not answered:
+        if not await server.bootstrap(addresses):
             return Attempt(False, asked)
-        await NodeSpiderCrawl(server.protocol, server.node, answered, self.ksize, self.alpha).find()
         log.info("joined with %d contacts", len(self.contacts()))
         await self.state.keep_contacts(self.contacts())
         return Attempt(True, asked)

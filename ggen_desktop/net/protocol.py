@@ -209,10 +209,11 @@ class MarketProtocol(CheckedRpcProtocol):
         return bytes(self.source_node.id)
 
     def rpc_find_node(self, sender: tuple[str, int], nodeid: bytes, key: bytes) -> list[tuple[bytes, str, int]]:
-        """Our closest contacts to `key`; for an unverified address the transport cuts the list to fit."""
+        """Our closest contacts to `key`, 1.5 k of them: some are dead, and the asker looks for the k closest
+        live nodes. For an unverified address the transport cuts the list to fit."""
         source = Node(nodeid, sender[0], sender[1])
         self.welcome_if_new(source)
-        return [tuple(n) for n in self.router.find_neighbors(Node(key), exclude=source)]
+        return [tuple(n) for n in self.router.find_neighbors(Node(key), k=self.router.ksize * 3 // 2, exclude=source)]
 
     def rpc_find_value(self, sender: tuple[str, int], nodeid: bytes, key: bytes) -> Any:
         """A value goes to a verified address only; others get contacts, as when we hold none."""

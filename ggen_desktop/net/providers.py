@@ -24,9 +24,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from kademlia.crawling import NodeSpiderCrawl
 from kademlia.node import Node
 
+from ggen_desktop.net.node_lookup import closest_live_nodes
 from ggen_desktop.net.protocol import ArgCheck, MarketProtocol, int_in, is_node_id
 
 log = logging.getLogger(__name__)
@@ -149,13 +149,8 @@ class ProviderDirectory:
         return list(found)
 
     async def _closest(self, key: bytes) -> list[Node]:
-        """The k nodes closest to `key`, found as publishing finds them (§2.3)."""
-        target = Node(key)
-        nearest = self.protocol.router.find_neighbors(target)
-        if not nearest:
-            return []
-        nodes: list[Node] = await NodeSpiderCrawl(self.protocol, target, nearest, self.ksize, self.alpha).find()
-        return nodes
+        """The k live nodes closest to `key`, found as publishing finds them (§2.3)."""
+        return await closest_live_nodes(self.protocol, key, ksize=self.ksize, fan_out=self.alpha)
 
 
 def _parse_providers(answer: object, responder_ip: str) -> list[Provider]:

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kademlia.crawling import NodeSpiderCrawl
 from kademlia.node import Node
 
 from ggen_desktop.core.keywords import package_keywords
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
 from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.errors import NodeError
+from ggen_desktop.net.node_lookup import closest_live_nodes
 from ggen_desktop.net.publish_report import KeyCopies, PublishReport
 from ggen_desktop.net.storage import RecordStorage, StorageRefused, record_keys
 from ggen_desktop.store.errors import StoreError
@@ -124,19 +124,21 @@ class Publisher:
         return report
 
     async def _store_on_closest(self, key: bytes, keyword: str | None, record: SignedRecord) -> KeyCopies:
-        """§2.3's store: find the k closest nodes to the key, then store on each; counts the answers."""
+        """§2.3's store: find the k closest live nodes to the key (those that answered a streaming node
+        lookup, so no store waits on a dead one), then store on each; counts the answers."""
         server = self.server()
         target = Node(key)
-        nearest = server.protocol.router.find_neighbors(target)
-        nodes: list[Node] = []
-        if nearest:
-            nodes = await NodeSpiderCrawl(server.protocol, target, nearest, self.ksize, self.alpha).find()
+        nodes = await closest_live_nodes(server.protocol, key, ksize=self.ksize, fan_out=self.alpha)
         if len(nodes) < self.ksize or server.node.distance_to(target) < max(n.distance_to(target) for n in nodes):
             try:
                 self.storage.add(key, record.encoded)
             except StorageRefused as exc:
                 log.warning("not keeping my own record locally: %s", exc)
         results = await asyncio.gather(*(server.protocol.call_store(n, key, record.encoded) for n in nodes))
+        lost = [i for i, (ok, _) in enumerate(results) if not ok]  # they answered the lookup: a datagram was lost
+        again = await asyncio.gather(*(server.protocol.call_store(nodes[i], key, record.encoded) for i in lost))
+        for i, result in zip(lost, again, strict=True):
+            results[i] = result
         stored = sum(1 for ok, answer in results if ok and answer)
         refused = sum(1 for ok, answer in results if ok and not answer)
         return KeyCopies(key, keyword, len(nodes), stored, refused)

@@ -16,6 +16,10 @@ message id, then msgpack), so plain kademlia nodes still join and route, but:
 - a costly RPC (`store`, `search`) takes a trailing token; when a peer
   answers with a challenge `{"token": ...}` instead, the request is sent once
   more with it, so callers see one answer;
+- a `find_node` we send is padded with zero bytes after its msgpack body
+  (which msgpack readers, rpcudp's included, ignore), as QUIC pads its first
+  datagram: a peer that has not verified our address yet may then answer
+  with a full contact list, not the one contact our bare request's size allows;
 - `request()` gives each call its own timeout, and only known RPC names can be
   sent; handler errors are caught and counted, and our own RPCs then answer
   with an error marker so the caller does not wait for its timeout;
@@ -34,7 +38,7 @@ import contextvars
 import logging
 import os
 import socket
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +69,8 @@ RECEIVE_BUFFER = 1 << 20
 MAX_PADDING = 64
 CLIENT_MARK = b"ggen-ro\x00"  # the first bytes of a client-mode node's message ids; 12 random bytes follow
 CLIENT_SERVES = frozenset({"dial_probe"})  # what a node in client mode still answers (its reachability check)
+PADDED_REQUEST_BYTES = {"find_node": 1200}  # room for 20 IPv4 contacts (42 bytes each at most) in an answer
+RECENT_ROUND_TRIPS = 64  # kept so a lookup knows what a round trip takes before its own first answer
 STAT_NAMES = (
     "datagrams_in", "bytes_in", "requests", "responses", "requests_out", "bytes_out", "timeouts",
     "dropped_malformed", "dropped_oversized", "dropped_unknown_rpc", "dropped_spoofed", "dropped_unexpected",
@@ -150,6 +156,7 @@ class PendingRequest:
     deadline: float  # loop time
     timer: asyncio.TimerHandle | None = field(default=None)
     retried: bool = False
+    sent_at: float = 0.0  # loop time
 
 
 class CheckedRpcProtocol(KademliaProtocol):
@@ -166,6 +173,7 @@ class CheckedRpcProtocol(KademliaProtocol):
         self.validation = AddressValidation(policy)
         self.limits = RequestLimits(policy)
         self.client_mode = False  # mark our requests and serve none but CLIENT_SERVES
+        self.round_trips: deque[float] = deque(maxlen=RECENT_ROUND_TRIPS)  # of answered requests, to anyone
 
     # -- receiving -----------------------------------------------------------
 
@@ -218,6 +226,7 @@ class CheckedRpcProtocol(KademliaProtocol):
             pending.timer.cancel()
         self.stats["responses"] += 1
         self.validation.mark_verified(addr[0], addr[1])  # it read our random message id there
+        self.round_trips.append(asyncio.get_running_loop().time() - pending.sent_at)
         self._answered(pending, payload)
 
     def _answered(self, pending: PendingRequest, payload: Any) -> None:
@@ -338,10 +347,12 @@ class CheckedRpcProtocol(KademliaProtocol):
                 future.set_result((False, None))
             return
         msg_id = CLIENT_MARK + os.urandom(MSG_ID_BYTES - len(CLIENT_MARK)) if self.client_mode else os.urandom(MSG_ID_BYTES)
-        pending = self._pending[msg_id] = PendingRequest(future, address, name, args, deadline, retried=retried)
-        pending.timer = asyncio.get_running_loop().call_at(deadline, self._expire, msg_id)
+        loop = asyncio.get_running_loop()
+        pending = self._pending[msg_id] = PendingRequest(future, address, name, args, deadline, retried=retried,
+                                                         sent_at=loop.time())
+        pending.timer = loop.call_at(deadline, self._expire, msg_id)
         future.add_done_callback(lambda f: self._forget(msg_id) if f.cancelled() else None)
-        data = REQUEST + msg_id + payload
+        data = (REQUEST + msg_id + payload).ljust(PADDED_REQUEST_BYTES.get(name, 0), b"\0")
         self.stats["requests_out"] += 1
         self.stats["bytes_out"] += len(data)
         self.transport.sendto(data, address)

@@ -8,8 +8,8 @@ holder), excluding this node: each lookup must find the holders through other
 peers' routing tables, as a searcher elsewhere would. N such lookups run at
 once, each independent of the others.
 
-The replica count asks the k closest nodes of the package key (found by a
-node crawl) whether they hold the record: the Replicas column's number is what
+The replica count asks the k closest live nodes of the package key (found by
+a node lookup) whether they hold the record: the Replicas column's number is what
 the network holds now, with the time it was checked.
 """
 
@@ -19,13 +19,13 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from kademlia.crawling import NodeSpiderCrawl
 from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import RecordError, SignedRecord
 from ggen_desktop.core.search import QueryTrace
 from ggen_desktop.net.lookup import run_for, start_lookup
+from ggen_desktop.net.node_lookup import closest_live_nodes
 from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, MarketProtocol
 from ggen_desktop.net.record_digests import VerifiedRecords
 from ggen_desktop.net.storage import package_dht_key, record_keys
@@ -144,14 +144,11 @@ async def _lookup_from(protocol: MarketProtocol, peer: Node, record: SignedRecor
 
 async def count_replicas(protocol: MarketProtocol, record: SignedRecord, config: QueryConfig, ksize: int,
                          alpha: int) -> ReplicaCount:
-    """Ask the k closest nodes of the package key (found by a crawl) for the record; count those that return it."""
+    """Ask the k closest live nodes of the package key (found by a node lookup) for the record; count those
+    that return it."""
     package_id = str(record.package.id)
     key = package_dht_key(package_id)
-    target = Node(key)
-    nearest = protocol.router.find_neighbors(target, k=ksize)
-    nodes: list[Node] = []
-    if nearest:
-        nodes = await NodeSpiderCrawl(protocol, target, nearest, ksize, alpha).find()
+    nodes = await closest_live_nodes(protocol, key, ksize=ksize, fan_out=alpha)
     query = Query(text=package_id).to_dict()
     me = protocol.source_node.id
     timeout = min(config.default_timeout, 2 * DEFAULT_RPC_TIMEOUT)

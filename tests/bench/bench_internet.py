@@ -65,6 +65,7 @@ from kademlia.node import Node
 import ggen_desktop.core.search as search_module
 import ggen_desktop.net.lookup as lookup_module
 import ggen_desktop.net.protocol as protocol_module
+import ggen_desktop.net.stall_rule as stall_module
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import SignedRecord, sign
 from ggen_desktop.net.node import MarketplaceNode, NodeError
@@ -163,13 +164,15 @@ class System(Protocol):
 class Ours:
     name = "ours"
 
-    def __init__(self, config: QueryConfig) -> None:
+    def __init__(self, config: QueryConfig, alpha: int | None = None) -> None:
         self.config = config
+        self.options = {} if alpha is None else {"alpha": alpha}
         self.nodes: dict[int, MarketplaceNode] = {}
         self.traces: list[dict[str, Any]] = []
 
     async def start(self, index: int, node_id: bytes, host: str, bootstrap: list[tuple[str, int]]) -> None:
-        node = MarketplaceNode(query_config=self.config, node_id=node_id, remember_contacts=False)
+        node = MarketplaceNode(query_config=self.config, node_id=node_id, remember_contacts=False,
+                               **self.options)  # type: ignore[arg-type]
         self.nodes[index] = node
         await node.start(0, bootstrap, interface=host)
 
@@ -498,12 +501,13 @@ def goals(ours: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def run_seed(seed: int, s: Settings, config: QueryConfig, systems: list[str]) -> dict[str, Any]:
+def run_seed(seed: int, s: Settings, config: QueryConfig, systems: list[str], alpha: int | None = None
+             ) -> dict[str, Any]:
     key = Ed25519PrivateKey.generate()
     records = {i: sign(make_package(f"bench/pkg{i}", f"Benchmark package zeta{i}", tags=(f"zeta{i}",)), key)
                for i in range(s.packages)}
     result: dict[str, Any] = {"seed": seed}
-    for system in (Ours(config), Plain()):
+    for system in (Ours(config, alpha), Plain()):
         if system.name in systems:
             result[system.name] = run_system(system, seed, s, records.__getitem__)
     if "ours" in result:
@@ -546,15 +550,21 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", choices=["ours", "plain"], default=["ours", "plain"])
     what_if = parser.add_argument_group("what if (diagnosis: changes our node's rules for this run only)")
     what_if.add_argument("--fan-out", type=int, help="QueryConfig.fan_out of every node (default 3)")
-    what_if.add_argument("--unknown-stall", type=float, help="net.lookup.UNKNOWN_PEER_STALL_S (default 0.5)")
+    what_if.add_argument("--unknown-stall", type=float, help="net.stall_rule.UNKNOWN_PEER_STALL_S (default 0.5)")
+    what_if.add_argument("--stall-factor", type=float, help="net.stall_rule.UNKNOWN_STALL_FACTOR: × the lookup's p90 "
+                         "round trip after which a request to a peer never measured stalls (default 2)")
+    what_if.add_argument("--alpha", type=int, help="MarketplaceNode alpha: requests a node lookup keeps in flight "
+                         "(default 8)")
     what_if.add_argument("--rpc-timeout", type=float, help="net.protocol.DEFAULT_RPC_TIMEOUT: crawl, store and "
                          "announce calls to peers never measured (default 2.0)")
     args = parser.parse_args()
     config = QueryConfig() if args.fan_out is None else QueryConfig(fan_out=args.fan_out)
     changed = {"fan_out": args.fan_out, "UNKNOWN_PEER_STALL_S": args.unknown_stall,
-               "DEFAULT_RPC_TIMEOUT": args.rpc_timeout}
+               "UNKNOWN_STALL_FACTOR": args.stall_factor, "alpha": args.alpha, "DEFAULT_RPC_TIMEOUT": args.rpc_timeout}
+    if args.stall_factor is not None:
+        stall_module.UNKNOWN_STALL_FACTOR = args.stall_factor
     if args.unknown_stall is not None:
-        lookup_module.UNKNOWN_PEER_STALL_S = args.unknown_stall
+        stall_module.UNKNOWN_PEER_STALL_S = args.unknown_stall
     if args.rpc_timeout is not None:
         protocol_module.DEFAULT_RPC_TIMEOUT = args.rpc_timeout
     settings = Settings(args.nodes, args.dead, args.client, args.loss, args.packages, args.searches, args.joins,
@@ -573,7 +583,7 @@ def main() -> None:
     results = []
     for seed in args.seeds:
         wall0 = time.perf_counter()
-        result = run_seed(seed, settings, config, args.systems)
+        result = run_seed(seed, settings, config, args.systems, args.alpha)
         result["wall_s"] = round(time.perf_counter() - wall0, 1)
         result.update({"nodes": args.nodes, "packages": args.packages, "joins": args.joins, "model": model,
                        "what_if": {k: v for k, v in changed.items() if v is not None}})

@@ -1,15 +1,27 @@
-"""Lookup latency under churn: plain kademlia `Server.get` against our streaming search.
+"""Lookup, publish and join under churn: plain kademlia against our streaming lookups.
 
-Run: python tests/bench/bench_lookup.py [--nodes 200] [--dead 0.2] [--packages 20]
+Run: python tests/bench/bench_lookup.py [--nodes 200] [--dead 0.2] [--packages 20] [--joins 20]
 Builds two loopback networks of the same size (plain kademlia servers, and
 MarketplaceNodes), stores the same packages in both, stops the same fraction
-of nodes, then times lookups from live nodes. The last line is one JSON object.
+of nodes, then, from live nodes, times:
+
+- searches (ours: `search`, first result and completion) against `Server.get`;
+- publishes of new packages (ours: `publish`; plain: `Server.set` under the
+  keyword key), and counts the copies held by the k live nodes closest to the
+  keyword key (ours: also the package key);
+- joins of new nodes through one live node (ours: `start`; plain: `listen` and
+  `Server.bootstrap`).
+
+Plain kademlia's operations run concurrently (each waits for rpcudp's 5 s
+timeouts, one by one they would take many minutes); ours run one at a time.
+The last line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -23,10 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kademlia.network import Server
+from kademlia.node import Node
+from kademlia.utils import digest
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.record import sign
 from ggen_desktop.net.node import MarketplaceNode
+from ggen_desktop.net.storage import keyword_key, package_dht_key
 from tests.helpers.packages import make_package
 
 
@@ -56,12 +71,89 @@ async def build_ours(count: int, ksize: int) -> list[MarketplaceNode]:
     return nodes
 
 
+def closest_live(ids: list[bytes], live: list[int], key: bytes, k: int) -> list[int]:
+    target = Node(key)
+    return sorted(live, key=lambda i: target.distance_to(Node(ids[i])))[:k]
+
+
+def figures(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 1), "p95": round(pct(values, 0.95), 1)}
+
+
+async def publish_and_join(plain: list[Server], ours: list[MarketplaceNode], live: list[int], args: argparse.Namespace,
+                           key: Ed25519PrivateKey) -> dict[str, object]:
+    """Publishes of new packages and joins of new nodes in both networks, with the copies each publish left."""
+    k = args.ksize
+    fresh = [sign(make_package(f"bench/new{i}", f"Fresh package{i} omega{i}", tags=(f"omega{i}",)), key)
+             for i in range(args.packages)]
+    publishers = [random.choice(live) for _ in fresh]
+    plain_ids = [s.node.id for s in plain]
+    our_ids = [n.node_id for n in ours]
+
+    async def plain_set(i: int) -> float:
+        begin = time.monotonic()
+        with contextlib.suppress(ValueError):  # kademlia: every neighbour timed out
+            await plain[publishers[i]].set(f"kw:omega{i}", fresh[i].encoded)
+        return (time.monotonic() - begin) * 1000
+
+    plain_publish = list(await asyncio.gather(*(plain_set(i) for i in range(len(fresh)))))
+    plain_copies = [sum(plain[j].storage.get(digest(f"kw:omega{i}")) == fresh[i].encoded
+                        for j in closest_live(plain_ids, live, digest(f"kw:omega{i}"), k)) for i in range(len(fresh))]
+    our_publish, our_copies, our_package_copies = [], [], []
+    for i, record in enumerate(fresh):
+        begin = time.monotonic()
+        await ours[publishers[i]].publish(record)
+        our_publish.append((time.monotonic() - begin) * 1000)
+        for copies, dht_key in ((our_copies, keyword_key(f"omega{i}")), (our_package_copies,
+                                                                         package_dht_key(f"bench/new{i}"))):
+            copies.append(sum(record in ours[j].storage.records(dht_key)
+                              for j in closest_live(our_ids, live, dht_key, k)))
+    print(f"published {len(fresh)} new packages in both", flush=True)
+
+    bootstraps = [random.choice(live) for _ in range(args.joins)]
+    plain_joiners: list[Server] = []
+
+    async def plain_join(i: int) -> float:
+        server = Server(ksize=k)
+        plain_joiners.append(server)
+        begin = time.monotonic()
+        await server.listen(0, "127.0.0.1")
+        await server.bootstrap([plain[bootstraps[i]].transport.get_extra_info("sockname")])
+        return (time.monotonic() - begin) * 1000
+
+    plain_join_ms = list(await asyncio.gather(*(plain_join(i) for i in range(args.joins))))
+    our_join_ms = []
+    our_joiners = []
+    for i in range(args.joins):
+        node = MarketplaceNode(ksize=k, remember_contacts=False)
+        our_joiners.append(node)
+        begin = time.monotonic()
+        await node.start(0, [ours[bootstraps[i]].address])
+        our_join_ms.append((time.monotonic() - begin) * 1000)
+    print(f"joined {args.joins} new nodes to both", flush=True)
+    for server in plain_joiners:
+        server.stop()
+    for node in our_joiners:
+        await node.stop()
+    return {
+        "plain_set_ms": figures(plain_publish),
+        "publish_ms": figures(our_publish),
+        "plain_set_copies_of_k_live_closest": {"median": statistics.median(plain_copies), "min": min(plain_copies)},
+        "publish_keyword_copies_of_k_live_closest": {"median": statistics.median(our_copies), "min": min(our_copies)},
+        "publish_package_copies_of_k_live_closest": {"median": statistics.median(our_package_copies),
+                                                     "min": min(our_package_copies)},
+        "plain_bootstrap_ms": figures(plain_join_ms),
+        "join_ms": figures(our_join_ms),
+    }
+
+
 async def main() -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--dead", type=float, default=0.2)
     parser.add_argument("--packages", type=int, default=20)
     parser.add_argument("--ksize", type=int, default=20)
+    parser.add_argument("--joins", type=int, default=20)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
@@ -109,6 +201,7 @@ async def main() -> dict[str, object]:
             found += 1
             ttfr.append(trace.first_result_ms or 0.0)
         complete.append(trace.duration_ms or 0.0)
+    placement = await publish_and_join(plain, ours, live, args, key)
 
     for server in plain:
         server.stop()
@@ -127,9 +220,14 @@ async def main() -> dict[str, object]:
         "recall": found / len(records),
     }
     result["speedup"] = round(result["baseline_median_ms"] / result["ttfr_median_ms"], 1) if ttfr else None
+    result.update(placement)
+    result["publish_speedup"] = round(placement["plain_set_ms"]["median"] / placement["publish_ms"]["median"], 1)
+    result["join_speedup"] = round(placement["plain_bootstrap_ms"]["median"] / placement["join_ms"]["median"], 1)
     print(f"plain Server.get: median {result['baseline_median_ms']} ms, p95 {result['baseline_p95_ms']} ms")
     print(f"ours, first result: median {result['ttfr_median_ms']} ms, p95 {result['ttfr_p95_ms']} ms")
     print(f"ours, complete: median {result['complete_median_ms']} ms, p95 {result['complete_p95_ms']} ms")
+    print(f"plain Server.set: {placement['plain_set_ms']} ms; ours, publish: {placement['publish_ms']} ms")
+    print(f"plain Server.bootstrap: {placement['plain_bootstrap_ms']} ms; ours, join: {placement['join_ms']} ms")
     return result
 
 

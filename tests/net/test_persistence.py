@@ -55,13 +55,12 @@ async def test_restart_keeps_id_contacts_reputation_and_my_packages(network: Net
         database.close()
 
 
-# Starts a node on the data folder, joins the test's peer, adds a contact that never answers (so the
-# publish is still waiting for acks), starts publishing, says so, and waits to be killed.
+# Starts a node on the data folder, joins the test's peer (which acknowledges no store for a long
+# while, so the publish is still waiting for acks), starts publishing, says so, and waits to be killed.
 PUBLISHER = textwrap.dedent(
     """
-    import asyncio, socket, sys, os
+    import asyncio, sys
     from pathlib import Path
-    from kademlia.node import Node
     from ggen_desktop.core.record import decode_and_verify
     from ggen_desktop.net.node import MarketplaceNode
     from ggen_desktop.store.database import Database
@@ -69,9 +68,6 @@ PUBLISHER = textwrap.dedent(
     async def main():
         node = MarketplaceNode(Database(sys.argv[1]))
         await node.start(0, [("127.0.0.1", int(sys.argv[2]))])
-        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        silent.bind(("127.0.0.1", 0))
-        node.protocol.router.add_contact(Node(os.urandom(20), *silent.getsockname()))
         task = asyncio.ensure_future(node.publish(decode_and_verify(Path(sys.argv[3]).read_bytes())))
         await asyncio.sleep(0.2)
         print("publishing", flush=True)
@@ -88,6 +84,13 @@ async def test_a_publish_killed_before_its_acks_is_republished_on_the_next_start
     (peer,) = await network(1)
     record = make_record("acme/widget", "Widget", publisher, tags=("widget",))
     (tmp_path / "record").write_bytes(record.encoded)
+    store = peer.protocol.rpc_store
+
+    async def slow_store(*args: object) -> object:
+        await asyncio.sleep(30)
+        return store(*args)  # type: ignore[arg-type]
+
+    peer.protocol.rpc_store = slow_store  # type: ignore[method-assign]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PUBLISHER, str(tmp_path / "data"), str(peer.address[1]), str(tmp_path / "record"),
         stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -97,6 +100,7 @@ async def test_a_publish_killed_before_its_acks_is_republished_on_the_next_start
     process.kill()  # SIGKILL: no shutdown, no acks recorded
     await process.wait()
     forget(peer)  # whatever reached it before the kill is gone: only a republish brings it back
+    peer.protocol.rpc_store = store  # type: ignore[method-assign]
 
     database = Database(tmp_path / "data")
     try:

@@ -173,8 +173,9 @@ def test_a_host_behind_nat_is_reachable_only_by_peers_it_contacted_recently() ->
         net = network()
         net.put_behind_nat(client.address[0])
         await asyncio.sleep(net.nat_timeout + 1)  # the mapping its join opened has expired
+        filtered = net.stats["nat_filtered"]  # a request of the join's may have been in flight, and filtered
         assert not await ping(stranger, client)
-        assert net.stats["nat_filtered"] == 1
+        assert net.stats["nat_filtered"] == filtered + 1
         assert await ping(client, stranger)  # opens the client's mapping for this one peer...
         assert await ping(stranger, client)  # ...so the stranger's requests now get through
         await asyncio.sleep(net.nat_timeout + 1)
