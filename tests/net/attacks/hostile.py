@@ -30,6 +30,7 @@ class HostilePeer(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.bytes_received = 0
         self.requests_received: list[str] = []
+        self.unanswered: frozenset[str] = frozenset()  # requests it drops (it may answer pings to get known)
 
     @classmethod
     async def open(cls, ip: str, node_id: bytes | None = None) -> HostilePeer:
@@ -54,7 +55,7 @@ class HostilePeer(asyncio.DatagramProtocol):
         self.requests_received.append(name)
         answers = {"ping": self.id, "store": True, "find_node": self.contacts, "find_value": self.contacts,
                    "search": {"records": [], "next": None, "nodes": self.contacts}}
-        if name in answers and self.transport is not None:
+        if name in answers and name not in self.unanswered and self.transport is not None:
             self.transport.sendto(RESP + data[1:21] + umsgpack.packb(answers[name]), addr)
 
     def send(self, to: tuple[str, int], name: str, args: list[Any]) -> int:
