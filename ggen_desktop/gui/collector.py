@@ -40,8 +40,9 @@ def let_go(owner: object) -> None:
         finalizer()  # runs `_let_go` once, and not again when the owner is deleted
 
 
-def holding() -> bool:
-    return bool(_holders)
+def holding(owner: object | None = None) -> bool:
+    """Whether full collections are held off (by `owner`, when given)."""
+    return bool(_holders) if owner is None else id(owner) in _holders
 
 
 def _let_go(key: int) -> None:

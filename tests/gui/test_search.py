@@ -172,8 +172,9 @@ def test_full_collections_are_held_off_only_while_a_page_streams_in(qtbot: QtBot
     assert window.app is not None
     window.app.node.query_config = QueryConfig(max_results=200, default_timeout=5.0)
     held_while_streaming: list[bool] = []
-    window.results_model.rowsInserted.connect(lambda *_: held_while_streaming.append(collector.holding()))
+    model = window.results_model
+    model.rowsInserted.connect(lambda *_: held_while_streaming.append(collector.holding(model)))
     search(qtbot, window, "rust")
     assert held_while_streaming and all(held_while_streaming)
     assert window.results_model.rowCount() > 10  # the rows stay on screen...
-    assert not collector.holding()  # ...and full collections run again
+    assert not collector.holding(model)  # ...and this window no longer holds off full collections

@@ -8,7 +8,6 @@ cannot choose where it sits, and a bucket holds one contact per IP and two per
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import Counter
 
@@ -57,11 +56,12 @@ def sybils_held(node: MarketplaceNode, sybils: list[HostilePeer]) -> list[list[s
             for b in node.protocol.router.buckets]
 
 
-REPEATS = 7  # searches per searcher and phase: their median is its time (single loopback searches take ~ms)
+REPEATS = 7  # searches per searcher and phase (single loopback searches take about a millisecond)
 
 
 async def search_time(searcher: MarketplaceNode, text: str) -> tuple[bool, float]:
-    """Whether every one of REPEATS searches found the honest package, and their median time."""
+    """Whether every one of REPEATS searches found the honest package, and the fastest one's time: what the
+    search costs, without the waits for a core of a loaded machine that a median of ~1 ms searches would carry."""
     found, times = True, []
     for _ in range(REPEATS):
         forget_locally(searcher)
@@ -69,7 +69,7 @@ async def search_time(searcher: MarketplaceNode, text: str) -> tuple[bool, float
         trace = await searcher.search(Query(text=text)).wait()
         times.append(time.monotonic() - started)
         found = found and any(h.record.package.id.namespace == "honest" for h in trace.hits.values())
-    return found, statistics.median(times)
+    return found, min(times)
 
 
 @pytest.mark.parametrize("behaviour", BEHAVIOURS)
