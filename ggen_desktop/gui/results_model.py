@@ -136,7 +136,10 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         # are precomputed per row and the common roles are answered with plain int comparisons.
         if not index.isValid():
             return None
-        row, column = index.row(), index.column()
+        return self.cell_data(index.row(), index.column(), role)
+
+    def cell_data(self, row: int, column: int, role: int) -> Any:
+        """data() without an index: the sorted view asks by model row (one Python call per cell, not three)."""
         if row >= len(self._rows):
             return None
         if role == DISPLAY:
