@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_BUDGET_MS = 4.0  # one batch per loop turn: with the repaint after it (~10 ms), inside a 16 ms frame
+# Full collections resume this long after a page has arrived, unless a next page starts first: one walk over
+# the rows (~15 ms per 10,000) then runs while the window is idle, not in the middle of the next page's rows.
+LET_GO_AFTER_IDLE_MS = 2000
 
 
 class Handle(Protocol):
@@ -62,6 +66,11 @@ class SearchSession(QObject):
         self.handle: Handle | None = None
         self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, budget_ms=BATCH_BUDGET_MS,
                                                                          parent=self)
+        # no Qt parent: closing the window (which deletes this session's children) must not cancel the let-go
+        self._let_go_timer = QTimer()
+        self._let_go_timer.setSingleShot(True)
+        self._let_go_timer.setInterval(LET_GO_AFTER_IDLE_MS)
+        self._let_go_timer.timeout.connect(partial(collector.let_go, model))  # not `self`: no hidden cycle
 
     @property
     def query_id(self) -> str | None:
@@ -79,6 +88,7 @@ class SearchSession(QObject):
         """Stop whatever runs (silently: `finished` is only ever about the current query), empty the
         table, and stream the new query into it."""
         self._stop()
+        self._let_go_timer.stop()  # the reset below lets go of the old rows
         handle = searcher.search(query)
         self.handle = handle
         self._limiter.discard()
@@ -98,6 +108,7 @@ class SearchSession(QObject):
             return None
         handle = self.handle.more()
         self.handle = handle
+        self._let_go_timer.stop()  # the rows keep streaming: still no full collection
         self.tasks.spawn(self._consume(handle), f"more results for “{handle.trace.query.text}”")
         self.continued.emit(handle.trace)
         return handle
@@ -128,7 +139,7 @@ class SearchSession(QObject):
             self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
             await asyncio.sleep(0)
         if handle is self.handle:
-            collector.let_go(self.model)  # the page is in: full collections resume (never held while idle)
+            self._let_go_timer.start()  # the page is in: full collections resume once idle (never held for long)
             if trace.status is not QueryStatus.CANCELLED:
                 self.finished.emit(trace)
 
