@@ -276,4 +276,6 @@ def sources_key(hit: SearchHit) -> tuple[int, bool]:
 
 NAME_COLUMN = ResultsModel.Columns.NAME.value
 SOURCES_COLUMN = ResultsModel.Columns.SOURCES.value
+# the roles cell_data answers; a repaint also asks font, colours and check state of every cell (None here)
+SERVED_ROLES = frozenset(int(role) for role in (DISPLAY, SORT_ROLE, DECORATION, ALIGNMENT, HIT_ROLE, TOOLTIP))
 NUMERIC_COLUMNS = frozenset((SOURCES_COLUMN, ResultsModel.Columns.ARRIVAL.value))

@@ -21,7 +21,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 
 from ggen_desktop.core.search import SearchHit
-from ggen_desktop.gui.results_model import ResultsModel
+from ggen_desktop.gui.results_model import SERVED_ROLES, ResultsModel
 from ggen_desktop.gui.table_model import DISPLAY, ROOT, Index
 
 UNSORTED = -1
@@ -92,7 +92,8 @@ class ResultsProxy(QAbstractTableModel):
         return self._model.headerData(section, orientation, role)
 
     def data(self, index: Index, role: int = DISPLAY) -> Any:
-        if not index.isValid():
+        # Hot path (a repaint asks 7 roles of every visible cell): the roles the model never answers end here.
+        if role not in SERVED_ROLES or not index.isValid():
             return None
         return self._model.cell_data(self.source_row(index.row()), index.column(), role)
 
