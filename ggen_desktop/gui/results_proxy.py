@@ -14,6 +14,7 @@ the changes followed here.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -70,8 +71,9 @@ class ResultsProxy(QAbstractTableModel):
     def mapFromSource(self, index: Index) -> QModelIndex:
         if not index.isValid():
             return QModelIndex()
-        if self._shown_row_of is None:
-            self._shown_row_of = {self.source_row(r): r for r in range(self.rowCount())}
+        if self._shown_row_of is None:  # built in C, not a Python call per row: a filtered view needs it every batch
+            placed = reversed(self._asc) if self._descending else iter(self._asc)
+            self._shown_row_of = dict(zip(itertools.chain(placed, self._tail), range(self.rowCount()), strict=True))
         row = self._shown_row_of.get(index.row())
         return QModelIndex() if row is None else self.index(row, index.column())
 
