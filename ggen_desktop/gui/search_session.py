@@ -29,9 +29,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_BUDGET_MS = 4.0  # one batch per loop turn: with the repaint after it (~10 ms), inside a 16 ms frame
-# Full collections resume this long after a page has arrived, unless a next page starts first: one walk over
-# the rows (~15 ms per 10,000) then runs while the window is idle, not in the middle of the next page's rows.
+# Full collections resume this long after the last batch of rows, not at once when a page has arrived: a next
+# page ("Load more", paging on) often follows, and a full collection between pages walked every row so far in the
+# middle of its stream (50-200 ms at 10,000 rows). The walk then runs while the window is idle.
 LET_GO_AFTER_IDLE_MS = 2000
+_idle_timers: dict[int, QTimer] = {}  # id(model) -> its timer; kept here, so a closed window never strands a hold
+_spent: list[QTimer] = []  # timers that fired, deleted on the next call (never inside their own timeout)
+
+
+def let_go_when_idle(model: ResultsModel) -> None:
+    """(Re)start the model's countdown: it lets go of full collections LET_GO_AFTER_IDLE_MS after the last call."""
+    _spent.clear()
+    timer = _idle_timers.get(id(model))
+    if timer is None:
+        timer = QTimer()
+        timer.setSingleShot(True)
+        timer.setInterval(LET_GO_AFTER_IDLE_MS)
+        timer.timeout.connect(partial(_let_go_now, model))
+        _idle_timers[id(model)] = timer
+    timer.start()
+
+
+def _let_go_now(model: ResultsModel) -> None:
+    timer = _idle_timers.pop(id(model), None)
+    if timer is not None:
+        timer.timeout.disconnect()  # drops its hold on the model
+        _spent.append(timer)
+    collector.let_go(model)
 
 
 class Handle(Protocol):
@@ -67,10 +91,6 @@ class SearchSession(QObject):
         self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, budget_ms=BATCH_BUDGET_MS,
                                                                          parent=self)
         # no Qt parent: closing the window (which deletes this session's children) must not cancel the let-go
-        self._let_go_timer = QTimer()
-        self._let_go_timer.setSingleShot(True)
-        self._let_go_timer.setInterval(LET_GO_AFTER_IDLE_MS)
-        self._let_go_timer.timeout.connect(partial(collector.let_go, model))  # not `self`: no hidden cycle
 
     @property
     def query_id(self) -> str | None:
@@ -88,7 +108,6 @@ class SearchSession(QObject):
         """Stop whatever runs (silently: `finished` is only ever about the current query), empty the
         table, and stream the new query into it."""
         self._stop()
-        self._let_go_timer.stop()  # the reset below lets go of the old rows
         handle = searcher.search(query)
         self.handle = handle
         self._limiter.discard()
@@ -108,7 +127,6 @@ class SearchSession(QObject):
             return None
         handle = self.handle.more()
         self.handle = handle
-        self._let_go_timer.stop()  # the rows keep streaming: still no full collection
         self.tasks.spawn(self._consume(handle), f"more results for “{handle.trace.query.text}”")
         self.continued.emit(handle.trace)
         return handle
@@ -139,7 +157,7 @@ class SearchSession(QObject):
             self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
             await asyncio.sleep(0)
         if handle is self.handle:
-            self._let_go_timer.start()  # the page is in: full collections resume once idle (never held for long)
+            let_go_when_idle(self.model)  # the page is in: full collections resume unless more rows come soon
             if trace.status is not QueryStatus.CANCELLED:
                 self.finished.emit(trace)
 
@@ -147,5 +165,6 @@ class SearchSession(QObject):
         if self.handle is not None:
             self.model.own_source = self.handle.trace.own_source
         self.model.add_events(events)
+        let_go_when_idle(self.model)  # a restart per batch: the hold ends 2 s after the last rows, whatever ends the stream
         if self.handle is not None:
             self.progressed.emit(self.handle.trace)
