@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
 from ggen_desktop.gui import collector
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
-from ggen_desktop.gui.results_model import ResultsModel
+from ggen_desktop.gui.results_model import ResultsModel, let_go_when_idle
 from ggen_desktop.gui.tasks import TaskGroup
 
 if TYPE_CHECKING:
@@ -29,35 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_BUDGET_MS = 4.0  # one batch per loop turn: with the repaint after it (~10 ms), inside a 16 ms frame
-# Full collections resume this long after the last batch of rows, not at once when a page has arrived: a next
-# page ("Load more", paging on) often follows, and a full collection between pages walked every row so far in the
-# middle of its stream (50-200 ms at 10,000 rows). The walk then runs while the window is idle.
-LET_GO_AFTER_IDLE_MS = 2000
-_idle_timers: dict[int, QTimer] = {}  # id(model) -> its timer; kept here, so a closed window never strands a hold
-_spent: list[QTimer] = []  # timers that fired, deleted on the next call (never inside their own timeout)
-
-
-def let_go_when_idle(model: ResultsModel) -> None:
-    """(Re)start the model's countdown: it lets go of full collections LET_GO_AFTER_IDLE_MS after the last call."""
-    _spent.clear()
-    timer = _idle_timers.get(id(model))
-    if timer is None:
-        timer = QTimer()
-        timer.setSingleShot(True)
-        timer.setInterval(LET_GO_AFTER_IDLE_MS)
-        timer.timeout.connect(partial(_let_go_now, model))
-        _idle_timers[id(model)] = timer
-    timer.start()
-
-
-def _let_go_now(model: ResultsModel) -> None:
-    timer = _idle_timers.pop(id(model), None)
-    if timer is not None:
-        timer.timeout.disconnect()  # drops its hold on the model
-        _spent.append(timer)
-    collector.let_go(model)
-
-
 class Handle(Protocol):
     """What `MarketplaceNode.search` returns (structural, so benchmarks can feed a synthetic source)."""
 
@@ -165,6 +135,5 @@ class SearchSession(QObject):
         if self.handle is not None:
             self.model.own_source = self.handle.trace.own_source
         self.model.add_events(events)
-        let_go_when_idle(self.model)  # a restart per batch: the hold ends 2 s after the last rows, whatever ends the stream
         if self.handle is not None:
             self.progressed.emit(self.handle.trace)

@@ -10,8 +10,7 @@ from pytestqt.qtbot import QtBot
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryTrace
 from ggen_desktop.gui import collector
-from ggen_desktop.gui.results_model import ResultsModel
-from ggen_desktop.gui.search_session import LET_GO_AFTER_IDLE_MS, let_go_when_idle
+from ggen_desktop.gui.results_model import LET_GO_AFTER_IDLE_MS, ResultsModel, let_go_when_idle
 from tests.helpers.packages import make_record
 
 KEY = Ed25519PrivateKey.generate()
@@ -30,7 +29,7 @@ def full_collections_run() -> bool:
     return gc.get_threshold()[2] < collector.HELD_THRESHOLD
 
 
-def test_rows_hold_off_full_collections_until_a_new_search_lets_them_go() -> None:
+def test_rows_hold_off_full_collections_until_a_new_search_lets_them_go(qtbot: QtBot) -> None:
     gc.collect()  # models of earlier tests, gone: their finalizers let go
     normal = gc.get_threshold()
     assert full_collections_run()
@@ -46,7 +45,7 @@ def test_rows_hold_off_full_collections_until_a_new_search_lets_them_go() -> Non
     assert full_collections_run()
 
 
-def test_a_model_deleted_with_its_rows_lets_go() -> None:
+def test_a_model_deleted_with_its_rows_lets_go(qtbot: QtBot) -> None:
     gc.collect()
     normal = gc.get_threshold()
     model = filled_model()

@@ -12,8 +12,7 @@ from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus
 from ggen_desktop.gui import collector
 from ggen_desktop.gui.main_window import MainWindow
-from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
-from ggen_desktop.gui.search_session import LET_GO_AFTER_IDLE_MS
+from ggen_desktop.gui.results_model import HIT_ROLE, LET_GO_AFTER_IDLE_MS, ResultsModel
 
 
 def search(qtbot: QtBot, window: MainWindow, text: str, timeout_ms: int = 20000) -> object:
