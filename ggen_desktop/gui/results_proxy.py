@@ -53,9 +53,6 @@ class ResultsProxy(QAbstractTableModel):
         self._rebuild()
 
     # -- the shown order -------------------------------------------------------------------
-    def sourceModel(self) -> ResultsModel:
-        return self._model
-
     def source_row(self, row: int) -> int:
         """The model row shown at `row`."""
         placed = len(self._asc)
@@ -76,9 +73,6 @@ class ResultsProxy(QAbstractTableModel):
             self._shown_row_of = dict(zip(itertools.chain(placed, self._tail), range(self.rowCount()), strict=True))
         row = self._shown_row_of.get(index.row())
         return QModelIndex() if row is None else self.index(row, index.column())
-
-    def sortColumn(self) -> int:
-        return self._column
 
     def sortOrder(self) -> Qt.SortOrder:
         return Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder

@@ -42,7 +42,7 @@ def expected_rows(model: ResultsModel, column: int, descending: bool) -> list[in
     return sorted(range(model.rowCount()), key=lambda r: model.sort_key(r, column), reverse=descending)
 
 
-def test_every_batch_lands_where_a_full_stable_sort_puts_it(qtmodeltester: ModelTester) -> None:
+def test_every_batch_lands_where_a_full_stable_sort_puts_it(qtbot: QtBot, qtmodeltester: ModelTester) -> None:
     """Names with many ties, in both directions: the bisection and list splicing match sorted() row for row."""
     rng = random.Random(7)
     for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
