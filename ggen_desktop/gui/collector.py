@@ -6,9 +6,10 @@ While 10,000 results stream in, full collections run several times and walk
 every row so far: ~15 ms each at 10,000 rows, ~150 ms at 100,000, each one a
 stall. So a model receiving rows holds off full collections; young collections
 (generations 0 and 1) still run, so short-lived cycles are still freed at once.
-When the page has arrived (or is cancelled, or a new search empties the model)
-the search session lets go and full collections resume: one walk after the
-stream, never a long-running app without full collections.
+Two seconds after the model's last batch (`results_model.let_go_when_idle`:
+pages that follow each other keep the hold), or at once when a search is
+cancelled or a new one empties the model, it lets go and full collections
+resume: one walk after the stream, never a long-running app without them.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
 from ggen_desktop.gui import collector
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
-from ggen_desktop.gui.results_model import ResultsModel
+from ggen_desktop.gui.results_model import ResultsModel, let_go_when_idle
 from ggen_desktop.gui.tasks import TaskGroup
 
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_BUDGET_MS = 4.0  # one batch per loop turn: with the repaint after it (~10 ms), inside a 16 ms frame
-
-
 class Handle(Protocol):
     """What `MarketplaceNode.search` returns (structural, so benchmarks can feed a synthetic source)."""
 
@@ -62,6 +60,7 @@ class SearchSession(QObject):
         self.handle: Handle | None = None
         self._limiter: BatchRateLimiter[SearchEvent] = BatchRateLimiter(self._apply, interval_ms, budget_ms=BATCH_BUDGET_MS,
                                                                          parent=self)
+        # no Qt parent: closing the window (which deletes this session's children) must not cancel the let-go
 
     @property
     def query_id(self) -> str | None:
@@ -128,7 +127,7 @@ class SearchSession(QObject):
             self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
             await asyncio.sleep(0)
         if handle is self.handle:
-            collector.let_go(self.model)  # the page is in: full collections resume (never held while idle)
+            let_go_when_idle(self.model)  # the page is in: full collections resume unless more rows come soon
             if trace.status is not QueryStatus.CANCELLED:
                 self.finished.emit(trace)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pytestqt.qtbot import QtBot
 
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryTrace
 from ggen_desktop.gui import collector
-from ggen_desktop.gui.results_model import ResultsModel
+from ggen_desktop.gui.results_model import LET_GO_AFTER_IDLE_MS, ResultsModel, let_go_when_idle
 from tests.helpers.packages import make_record
 
 KEY = Ed25519PrivateKey.generate()
@@ -28,7 +29,7 @@ def full_collections_run() -> bool:
     return gc.get_threshold()[2] < collector.HELD_THRESHOLD
 
 
-def test_rows_hold_off_full_collections_until_a_new_search_lets_them_go() -> None:
+def test_rows_hold_off_full_collections_until_a_new_search_lets_them_go(qtbot: QtBot) -> None:
     gc.collect()  # models of earlier tests, gone: their finalizers let go
     normal = gc.get_threshold()
     assert full_collections_run()
@@ -44,7 +45,7 @@ def test_rows_hold_off_full_collections_until_a_new_search_lets_them_go() -> Non
     assert full_collections_run()
 
 
-def test_a_model_deleted_with_its_rows_lets_go() -> None:
+def test_a_model_deleted_with_its_rows_lets_go(qtbot: QtBot) -> None:
     gc.collect()
     normal = gc.get_threshold()
     model = filled_model()
@@ -52,3 +53,13 @@ def test_a_model_deleted_with_its_rows_lets_go() -> None:
     del model
     gc.collect()
     assert not collector.holding() and gc.get_threshold() == normal
+
+
+def test_a_countdown_lets_go_after_the_last_rows_with_no_session_left_to_do_it(qtbot: QtBot) -> None:
+    """A window closed mid-stream leaves no session to end the hold: the module's countdown still does."""
+    gc.collect()
+    model = filled_model()
+    let_go_when_idle(model)
+    assert collector.holding()  # not at once: a next page may follow
+    qtbot.waitUntil(lambda: not collector.holding(), timeout=LET_GO_AFTER_IDLE_MS + 5000)
+    assert full_collections_run() and model.rowCount() == 3  # the rows stay; only the hold ended

@@ -33,7 +33,7 @@ def events(trace: QueryTrace, count: int, source: str = "peer-1", key: Ed25519Pr
     return out
 
 
-def test_results_model_passes_modeltester_while_filling(qtmodeltester: ModelTester) -> None:
+def test_results_model_passes_modeltester_while_filling(qtbot: QtBot, qtmodeltester: ModelTester) -> None:
     trace = QueryTrace(Query(text="tool"))
     model = ResultsModel()
     model.reset(trace.query_id)

@@ -12,7 +12,7 @@ from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus
 from ggen_desktop.gui import collector
 from ggen_desktop.gui.main_window import MainWindow
-from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
+from ggen_desktop.gui.results_model import HIT_ROLE, LET_GO_AFTER_IDLE_MS, ResultsModel
 
 
 def search(qtbot: QtBot, window: MainWindow, text: str, timeout_ms: int = 20000) -> object:
@@ -176,5 +176,8 @@ def test_full_collections_are_held_off_only_while_a_page_streams_in(qtbot: QtBot
     model.rowsInserted.connect(lambda *_: held_while_streaming.append(collector.holding(model)))
     search(qtbot, window, "rust")
     assert held_while_streaming and all(held_while_streaming)
-    assert window.results_model.rowCount() > 10  # the rows stay on screen...
-    assert not collector.holding(model)  # ...and this window no longer holds off full collections
+    # not at once: a next page may follow ("Load more", or paging on), and a full collection between pages
+    # walked every row so far in the middle of its stream (the benchmark's worst stalls, 100-190 ms at 10,000)
+    assert collector.holding(model)
+    qtbot.waitUntil(lambda: not collector.holding(model), timeout=LET_GO_AFTER_IDLE_MS + 5000)
+    assert model.rowCount() > 10  # the rows stay on screen, and this window no longer holds off full collections

@@ -1,0 +1,214 @@
+"""The results table's sort and filter layer: the shown order kept as a list of model rows, new rows placed by bisection.
+
+Qt's QSortFilterProxyModel places each inserted row by binary search too, but then remaps its whole
+source-to-proxy table and tells the view about every insertion point apart: at 10,000 sorted rows a
+batch cost ~1.5 ms per row. Here a batch is one insert at the end of the table, then one layout
+change that moves the new rows into place, persistent indexes (the selection, the current row)
+following them. The work is a bisection per row on the cached sort keys and one copy of two lists,
+both in C. It is a table model of its own (not a QAbstractProxyModel), so index(), parent() and
+flags(), which a repaint asks for every cell, stay in C++; only data() is Python, as with the model.
+
+The model only ever appends rows, changes cells in place, or resets (`ResultsModel`), so those are
+the changes followed here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
+
+from ggen_desktop.core.search import SearchHit
+from ggen_desktop.gui.results_model import SERVED_ROLES, ResultsModel
+from ggen_desktop.gui.table_model import DISPLAY, ROOT, Index
+
+UNSORTED = -1
+
+
+class ResultsProxy(QAbstractTableModel):
+    """Sorted (by the model's cached column keys) or arrival order, and optionally filtered, view of a ResultsModel.
+
+    Rows are kept in `_asc` ascending by key (ties in arrival order; in reverse arrival order when
+    the view is descending, so that reading `_asc` backwards keeps ties in arrival order). Rows just
+    inserted and not yet placed sit in `_tail`, after the placed ones.
+    """
+
+    def __init__(self, model: ResultsModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._accept: Callable[[SearchHit], bool] | None = None
+        self._column = UNSORTED
+        self._descending = False
+        self._asc: list[int] = []  # model rows in ascending key order (arrival order when unsorted)
+        self._asc_keys: list[Any] = []  # their keys, for bisection (empty when unsorted)
+        self._tail: list[int] = []
+        self._shown_row_of: dict[int, int] | None = None  # model row -> shown row, built when first asked
+        model.modelAboutToBeReset.connect(self.beginResetModel)
+        model.modelReset.connect(self._model_reset)
+        model.rowsInserted.connect(self._rows_inserted)
+        model.dataChanged.connect(self._data_changed)
+        self._rebuild()
+
+    # -- the shown order -------------------------------------------------------------------
+    def source_row(self, row: int) -> int:
+        """The model row shown at `row`."""
+        placed = len(self._asc)
+        if row >= placed:
+            return self._tail[row - placed]
+        return self._asc[placed - 1 - row] if self._descending else self._asc[row]
+
+    def mapToSource(self, index: Index) -> QModelIndex:
+        if not index.isValid():
+            return QModelIndex()
+        return self._model.index(self.source_row(index.row()), index.column())
+
+    def mapFromSource(self, index: Index) -> QModelIndex:
+        if not index.isValid():
+            return QModelIndex()
+        if self._shown_row_of is None:  # built in C, not a Python call per row: a filtered view needs it every batch
+            placed = reversed(self._asc) if self._descending else iter(self._asc)
+            self._shown_row_of = dict(zip(itertools.chain(placed, self._tail), range(self.rowCount()), strict=True))
+        row = self._shown_row_of.get(index.row())
+        return QModelIndex() if row is None else self.index(row, index.column())
+
+    def sortOrder(self) -> Qt.SortOrder:
+        return Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder
+
+    # -- QAbstractTableModel ---------------------------------------------------------------
+    def rowCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else len(self._asc) + len(self._tail)
+
+    def columnCount(self, parent: Index = ROOT) -> int:
+        return self._model.columnCount(parent)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:
+        return self._model.headerData(section, orientation, role)
+
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
+        # Hot path (a repaint asks 7 roles of every visible cell): the roles the model never answers end here.
+        if role not in SERVED_ROLES or not index.isValid():
+            return None
+        return self._model.cell_data(self.source_row(index.row()), index.column(), role)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Re-sort every row (a header click); column -1 is arrival order. Selection and current row follow."""
+        self._column = column if 0 <= column < self.columnCount() else UNSORTED
+        self._descending = order == Qt.SortOrder.DescendingOrder and self._column != UNSORTED
+        self._relayout(self._order(self._accepted(range(self._model.rowCount()))))
+
+    def set_row_filter(self, accept: Callable[[SearchHit], bool] | None) -> None:
+        """Show only the results `accept` keeps (None: all of them)."""
+        self.beginResetModel()
+        self._accept = accept
+        self._rebuild()
+        self.endResetModel()
+
+    # -- following the model -------------------------------------------------------------------
+    def _model_reset(self) -> None:
+        self._rebuild()
+        self.endResetModel()
+
+    def _rebuild(self) -> None:
+        self._asc, self._asc_keys = self._order(self._accepted(range(self._model.rowCount())))
+        self._tail = []
+        self._shown_row_of = None
+
+    def _rows_inserted(self, parent: Index, first: int, last: int) -> None:
+        new = self._accepted(range(first, last + 1))
+        if not new:
+            return
+        shown = self.rowCount()
+        self.beginInsertRows(ROOT, shown, shown + len(new) - 1)
+        self._shown_row_of = None
+        if self._column == UNSORTED:
+            self._asc.extend(new)  # arrival order: appended rows are already in place
+            self.endInsertRows()
+            return
+        self._tail = new
+        self.endInsertRows()
+        self._place_tail()
+
+    def _data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Sequence[int] = ()) -> None:
+        rows = range(top_left.row(), bottom_right.row() + 1)
+        if self._accept is not None and any(self._shown(r) != self._accept(self._model.hit(r)) for r in rows):
+            self.set_row_filter(self._accept)  # a row came in or went out of the filter: rare, so rebuilt
+            return
+        live = self._column != UNSORTED and self._model.column_keys(self._column) is None
+        if live and top_left.column() <= self._column <= bottom_right.column():
+            self.sort(self._column, self.sortOrder())  # a live key (Sources) changed: rows may move
+        if self.rowCount():
+            # one span over every shown row: the view repaints its viewport once, however scattered the rows
+            self.dataChanged.emit(self.index(0, top_left.column()), self.index(self.rowCount() - 1, bottom_right.column()),
+                                  list(roles))
+
+    def _shown(self, source_row: int) -> bool:
+        return self.mapFromSource(self._model.index(source_row, 0)).isValid()
+
+    # -- ordering ------------------------------------------------------------------------------
+    def _accepted(self, rows: range) -> list[int]:
+        accept, hit = self._accept, self._model.hit
+        return list(rows) if accept is None else [r for r in rows if accept(hit(r))]
+
+    def _keys(self) -> list[Any]:
+        keys = self._model.column_keys(self._column)
+        if keys is None:  # live keys (Sources): read now
+            keys = [self._model.sort_key(r, self._column) for r in range(self._model.rowCount())]
+        return keys
+
+    def _order(self, rows: list[int]) -> tuple[list[int], list[Any]]:
+        """`rows` in ascending key order, and their keys; ties in arrival order (reversed when descending)."""
+        if self._column == UNSORTED:
+            return rows, []
+        keys = self._keys()
+        ordered = sorted(reversed(rows) if self._descending else rows, key=keys.__getitem__)
+        return ordered, [keys[r] for r in ordered]
+
+    def _place_tail(self) -> None:
+        """Move the rows just inserted at the end to their sorted places: one layout change for the batch."""
+        keys = self._keys()
+        tail = sorted(self._tail, key=lambda r: (keys[r], -r if self._descending else r))
+        place = bisect_left if self._descending else bisect_right
+        positions = [place(self._asc_keys, keys[r]) for r in tail]  # non-decreasing, in the old list
+        asc, asc_keys = [], []
+        start = 0
+        for position, row in zip(positions, tail, strict=True):
+            asc += self._asc[start:position]
+            asc_keys += self._asc_keys[start:position]
+            asc.append(row)
+            asc_keys.append(keys[row])
+            start = position
+        asc += self._asc[start:]
+        asc_keys += self._asc_keys[start:]
+        placed_at = {row: position + i for i, (position, row) in enumerate(zip(positions, tail, strict=True))}
+        old_placed = len(self._asc)
+
+        def new_asc_index(shown_row: int) -> int:
+            if shown_row >= old_placed:
+                return placed_at[self._tail[shown_row - old_placed]]
+            old = old_placed - 1 - shown_row if self._descending else shown_row
+            return old + bisect_right(positions, old)
+
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        moved = [new_asc_index(index.row()) for index in persistent]
+        self._asc, self._asc_keys, self._tail = asc, asc_keys, []
+        self._shown_row_of = None
+        total = len(asc)
+        self.changePersistentIndexList(persistent, [self.index(total - 1 - a if self._descending else a, index.column())
+                                                    for a, index in zip(moved, persistent, strict=True)])
+        self.layoutChanged.emit()
+
+    def _relayout(self, order: tuple[list[int], list[Any]]) -> None:
+        """Show every row in a new order (same rows): persistent indexes follow their model rows."""
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        sources = [self.source_row(index.row()) for index in persistent]
+        self._asc, self._asc_keys = order
+        self._tail = []
+        self._shown_row_of = None
+        self.changePersistentIndexList(persistent, [self.mapFromSource(self._model.index(s, index.column()))
+                                                    for s, index in zip(sources, persistent, strict=True)])
+        self.layoutChanged.emit()
