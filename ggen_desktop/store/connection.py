@@ -213,11 +213,13 @@ class StoreConnection:
         """Keep many verified records, each with the peers that sent it, in one transaction."""
         sightings = list(sightings)
         with self._write(f"save {len(sightings)} discovered record(s)") as conn:
+            rows: list[int] = []  # the table's row count, counted once per transaction (not once per record)
             for sighting in sightings:
                 if sighting.peers:
-                    self._upsert_discovered(conn, sighting.record, sighting.peers)
+                    self._upsert_discovered(conn, sighting.record, sighting.peers, rows)
 
-    def _upsert_discovered(self, conn: sqlite3.Connection, record: SignedRecord, peers: Mapping[str, float]) -> None:
+    def _upsert_discovered(self, conn: sqlite3.Connection, record: SignedRecord, peers: Mapping[str, float],
+                           rows: list[int]) -> None:
         name, version, fingerprint = record.identity
         first, last = min(peers.values()), max(peers.values())
         current = conn.execute(
@@ -245,28 +247,33 @@ class StoreConnection:
             "DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
             [(name, version, fingerprint, peer_id, at, at) for peer_id, at in peers.items()],
         )
-        self._bound_discovered(conn, record.identity, new_record=current is None)
+        self._bound_discovered(conn, record.identity, rows if current is None else None)
 
-    def _bound_discovered(self, conn: sqlite3.Connection, identity: Identity, *, new_record: bool) -> None:
+    def _bound_discovered(self, conn: sqlite3.Connection, identity: Identity, rows: list[int] | None) -> None:
         """Peers decide how many records and sources reach us: keep the newest few sources per record and,
         over the cap, drop the least recently seen records of the publisher holding the most (one key's
-        flood evicts its own rows, never an honest newcomer's)."""
+        flood evicts its own rows, never an honest newcomer's). `rows` holds the table's row count once counted
+        in this transaction; None when no record was added."""
         conn.execute(
             "DELETE FROM discovered_sources WHERE name = ? AND version = ? AND fingerprint = ? AND peer_id NOT IN "
             "(SELECT peer_id FROM discovered_sources WHERE name = ? AND version = ? AND fingerprint = ? "
             "ORDER BY last_seen DESC, peer_id LIMIT ?)",
             (*identity, *identity, self.max_sources_per_record),
         )
-        if new_record:
-            (count,) = conn.execute("SELECT count(*) FROM discovered_records").fetchone()
-            if count > self.max_discovered:
-                conn.execute(
-                    "DELETE FROM discovered_records WHERE rowid IN "
-                    "(SELECT rowid FROM discovered_records WHERE fingerprint = "
-                    "(SELECT fingerprint FROM discovered_records GROUP BY fingerprint ORDER BY count(*) DESC LIMIT 1) "
-                    "ORDER BY last_seen, rowid LIMIT ?)",
-                    (count - self.max_discovered,),
-                )
+        if rows is None:
+            return
+        if rows:
+            rows[0] += 1
+        else:
+            rows.append(conn.execute("SELECT count(*) FROM discovered_records").fetchone()[0])
+        if rows[0] > self.max_discovered:
+            rows[0] -= conn.execute(
+                "DELETE FROM discovered_records WHERE rowid IN "
+                "(SELECT rowid FROM discovered_records WHERE fingerprint = "
+                "(SELECT fingerprint FROM discovered_records GROUP BY fingerprint ORDER BY count(*) DESC LIMIT 1) "
+                "ORDER BY last_seen, rowid LIMIT ?)",
+                (rows[0] - self.max_discovered,),
+            ).rowcount
 
     def discovered_records(self) -> list[DiscoveredRecord]:
         """Every discovered record that still verifies, by name, version and publisher."""

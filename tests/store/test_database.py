@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ggen_desktop.core.record import sign
 from ggen_desktop.store import paths
+from ggen_desktop.store.connection import Sighting
 from ggen_desktop.store.database import MAX_RECENT_QUERIES, Database
 from ggen_desktop.store.errors import StoreError
 from ggen_desktop.store.rows import Contact
@@ -384,3 +385,17 @@ def test_a_flooding_publisher_evicts_its_own_discovered_records_not_an_honest_ne
     assert len(kept) == 10
     assert set(honest) | {latecomer} <= kept  # the oldest rows were honest, yet the flood made room
     assert kept - set(honest) - {latecomer} == set(flood[-6:])  # the flood keeps only its newest
+
+
+def test_a_batch_of_new_discovered_records_counts_the_table_once(db: Database) -> None:
+    """A search writes thousands of records in batches; counting the table per record made it quadratic."""
+    db.max_discovered = 150
+    key = Ed25519PrivateKey.generate()
+    statements: list[str] = []
+    assert db._conn is not None
+    db._conn.set_trace_callback(statements.append)
+    db.save_discovered([Sighting(make_record(f"acme/tool{i}", key=key), {"peer": 100.0 + i}) for i in range(200)])
+    db._conn.set_trace_callback(None)
+    assert sum("count(*) FROM discovered_records" in s for s in statements) == 1
+    kept = db.discovered_records()
+    assert len(kept) == 150 and {d.record.package.id.name for d in kept} == {f"tool{i}" for i in range(50, 200)}
