@@ -229,15 +229,21 @@ class ReplayedSearcher:
 REPLAY_ROUND_TRIP_S = 0.002
 
 
-async def stream_replayed(records: list[SignedRecord], sorted_by: int | None = None) -> dict[str, float]:
-    """The session → model → proxy → view path at any row count, fed by a replayed search."""
-    count = len(records)
-    model = ResultsModel()
+def shown_view(model: ResultsModel, sorted_by: int | None) -> ResultsView:
+    """The results table as the window shows it (1200×800), sorted by a column or in arrival order."""
     view = ResultsView(model)
     view.resize(1200, 800)
     view.show()
     if sorted_by is not None:
         view.sortByColumn(sorted_by, Qt.SortOrder.AscendingOrder)
+    return view
+
+
+async def stream_replayed(records: list[SignedRecord], sorted_by: int | None = None) -> dict[str, float]:
+    """The session → model → proxy → view path at any row count, fed by a replayed search."""
+    count = len(records)
+    model = ResultsModel()
+    view = shown_view(model, sorted_by)
     batch_ms = time_batches(model)
     session = SearchSession(model, TaskGroup())
     pages = [0]
@@ -326,11 +332,7 @@ async def stream_session(network: RemoteHolders, count: int, tmp: Path, sorted_b
     """The app's path: node.search → SearchSession → rate limiter → model → proxy → view, page after page."""
     searcher, database = await network.searcher(tmp)
     model = ResultsModel()
-    view = ResultsView(model)
-    view.resize(1200, 800)
-    view.show()
-    if sorted_by is not None:
-        view.sortByColumn(sorted_by, Qt.SortOrder.AscendingOrder)
+    view = shown_view(model, sorted_by)
     batch_ms = time_batches(model)
     session = SearchSession(model, TaskGroup())
     pages = [0]
