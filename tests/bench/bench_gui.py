@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -51,10 +52,10 @@ from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
 from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.results_view import ResultsView
-from ggen_desktop.gui.search_session import SearchSession
+from ggen_desktop.gui.search_session import Searcher, SearchSession
 from ggen_desktop.gui.tasks import TaskGroup
 from ggen_desktop.logging_setup import quiet_library_loggers
-from ggen_desktop.net import lookup
+from ggen_desktop.net import stall_rule
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.storage import PAGE_RECORDS, keyword_key
 from ggen_desktop.store.database import Database
@@ -239,9 +240,21 @@ def shown_view(model: ResultsModel, sorted_by: int | None) -> ResultsView:
     return view
 
 
-async def stream_replayed(records: list[SignedRecord], sorted_by: int | None = None) -> dict[str, float]:
-    """The session → model → proxy → view path at any row count, fed by a replayed search."""
-    count = len(records)
+@dataclass
+class PagedRun:
+    """One search streamed page after page into a shown table, with the event loop's heartbeat."""
+
+    model: ResultsModel
+    view: ResultsView
+    seconds: float
+    pages: int
+    stats: dict[str, float]  # the heartbeat's
+    batch_ms: list[float]
+    rss_before: int
+
+
+async def stream_pages(searcher: Searcher, count: int, sorted_by: int | None) -> PagedRun:
+    """The session → rate limiter → model → proxy → view path, "load more" until `count` rows are shown."""
     model = ResultsModel()
     view = shown_view(model, sorted_by)
     batch_ms = time_batches(model)
@@ -249,8 +262,10 @@ async def stream_replayed(records: list[SignedRecord], sorted_by: int | None = N
     pages = [0]
     done = asyncio.get_running_loop().create_future()
 
-    def page_finished(_trace: QueryTrace) -> None:
+    def page_finished(trace: QueryTrace) -> None:
         pages[0] += 1
+        if not trace.more and model.rowCount() < count:
+            print(f"search ended short: {trace.summary()}", flush=True)
         if model.rowCount() < count and session.load_more() is not None:
             return
         if not done.done():
@@ -259,22 +274,29 @@ async def stream_replayed(records: list[SignedRecord], sorted_by: int | None = N
     session.finished.connect(page_finished)
     await asyncio.sleep(0.05)
     gc.collect()
-    GC_PAUSES.clear()
+    GC_PAUSES.clear()  # from here on, only collections during the search
     rss_before = rss_kib()
     beat = Heartbeat()
     beat.start()
     started = time.perf_counter()
-    session.start(ReplayedSearcher(records), Query(text=KEYWORD))
+    session.start(searcher, Query(text=KEYWORD))
     await done
     seconds = time.perf_counter() - started
-    await asyncio.sleep(0.05)
-    stats = beat.stop()
-    if model.rowCount() != count:
-        raise ShortSearch(f"{model.rowCount()} rows shown of {count}")
-    rss = round((rss_kib() - rss_before) / 1024.0 * 10_000 / count, 1)
-    view.close()
-    return {"seconds": round(seconds, 3), "pages": pages[0], **stats, "gui_batches": len(batch_ms), **batch_stats(batch_ms),
-            "longest_gc_pause_ms": round(max(GC_PAUSES, default=0.0), 1), "rss_mib_per_10k_rows": rss}
+    await asyncio.sleep(0.05)  # let the last paint happen inside the measurement
+    return PagedRun(model, view, seconds, pages[0], beat.stop(), batch_ms, rss_before)
+
+
+async def stream_replayed(records: list[SignedRecord], sorted_by: int | None = None) -> dict[str, float]:
+    """The session → model → proxy → view path at any row count, fed by a replayed search."""
+    count = len(records)
+    run = await stream_pages(ReplayedSearcher(records), count, sorted_by)
+    if run.model.rowCount() != count:
+        raise ShortSearch(f"{run.model.rowCount()} rows shown of {count}")
+    rss = round((rss_kib() - run.rss_before) / 1024.0 * 10_000 / count, 1)
+    run.view.close()
+    return {"seconds": round(run.seconds, 3), "pages": run.pages, **run.stats, "gui_batches": len(run.batch_ms),
+            **batch_stats(run.batch_ms), "longest_gc_pause_ms": round(max(GC_PAUSES, default=0.0), 1),
+            "rss_mib_per_10k_rows": rss}
 
 
 def rss_kib() -> int:
@@ -331,41 +353,13 @@ class Heartbeat:
 async def stream_session(network: RemoteHolders, count: int, tmp: Path, sorted_by: int | None = None) -> dict[str, float]:
     """The app's path: node.search → SearchSession → rate limiter → model → proxy → view, page after page."""
     searcher, database = await network.searcher(tmp)
-    model = ResultsModel()
-    view = shown_view(model, sorted_by)
-    batch_ms = time_batches(model)
-    session = SearchSession(model, TaskGroup())
-    pages = [0]
-    done = asyncio.get_running_loop().create_future()
-
-    def page_finished(trace: QueryTrace) -> None:
-        pages[0] += 1
-        if not trace.more and model.rowCount() < count:
-            print(f"search ended short: {trace.summary()}", flush=True)
-
-        if model.rowCount() < count and session.load_more() is not None:
-            return
-        if not done.done():
-            done.set_result(None)
-
-    session.finished.connect(page_finished)
-    await asyncio.sleep(0.05)
-    gc.collect()
-    GC_PAUSES.clear()  # from here on, only collections during the search
-    rss_before, transactions_before = rss_kib(), database.transactions
-    beat = Heartbeat()
-    beat.start()
-    started = time.perf_counter()
-    session.start(searcher, Query(text=KEYWORD))
-    await done
-    seconds = time.perf_counter() - started
-    await asyncio.sleep(0.05)  # let the last paint happen inside the measurement
-    stats = beat.stop()
+    transactions_before = database.transactions
+    run = await stream_pages(searcher, count, sorted_by)
     await asyncio.wrap_future(database.background.flush())
-    result = await finish_run(searcher, database, model.rowCount(), count, rss_before, transactions_before)
-    view.close()
-    return {"seconds": round(seconds, 3), "pages": pages[0], **stats, "gui_batches": len(batch_ms),
-            **batch_stats(batch_ms), **result}
+    result = await finish_run(searcher, database, run.model.rowCount(), count, run.rss_before, transactions_before)
+    run.view.close()
+    return {"seconds": round(run.seconds, 3), "pages": run.pages, **run.stats, "gui_batches": len(run.batch_ms),
+            **batch_stats(run.batch_ms), **result}
 
 
 async def stream_naive(network: RemoteHolders, count: int, tmp: Path) -> dict[str, float]:
@@ -557,7 +551,7 @@ def main() -> None:
         quiet_library_loggers()
         asyncio.run(serve_holders(args.serve_holders))
         return
-    lookup.MIN_STALL_S = HOLDER_PATIENCE_S
+    stall_rule.MIN_STALL_S = HOLDER_PATIENCE_S
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # each run closes its view; the loop must go on
     quiet_library_loggers()
