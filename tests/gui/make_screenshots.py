@@ -91,6 +91,13 @@ async def open_window(tmp: str) -> tuple[MainWindow, App]:
     return window, app
 
 
+async def joined(window: MainWindow) -> None:
+    """Start the window's engine (the demo network) and wait until it has joined."""
+    ready = wait_for(window.ready)
+    window.tasks.spawn(window.start_engine(), "joining the network")
+    await ready
+
+
 async def shoot(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,9 +110,7 @@ async def shoot(out: Path) -> None:
                 save(window, out / "main-window-joining.png")
 
         window.on_progress = on_progress  # type: ignore[method-assign]
-        ready = wait_for(window.ready)
-        window.tasks.spawn(window.start_engine(), "joining the network")
-        await ready
+        await joined(window)
         app.node.query_config = QueryConfig(max_results=200, default_timeout=5.0)
         # a first search, so metrics, the chart and peer reputation have something to show
         for term in ("postgres", "auth", "deploy"):
@@ -204,9 +209,7 @@ async def shoot_small(out: Path, name: str = "window-1024x640.png") -> None:
     """The window on a small (or scaled) screen, as it opens there the first time, after a search."""
     with tempfile.TemporaryDirectory() as tmp:
         window, _app = await open_window(tmp)
-        ready = wait_for(window.ready)
-        window.tasks.spawn(window.start_engine(), "joining the network")
-        await ready
+        await joined(window)
         await search(window, "rust")
         window.results_view.selectRow(0)
         await asyncio.sleep(0.1)
@@ -222,19 +225,16 @@ async def shoot_transfers(out: Path) -> None:
     from ggen_desktop.core.record import sign
     from ggen_desktop.core.search import SearchHit
     from ggen_desktop.gui.transfers_model import TransfersModel
-    from ggen_desktop.net.sharing import ArchiveSharing
-    from ggen_desktop.store.content import ContentStore
     from tests.helpers.packages import make_package
+    from tests.helpers.seeding import sharing_for
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         window, app = await open_window(tmp)
-        ready = wait_for(window.ready)
-        window.tasks.spawn(window.start_engine(), "joining the network")
-        await ready
+        await joined(window)
         assert app.demo is not None
         node = app.demo.nodes[0]
-        seeder = ArchiveSharing(ContentStore(Path(tmp) / "seeder"), lambda: node.providers, "127.0.0.1")
+        seeder = sharing_for(node, Path(tmp) / "seeder", "127.0.0.1")
         await seeder.start()
         packages = []
         for name, size in (("acme/rust-cli", 1_500_000), ("acme/postgres-schema", 8_000_000)):
@@ -274,9 +274,7 @@ async def shoot_dependencies(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         window, app = await open_window(tmp)
-        ready = wait_for(window.ready)
-        window.tasks.spawn(window.start_engine(), "joining the network")
-        await ready
+        await joined(window)
         assert app.demo is not None
         nodes = app.demo.nodes
         seeders = (sharing_for(nodes[0], Path(tmp) / "seeder-1", "127.0.0.1"),
