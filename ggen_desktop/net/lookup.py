@@ -46,6 +46,7 @@ from kademlia.node import Node
 from ggen_desktop.core.query import Query, QueryConfig, matches_query
 from ggen_desktop.core.record import MAX_RECORD_BYTES, RecordError, SignedRecord
 from ggen_desktop.core.search import PeerTrace, QueryTrace
+from ggen_desktop.net.candidate_networks import CandidateNetworks
 from ggen_desktop.net.protocol import DEFAULT_RPC_TIMEOUT, ERROR_KEY, MAX_HAVE, MarketProtocol, Result
 from ggen_desktop.net.record_digests import VerifiedRecords, is_digest
 from ggen_desktop.net.stall_rule import StallRule, reputation_key
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 MAX_PAGES_PER_PEER = math.ceil(MAX_PER_KEY * (MAX_RECORD_BYTES + RECORD_OVERHEAD) / PAGE_BYTES) + 1
 VERIFY_SLICE_S = 0.002  # signature checks per event-loop turn, at most
 COMPLETING_FAN_OUT = 2  # × fan_out once records were found
-DISTRUST_AFTER = 3  # contacts named by one network that failed or stalled, none answering, before the rest are dropped
 DISJOINT_PATHS = 2  # S/Kademlia: a node belongs to one path; the lookup ends when every path has converged
 
 OnRecords = Callable[[Node, list[SignedRecord]], bool]
@@ -116,7 +116,7 @@ class StreamingLookup:
         self.me = protocol.source_node.id
         self.candidates: dict[bytes, Node] = {}
         self.path_of: dict[bytes, int] = {}  # which disjoint path each candidate belongs to
-        self._introduced_by: dict[bytes, str] = {}  # the network (/24) of the peer that named each candidate
+        self.networks = CandidateNetworks(protocol.policy)  # which /24 each candidate is in, and who named it
         self.asked: set[bytes] = set()
         self.answered: set[bytes] = set()
         self.failed: set[bytes] = set()
@@ -140,70 +140,35 @@ class StreamingLookup:
         the paths stay disjoint and sybils that capture one cannot steer the other (S/Kademlia)."""
         fresh = sorted((n for n in nodes if n.id != self.me and n.id not in self.candidates),
                        key=self.target.distance_to)
-        introducer = self.protocol.policy.group(via.ip, via.port) if via is not None else None
         for index, node in enumerate(fresh):
             self.candidates[node.id] = node
+            self.networks.add(node, via)
             self.path_of[node.id] = self.path_of[via.id] if via is not None else index % DISJOINT_PATHS
-            if introducer is not None:
-                self._introduced_by[node.id] = introducer
 
     def start_from(self, nodes: list[Node]) -> None:
         """Before the first run: ask only these (and whom they name), not the routing table's closest."""
         self.candidates.clear()
         self.path_of.clear()
-        self._introduced_by.clear()
+        self.networks.clear()
         self._add_candidates(nodes)
 
     def _usable(self, node: Node) -> bool:
         return node.id not in self.failed and not self.reputation.is_avoided(reputation_key(node))
 
     def _window(self) -> list[Node]:
-        """Each path's closest usable candidates that have not stalled (k in all): where the records
-        should be. The lookup has converged when every one of them has answered, on every path."""
+        """Each path's closest usable candidates that have not stalled (k in all; the closest of each network,
+        `CandidateNetworks`): where the records should be. The lookup has converged when every one of them has
+        answered, on every path."""
         live = [n for n in self.candidates.values()
                 if n.id not in self._stalled and n.id not in self.abandoned and self._usable(n)]
-        distrusted, silent = self._distrusted(), self._silent_networks()
-        live = [n for n in live if self._introduced_by.get(n.id) not in distrusted
-                and self.protocol.policy.group(n.ip, n.port) not in silent]
         live.sort(key=self.target.distance_to)
-        live = self._one_per_network(live)
+        live = self.networks.admissible(live, self.answered, self.failed | self._stalled | self.abandoned)
         share = -(-self.ksize // DISJOINT_PATHS)
         window: list[Node] = []
         for path in range(DISJOINT_PATHS):
             window += [n for n in live if self.path_of[n.id] == path][:share]
         window.sort(key=self.target.distance_to)
         return window
-
-    def _distrusted(self) -> set[str]:
-        """Networks whose contacts, as far as asked, never answer (DISTRUST_AFTER of them failed or stalled, none
-        answered): their other contacts leave the window, so invented ids cost one wave of stalls, not one each."""
-        answered: dict[str, int] = {}
-        unanswered: dict[str, int] = {}
-        for node_id, network in self._introduced_by.items():
-            if node_id in self.answered:
-                answered[network] = answered.get(network, 0) + 1
-            elif node_id in self.failed or node_id in self._stalled or node_id in self.abandoned:
-                unanswered[network] = unanswered.get(network, 0) + 1
-        return {network for network, count in unanswered.items() if count >= DISTRUST_AFTER and network not in answered}
-
-    def _silent_networks(self) -> set[str]:
-        """Networks with a peer that failed or stalled and none that answered: their other peers would do the same
-        (sybils of one /24 answering pings, dropping searches), so they get no second place in the window."""
-        group = self.protocol.policy.group
-        unanswered = self.failed | self._stalled | self.abandoned
-        silent = {group(n.ip, n.port) for node_id in unanswered if (n := self.candidates.get(node_id)) is not None}
-        return silent - {group(n.ip, n.port) for node_id in self.answered if (n := self.candidates.get(node_id)) is not None}
-
-    def _one_per_network(self, nodes: list[Node]) -> list[Node]:
-        """The closest of each network (/24) only, as libtorrent restricts its searches: however many ids one
-        network places next to the key, it takes one place in the window (the next when that one fails)."""
-        policy, networks, kept = self.protocol.policy, set[str](), list[Node]()
-        for node in nodes:
-            network = policy.group(node.ip, node.port)  # an exempt (loopback, private) address is its own network
-            if network not in networks:
-                networks.add(network)
-                kept.append(node)
-        return kept
 
     def _next(self) -> _Read | None:
         while self._reads:
