@@ -13,13 +13,11 @@ flagged there: one peer may be lying, or be the only one that holds it.
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Iterable
 from enum import IntEnum
-from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt
 
 from ggen_desktop.core.search import KNOWN_VIA, THIS_NODE_SOURCE, SearchEvent, SearchHit
 from ggen_desktop.gui import collector
@@ -116,8 +114,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             for offset, hit in enumerate(new):
                 self._row_of[hit.identity] = first + offset
             self._text.extend([None] * len(new))  # the cache grows first: the view reads rows on insert
-            collector.hold(self)
-            let_go_when_idle(self)  # restarted per batch: the hold ends 2 s after the last rows, whatever ends the stream
+            collector.hold(self)  # restarted per batch: the hold ends 2 s after the last rows, whatever ends the stream
             self.append_rows(new)
         for first_row, last_row in spans(changed_rows):
             self.rows_changed(first_row, last_row, SOURCES_COLUMN, SOURCES_COLUMN)
@@ -233,42 +230,6 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         if column == self.Columns.VERSION:
             return hit.record.package.version.precedence
         return self._display(hit, column).lower()
-
-
-# Full collections resume this long after the last batch of rows, not at once when a page has arrived: a next
-# page ("Load more", paging on) often follows, and a full collection between pages walked every row so far in the
-# middle of its stream (50-200 ms at 10,000 rows). The walk then runs while the window is idle.
-LET_GO_AFTER_IDLE_MS = 2000
-# id(model) -> (the model, weakly; its timer): kept here, so a closed window never strands a hold, and weakly, so a
-# model deleted meanwhile lets go through its finalizer (collector.hold) instead of living on for its countdown
-_idle_timers: dict[int, tuple[weakref.ref[ResultsModel], QTimer]] = {}
-_spent: list[QTimer] = []  # timers that fired, deleted on the next call (never inside their own timeout)
-
-
-def let_go_when_idle(model: ResultsModel) -> None:
-    """(Re)start the model's countdown: it lets go of full collections LET_GO_AFTER_IDLE_MS after the last call."""
-    _spent.clear()
-    key = id(model)
-    entry = _idle_timers.get(key)
-    if entry is None or entry[0]() is not model:  # none yet, or a deleted model's whose id was reused
-        timer = QTimer()
-        timer.setSingleShot(True)
-        timer.setInterval(LET_GO_AFTER_IDLE_MS)
-        timer.timeout.connect(partial(_let_go_now, key))
-        if entry is not None:
-            _spent.append(entry[1])
-        entry = _idle_timers[key] = (weakref.ref(model), timer)
-    entry[1].start()
-
-
-def _let_go_now(key: int) -> None:
-    entry = _idle_timers.pop(key, None)
-    if entry is None:
-        return
-    _spent.append(entry[1])
-    model = entry[0]()
-    if model is not None:
-        collector.let_go(model)
 
 
 def spans(rows: Iterable[int]) -> list[tuple[int, int]]:

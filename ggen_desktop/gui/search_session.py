@@ -19,7 +19,7 @@ from ggen_desktop.core.query import Query, QueryConfig
 from ggen_desktop.core.search import QueryStatus, QueryTrace, SearchEvent
 from ggen_desktop.gui import collector
 from ggen_desktop.gui.rate_limiter import BatchRateLimiter
-from ggen_desktop.gui.results_model import ResultsModel, let_go_when_idle
+from ggen_desktop.gui.results_model import ResultsModel
 from ggen_desktop.gui.tasks import TaskGroup
 
 if TYPE_CHECKING:
@@ -126,10 +126,8 @@ class SearchSession(QObject):
         while handle is self.handle and self._limiter.pending:
             self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
             await asyncio.sleep(0)
-        if handle is self.handle:
-            let_go_when_idle(self.model)  # the page is in: full collections resume unless more rows come soon
-            if trace.status is not QueryStatus.CANCELLED:
-                self.finished.emit(trace)
+        if handle is self.handle and trace.status is not QueryStatus.CANCELLED:
+            self.finished.emit(trace)  # full collections resume unless more rows come soon (collector.hold)
 
     def _apply(self, events: list[SearchEvent]) -> None:
         if self.handle is not None:

@@ -10,7 +10,8 @@ from pytestqt.qtbot import QtBot
 from ggen_desktop.core.query import Query
 from ggen_desktop.core.search import QueryTrace
 from ggen_desktop.gui import collector
-from ggen_desktop.gui.results_model import LET_GO_AFTER_IDLE_MS, ResultsModel, let_go_when_idle
+from ggen_desktop.gui.collector import LET_GO_AFTER_IDLE_MS
+from ggen_desktop.gui.results_model import ResultsModel
 from tests.helpers.packages import make_record
 
 KEY = Ed25519PrivateKey.generate()
@@ -58,8 +59,7 @@ def test_a_model_deleted_with_its_rows_lets_go(qtbot: QtBot) -> None:
 def test_a_countdown_lets_go_after_the_last_rows_with_no_session_left_to_do_it(qtbot: QtBot) -> None:
     """A window closed mid-stream leaves no session to end the hold: the module's countdown still does."""
     gc.collect()
-    model = filled_model()
-    let_go_when_idle(model)
+    model = filled_model()  # its rows started the countdown
     assert collector.holding()  # not at once: a next page may follow
     qtbot.waitUntil(lambda: not collector.holding(), timeout=LET_GO_AFTER_IDLE_MS + 5000)
     assert full_collections_run() and model.rowCount() == 3  # the rows stay; only the hold ended

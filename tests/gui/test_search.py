@@ -11,8 +11,9 @@ from ggen_desktop.core.petnames import group_fingerprint
 from ggen_desktop.core.query import QueryConfig
 from ggen_desktop.core.search import THIS_NODE_SOURCE, QueryStatus
 from ggen_desktop.gui import collector
+from ggen_desktop.gui.collector import LET_GO_AFTER_IDLE_MS
 from ggen_desktop.gui.main_window import MainWindow
-from ggen_desktop.gui.results_model import HIT_ROLE, LET_GO_AFTER_IDLE_MS, ResultsModel
+from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
 
 
 def search(qtbot: QtBot, window: MainWindow, text: str, timeout_ms: int = 20000) -> object:
