@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import logging
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from collections.abc import Callable
 
 from kademlia.node import Node
 
+from ggen_desktop.net.address_policy import is_ip_literal
 from ggen_desktop.net.node_lookup import closest_live_nodes
 from ggen_desktop.net.protocol import ArgCheck, MarketProtocol, int_in, is_node_id
 
@@ -162,14 +162,6 @@ def _parse_providers(answer: object, responder_ip: str) -> list[Provider]:
         if (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and len(item[0]) <= 64
                 and isinstance(item[1], int) and not isinstance(item[1], bool) and 0 < item[1] < 65_536):
             host = item[0] or responder_ip
-            if _is_ip(host):
+            if is_ip_literal(host):
                 out.append((host, item[1]))
     return out
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
