@@ -8,6 +8,12 @@ that answered gets no second place; and the contacts named by a network whose
 named contacts, as far as asked, never answer (DISTRUST_AFTER of them) leave the
 window: invented ids cost one wave of stalls, not one each. An exempt address
 (loopback, private, unless enforced) is a network of its own.
+
+A contact is *corroborated* when it came from the routing table (it answered
+us before) or two networks named it: neighbours of a key know each other, so
+honest contacts near it are named by several peers, while a network can only
+vouch for its own inventions. Contacts named by one network alone are still
+asked, but a lookup that has found what it looks for does not wait for them.
 """
 
 from __future__ import annotations
@@ -26,16 +32,33 @@ class CandidateNetworks:
         self.policy = policy
         self._network_of: dict[bytes, str] = {}
         self._introduced_by: dict[bytes, str] = {}
+        self._named_by: dict[bytes, set[str]] = {}  # networks that named each candidate; absent: from the table
 
     def add(self, node: Node, via: Node | None) -> None:
         """A new candidate, named by `via` (None: from the routing table)."""
         self._network_of[node.id] = self.policy.group(node.ip, node.port)
         if via is not None:
-            self._introduced_by[node.id] = self._network_of.get(via.id) or self.policy.group(via.ip, via.port)
+            self._introduced_by[node.id] = self._network(via)
+            self._named_by[node.id] = {self._introduced_by[node.id]}
+
+    def named_again(self, node: Node, via: Node) -> None:
+        """A known candidate named once more, by `via`."""
+        named_by = self._named_by.get(node.id)
+        if named_by is not None and len(named_by) < 2:
+            named_by.add(self._network(via))
+
+    def corroborated(self, node: Node) -> bool:
+        """From the routing table, or named by two networks or more."""
+        named_by = self._named_by.get(node.id)
+        return named_by is None or len(named_by) >= 2
+
+    def _network(self, node: Node) -> str:
+        return self._network_of.get(node.id) or self.policy.group(node.ip, node.port)
 
     def clear(self) -> None:
         self._network_of.clear()
         self._introduced_by.clear()
+        self._named_by.clear()
 
     def admissible(self, closest_first: list[Node], answered: set[bytes], unanswered: set[bytes]) -> list[Node]:
         """Of candidates sorted nearest first, those the window may hold: the closest of each network, leaving

@@ -22,10 +22,8 @@ import logging
 import os
 from typing import Any
 
-import umsgpack
-
 from ggen_desktop.core.rate_limit import TokenBucketLimiter
-from ggen_desktop.net.rpc_transport import HEADER_BYTES, MSG_ID_BYTES, REQUEST, RESPONSE, CheckedRpcProtocol
+from ggen_desktop.net.rpc_transport import HEADER_BYTES, MSG_ID_BYTES, REQUEST, RESPONSE, CheckedRpcProtocol, pack
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +116,7 @@ class DialBack:
             log.warning("no socket for a dial-back: %s", exc)
             return False
         try:
-            data = REQUEST + msg_id + umsgpack.packb(["dial_probe", [nonce]])
+            data = REQUEST + msg_id + pack(["dial_probe", [nonce]])
             probe.sendto(data, target)
             self.protocol.stats["bytes_out"] += len(data)
             try:

@@ -59,6 +59,7 @@ MAX_PAGES_PER_PEER = math.ceil(MAX_PER_KEY * (MAX_RECORD_BYTES + RECORD_OVERHEAD
 VERIFY_SLICE_S = 0.002  # signature checks per event-loop turn, at most
 COMPLETING_FAN_OUT = 2  # × fan_out once records were found
 DISJOINT_PATHS = 2  # S/Kademlia: a node belongs to one path; the lookup ends when every path has converged
+POLL_RESOLUTION_S = 0.001  # asyncio's epoll waits whole milliseconds: a stall due sooner than that is due now
 
 OnRecords = Callable[[Node, list[SignedRecord]], bool]
 WaitJoined = Callable[[float], Awaitable[bool]]  # the node's join: True once joined, False after the timeout
@@ -138,8 +139,12 @@ class StreamingLookup:
         """New candidates join the path of the peer that named them (`via`); the first ones (from the routing
         table) are dealt to the paths in turn, nearest first. A node already on one path stays there, so
         the paths stay disjoint and sybils that capture one cannot steer the other (S/Kademlia)."""
-        fresh = sorted((n for n in nodes if n.id != self.me and n.id not in self.candidates),
-                       key=self.target.distance_to)
+        named = [n for n in nodes if n.id != self.me]
+        if via is not None:
+            for node in named:
+                if node.id in self.candidates:
+                    self.networks.named_again(node, via)
+        fresh = sorted((n for n in named if n.id not in self.candidates), key=self.target.distance_to)
         for index, node in enumerate(fresh):
             self.candidates[node.id] = node
             self.networks.add(node, via)
@@ -155,12 +160,13 @@ class StreamingLookup:
     def _usable(self, node: Node) -> bool:
         return node.id not in self.failed and not self.reputation.is_avoided(reputation_key(node))
 
-    def _window(self) -> list[Node]:
+    def _window(self, corroborated: bool = False) -> list[Node]:
         """Each path's closest usable candidates that have not stalled (k in all; the closest of each network,
         `CandidateNetworks`): where the records should be. The lookup has converged when every one of them has
-        answered, on every path."""
+        answered, on every path; once records were found, of the `corroborated` ones and those that answered."""
         live = [n for n in self.candidates.values()
-                if n.id not in self._stalled and n.id not in self.abandoned and self._usable(n)]
+                if n.id not in self._stalled and n.id not in self.abandoned and self._usable(n)
+                and (not corroborated or n.id in self.answered or self.networks.corroborated(n))]
         live.sort(key=self.target.distance_to)
         live = self.networks.admissible(live, self.answered, self.failed | self._stalled | self.abandoned)
         share = -(-self.ksize // DISJOINT_PATHS)
@@ -170,12 +176,13 @@ class StreamingLookup:
         window.sort(key=self.target.distance_to)
         return window
 
-    def _next(self) -> _Read | None:
+    def _next(self, window: list[Node]) -> _Read | None:
+        """The next page to read, or the best-scored unasked peer among the nearest few of `window`."""
         while self._reads:
             read = self._reads.popleft()
             if self._usable(read.node) and not (read.set is not None and self._sets[read.set].complete):
                 return read
-        unasked = [n for n in self._window() if n.id not in self.asked]
+        unasked = [n for n in window if n.id not in self.asked]
         # Prefer better-scored peers among the nearest few (the seed's reputation, used).
         nearest = unasked[: max(2 * self.fan_out, 1)]
         ranked = self.reputation.rank(reputation_key(n) for n in nearest)
@@ -197,7 +204,8 @@ class StreamingLookup:
         """Sets this lookup has, or is reading from another peer: `node` need not send them."""
         return [d for d, s in self._sets.items() if s.complete or s.reader not in (None, node.id)][:MAX_HAVE]
 
-    def _send(self, read: _Read) -> None:
+    def _send(self, read: _Read, now: float) -> None:
+        """Ask; `now` is the loop turn's time: the requests of one turn count as sent together."""
         node = read.node
         self.asked.add(node.id)
         peer = node.id.hex()
@@ -209,7 +217,7 @@ class StreamingLookup:
             query = {**query, "have": have}
         future = self.protocol.request((node.ip, node.port), "search", [self.me, self.key, query, read.page],
                                        self._timeout(node))
-        self._pending[future] = _Request(read, time.monotonic())
+        self._pending[future] = _Request(read, now)
 
     # -- running ----------------------------------------------------------------
 
@@ -231,17 +239,19 @@ class StreamingLookup:
             while not self._stopped:
                 now = time.monotonic()
                 self._stalled = {r.read.node.id for r in pending.values()
-                                 if now >= r.sent_at + self.stall.stall_after(r.read.node)}
+                                 if now + POLL_RESOLUTION_S >= self.stall.stalls_at(r.read.node, r.sent_at)}
                 self._hand_over_stalled_reads()
                 active = sum(1 for r in pending.values() if r.read.node.id not in self._stalled)
-                while active < self._fan_out() and (read := self._next()) is not None:
-                    self._send(read)
+                ended = self._converged()  # before asking more: the window may have answered
+                window = [] if ended else self._window()  # asking changes who is asked, not who is in it
+                while not ended and active < self._fan_out() and (read := self._next(window)) is not None:
+                    self._send(read, now)
                     active += 1
-                if self._ended():
+                if ended or self._ended():
                     self.exhausted = True
                     self._leave_pending(requeue=False)
                     return
-                stalls = [r.sent_at + self.stall.stall_after(r.read.node) for r in pending.values()
+                stalls = [self.stall.stalls_at(r.read.node, r.sent_at) for r in pending.values()
                           if r.read.node.id not in self._stalled]
                 wait = max(0.0, min(stalls) - now) if stalls else None  # wake when one stalls
                 done, _ = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -261,15 +271,17 @@ class StreamingLookup:
         self._leave_pending(requeue=True)
 
     def _ended(self) -> bool:
-        """Nothing in flight; or the window has answered and something was found. While nothing was found,
-        a measured peer still out may be the only holder: it is waited for until its own timeout (a
-        never-measured one was judged by this lookup's round trips when it stalled)."""
-        if not self._pending:
-            return True
+        """Nothing in flight, or converged."""
+        return not self._pending or self._converged()
+
+    def _converged(self) -> bool:
+        """The window has answered and something was found. While nothing was found, a measured peer still
+        out may be the only holder: it is waited for until its own timeout (a never-measured one was judged
+        by this lookup's round trips when it stalled)."""
         if self._reads or any(r.read.set is not None or r.read.pages_read for r in self._pending.values()
                               if r.read.node.id not in self._stalled):
             return False  # a set is being read
-        window = self._window()
+        window = self._window(corroborated=self.found > 0)
         if not window or not all(n.id in self.answered for n in window):
             return False
         return self.found > 0 or not any(self.stall.measured(r.read.node) for r in self._pending.values())
@@ -335,7 +347,7 @@ class StreamingLookup:
             self._reader_gone(node)
             return
         rtt = time.monotonic() - request.sent_at
-        self.stall.observe(rtt)
+        self.stall.observe(rtt, request.sent_at)
         if not isinstance(answer, dict) or ERROR_KEY in answer or not isinstance(answer.get("records"), list):
             trace.error = str(answer.get(ERROR_KEY))[:200] if isinstance(answer, dict) else "malformed answer"
             self.failed.add(node.id)

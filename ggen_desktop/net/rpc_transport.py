@@ -41,9 +41,9 @@ import socket
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-import umsgpack
+import msgpack
 from kademlia.node import Node
 from kademlia.protocol import KademliaProtocol
 
@@ -101,6 +101,20 @@ def int_in(low: int, high: int) -> ArgCheck:
     return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def pack(value: Any) -> bytes:
+    """MessagePack as rpcudp's umsgpack writes it (bytes as bin, text as str), in C."""
+    return cast(bytes, msgpack.packb(value, use_bin_type=True))
+
+
+def unpack(data: bytes) -> Any:
+    """The first MessagePack value in `data` as umsgpack reads it (any map key, arrays as lists; bytes after it,
+    such as a request's padding, ignored); raises on anything else."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except msgpack.ExtraData as extra:
+        return extra.unpacked
+
+
 def is_challenge(payload: object) -> bool:
     """An answer asking for the request again with this token (the address was not verified)."""
     return (isinstance(payload, dict) and len(payload) == 1 and isinstance(payload.get(TOKEN_KEY), bytes)
@@ -112,7 +126,7 @@ def _fitting(items: list[Any], size: int) -> list[Any]:
     `size` is an unverified request's size, so only the first few items are ever packed."""
     used = 3  # an array16 header; a fixarray's is 1, so this errs on the short side
     for count, item in enumerate(items):
-        used += len(umsgpack.packb(item))
+        used += len(pack(item))
         if used > size:
             return items[:count]
     return items
@@ -217,8 +231,8 @@ class CheckedRpcProtocol(KademliaProtocol):
             self._drop("dropped_spoofed", addr, f"response for a request sent to {pending.address}")
             return
         try:
-            payload = umsgpack.unpackb(data[HEADER_BYTES:])
-        except Exception:  # umsgpack raises many types on hostile input
+            payload = unpack(data[HEADER_BYTES:])
+        except Exception:  # msgpack raises many types on hostile input
             self._drop("dropped_malformed", addr, "response is not msgpack")
             return
         del self._pending[msg_id]
@@ -243,8 +257,8 @@ class CheckedRpcProtocol(KademliaProtocol):
 
     def _accept_request(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
-            payload = umsgpack.unpackb(data[HEADER_BYTES:])
-        except Exception:  # umsgpack raises many types on hostile input
+            payload = unpack(data[HEADER_BYTES:])
+        except Exception:  # msgpack raises many types on hostile input
             self._drop("dropped_malformed", addr, "not msgpack")
             return
         msg_id = data[1:HEADER_BYTES]
@@ -300,18 +314,18 @@ class CheckedRpcProtocol(KademliaProtocol):
                contacts: bool = False) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        data = RESPONSE + msg_id + umsgpack.packb(answer)
+        data = RESPONSE + msg_id + pack(answer)
         if len(data) > MAX_ANSWER_BYTES:
             self.stats["answers_too_large"] += 1
             log.error("answer of %d bytes to %s is over the cap; not sent", len(data), addr)
             if not ours:
                 return
-            data = RESPONSE + msg_id + umsgpack.packb({ERROR_KEY: "answer too large"})
+            data = RESPONSE + msg_id + pack({ERROR_KEY: "answer too large"})
         if not self.validation.is_verified(addr[0], addr[1]):
             budget = answer_budget(request_bytes)
             if len(data) > budget and contacts and isinstance(answer, list) and answer:
                 answer = _fitting(answer, budget - HEADER_BYTES)  # contacts come nearest first: the farthest go
-                data = RESPONSE + msg_id + umsgpack.packb(answer)
+                data = RESPONSE + msg_id + pack(answer)
             if len(data) > budget:
                 self.stats["answers_over_budget"] += 1
                 log.debug("no %d-byte answer to unverified %s for a %d-byte request", len(data), addr, request_bytes)
@@ -339,7 +353,7 @@ class CheckedRpcProtocol(KademliaProtocol):
 
     def _send(self, address: tuple[str, int], name: str, args: list[Any], future: asyncio.Future[Result],
               deadline: float, retried: bool = False) -> None:
-        payload = umsgpack.packb([name, args])
+        payload = pack([name, args])
         if len(payload) > MAX_REQUEST_PAYLOAD:
             raise ValueError(f"rpc {name} arguments are {len(payload)} bytes; the cap is {MAX_REQUEST_PAYLOAD}")
         if self.transport is None or self.transport.is_closing():

@@ -10,6 +10,12 @@ round trips to anyone), with a floor; with no round trip known at all, a
 fixed wait. A stalled request frees its slot but is not a
 timeout: its late answer is still used, and only its own timeout counts
 against the peer.
+
+A request also stalls when one sent after it has been answered and it is
+later than that answer's round trip plus a reordering allowance (RACK,
+RFC 8985: TCP marks a packet lost on such evidence rather than on a timer).
+That evidence needs no floor against the machine's own pauses, so a silent
+peer costs a round trip, not the floor, wherever round trips are short.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ggen_desktop.net.address_policy import peer_key
 
 UNKNOWN_PEER_STALL_S = 0.5  # a never-measured peer stalls after this long when no round trip is known at all
 MIN_STALL_S = 0.05
+REORDER_SHARE = 0.25  # RACK's reordering allowance: this share of the lookup's least round trip
 KNOWN_STALL_FACTOR = 2.0  # × the peer's own mean round trip
 UNKNOWN_STALL_FACTOR = 2.0  # × the p90 of the round trips of this lookup (4× cost 2–3× the time on bench_internet)
 
@@ -46,13 +53,25 @@ class StallRule:
         without any, the node's `recent` round trips to anyone do."""
         self.reputation = reputation
         self.rtts: list[float] = []
+        self.latest_sent: float | None = None  # when the latest-sent request that was answered was sent (RACK)
+        self.latest_rtt = 0.0  # and its round trip
         measured = (reputation.peers.get(reputation_key(node)) for node in candidates)
         self.prior = [s.avg_rtt_ms / 1000.0 for s in measured if s is not None and s.avg_rtt_ms is not None]
         self.prior = self.prior or list(recent)
 
-    def observe(self, rtt_s: float) -> None:
-        """A round trip seen in this lookup."""
+    def observe(self, rtt_s: float, sent_at: float | None = None) -> None:
+        """A round trip seen in this lookup, of a request sent at `sent_at` (monotonic seconds) if known."""
         self.rtts.append(rtt_s)
+        if sent_at is not None and (self.latest_sent is None or sent_at > self.latest_sent):
+            self.latest_sent, self.latest_rtt = sent_at, rtt_s
+
+    def stalls_at(self, node: Node, sent_at: float) -> float:
+        """When a request to `node` sent at `sent_at` stalls: by its peer's clock, or earlier once a request
+        sent with it or after it has been answered (RACK; requests sent in one loop turn carry one time)."""
+        by_clock = sent_at + self.stall_after(node)
+        if self.latest_sent is None or self.latest_sent < sent_at:
+            return by_clock
+        return min(by_clock, sent_at + self.latest_rtt + REORDER_SHARE * min(self.rtts))
 
     def measured(self, node: Node) -> bool:
         """Whether the reputation book knows this peer's round trip."""
