@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 
 from ggen_desktop.core.search import KNOWN_VIA, THIS_NODE_SOURCE, SearchEvent, SearchHit
 from ggen_desktop.gui import collector
@@ -41,7 +41,13 @@ HIT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 class ResultsModel(ColumnTableModel[SearchHit]):
-    """Thin, typed table over SearchHits; the owner feeds it whole batches of SearchEvents."""
+    """Thin, typed table over SearchHits; the owner feeds it whole batches of SearchEvents.
+
+    `sources_changed(rows)`: the rows (sorted) whose Sources changed in one batch, before their dataChanged
+    spans, so that a view sorted by Sources moves them all in one step, however scattered.
+    """
+
+    sources_changed = Signal(list)
 
     class Columns(IntEnum):
         NAME = 0
@@ -116,6 +122,8 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             self._text.extend([None] * len(new))  # the cache grows first: the view reads rows on insert
             collector.hold(self)  # restarted per batch: the hold ends 2 s after the last rows, whatever ends the stream
             self.append_rows(new)
+        if changed_rows:
+            self.sources_changed.emit(sorted(changed_rows))
         for first_row, last_row in spans(changed_rows):
             self.rows_changed(first_row, last_row, SOURCES_COLUMN, SOURCES_COLUMN)
         if conflicted:

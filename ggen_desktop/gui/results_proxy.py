@@ -9,12 +9,16 @@ both in C. It is a table model of its own (not a QAbstractProxyModel), so index(
 flags(), which a repaint asks for every cell, stay in C++; only data() is Python, as with the model.
 
 The model only ever appends rows, changes cells in place, or resets (`ResultsModel`), so those are
-the changes followed here.
+the changes followed here. Sorted by Sources, whose keys change as results gain sources, the rows of a
+batch that changed leave their places and are placed again by bisection, as new rows are (a full
+re-sort per batch read every row's key in Python: ~50 ms a batch at 100,000 rows). A filter change
+keeps the selection and current row on their results while those still pass (a reset cleared them).
 """
 
 from __future__ import annotations
 
 import itertools
+import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +26,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 
 from ggen_desktop.core.search import SearchHit
-from ggen_desktop.gui.results_model import SERVED_ROLES, ResultsModel
+from ggen_desktop.gui.results_model import SERVED_ROLES, SOURCES_COLUMN, ResultsModel
 from ggen_desktop.gui.table_model import DISPLAY, ROOT, Index
 
 UNSORTED = -1
@@ -32,8 +36,9 @@ class ResultsProxy(QAbstractTableModel):
     """Sorted (by the model's cached column keys) or arrival order, and optionally filtered, view of a ResultsModel.
 
     Rows are kept in `_asc` ascending by key (ties in arrival order; in reverse arrival order when
-    the view is descending, so that reading `_asc` backwards keeps ties in arrival order). Rows just
-    inserted and not yet placed sit in `_tail`, after the placed ones.
+    the view is descending, so that reading `_asc` backwards keeps ties in arrival order): (key, row),
+    or (key, -row) descending, strictly increases along `_asc`, so a placed row is found by bisection.
+    Rows just inserted and not yet placed sit in `_tail`, after the placed ones.
     """
 
     def __init__(self, model: ResultsModel, parent: QObject | None = None) -> None:
@@ -45,11 +50,13 @@ class ResultsProxy(QAbstractTableModel):
         self._asc: list[int] = []  # model rows in ascending key order (arrival order when unsorted)
         self._asc_keys: list[Any] = []  # their keys, for bisection (empty when unsorted)
         self._tail: list[int] = []
+        self._live: list[Any] = []  # by model row, the live column's keys the rows were placed under
         self._shown_row_of: dict[int, int] | None = None  # model row -> shown row, built when first asked
         model.modelAboutToBeReset.connect(self.beginResetModel)
         model.modelReset.connect(self._model_reset)
         model.rowsInserted.connect(self._rows_inserted)
         model.dataChanged.connect(self._data_changed)
+        model.sources_changed.connect(self._sources_changed)
         self._rebuild()
 
     # -- the shown order -------------------------------------------------------------------
@@ -100,11 +107,10 @@ class ResultsProxy(QAbstractTableModel):
         self._relayout(self._order(self._accepted(range(self._model.rowCount()))))
 
     def set_row_filter(self, accept: Callable[[SearchHit], bool] | None) -> None:
-        """Show only the results `accept` keeps (None: all of them)."""
-        self.beginResetModel()
+        """Show only the results `accept` keeps (None: all of them); the selection and current row stay on
+        their results that still pass, and go with those that do not."""
         self._accept = accept
-        self._rebuild()
-        self.endResetModel()
+        self._relayout(self._order(self._accepted(range(self._model.rowCount()))))
 
     # -- following the model -------------------------------------------------------------------
     def _model_reset(self) -> None:
@@ -131,18 +137,25 @@ class ResultsProxy(QAbstractTableModel):
         self.endInsertRows()
         self._place_tail()
 
+    def _sources_changed(self, rows: list[int]) -> None:
+        """A batch changed these rows' Sources (their dataChanged spans follow): filtered in or out, or moved."""
+        if not self._refilter(rows) and self._column == SOURCES_COLUMN:
+            self._move(rows)
+
     def _data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Sequence[int] = ()) -> None:
-        rows = range(top_left.row(), bottom_right.row() + 1)
-        if self._accept is not None and any(self._shown(r) != self._accept(self._model.hit(r)) for r in rows):
-            self.set_row_filter(self._accept)  # a row came in or went out of the filter: rare, so rebuilt
-            return
-        live = self._column != UNSORTED and self._model.column_keys(self._column) is None
-        if live and top_left.column() <= self._column <= bottom_right.column():
-            self.sort(self._column, self.sortOrder())  # a live key (Sources) changed: rows may move
+        if not top_left.column() == bottom_right.column() == SOURCES_COLUMN:  # Sources: `_sources_changed` did
+            self._refilter(range(top_left.row(), bottom_right.row() + 1))
         if self.rowCount():
             # one span over every shown row: the view repaints its viewport once, however scattered the rows
             self.dataChanged.emit(self.index(0, top_left.column()), self.index(self.rowCount() - 1, bottom_right.column()),
                                   list(roles))
+
+    def _refilter(self, rows: Sequence[int]) -> bool:
+        """Whether one of `rows` came in or went out of the filter; the view is then rebuilt (rare)."""
+        if self._accept is None or all(self._shown(r) == self._accept(self._model.hit(r)) for r in rows):
+            return False
+        self.set_row_filter(self._accept)
+        return True
 
     def _shown(self, source_row: int) -> bool:
         return self.mapFromSource(self._model.index(source_row, 0)).isValid()
@@ -152,17 +165,24 @@ class ResultsProxy(QAbstractTableModel):
         accept, hit = self._accept, self._model.hit
         return list(rows) if accept is None else [r for r in rows if accept(hit(r))]
 
-    def _keys(self) -> list[Any]:
+    def _keys(self, refresh: bool = False) -> list[Any]:
+        """Every model row's key in the sort column. A live column's (Sources) are the keys the rows were
+        placed under, kept here: read afresh for a full sort (`refresh`), read for new rows, and changed
+        with the rows that move (`_move`)."""
         keys = self._model.column_keys(self._column)
-        if keys is None:  # live keys (Sources): read now
-            keys = [self._model.sort_key(r, self._column) for r in range(self._model.rowCount())]
-        return keys
+        if keys is not None:
+            return keys
+        live, key, column = self._live, self._model.sort_key, self._column
+        if refresh:
+            live.clear()
+        live.extend([key(r, column) for r in range(len(live), self._model.rowCount())])
+        return live
 
     def _order(self, rows: list[int]) -> tuple[list[int], list[Any]]:
         """`rows` in ascending key order, and their keys; ties in arrival order (reversed when descending)."""
         if self._column == UNSORTED:
             return rows, []
-        keys = self._keys()
+        keys = self._keys(refresh=True)
         ordered = sorted(reversed(rows) if self._descending else rows, key=keys.__getitem__)
         return ordered, [keys[r] for r in ordered]
 
@@ -172,16 +192,7 @@ class ResultsProxy(QAbstractTableModel):
         tail = sorted(self._tail, key=lambda r: (keys[r], -r if self._descending else r))
         place = bisect_left if self._descending else bisect_right
         positions = [place(self._asc_keys, keys[r]) for r in tail]  # non-decreasing, in the old list
-        asc, asc_keys = [], []
-        start = 0
-        for position, row in zip(positions, tail, strict=True):
-            asc += self._asc[start:position]
-            asc_keys += self._asc_keys[start:position]
-            asc.append(row)
-            asc_keys.append(keys[row])
-            start = position
-        asc += self._asc[start:]
-        asc_keys += self._asc_keys[start:]
+        asc, asc_keys = self._merged(tail, positions, keys)
         placed_at = {row: position + i for i, (position, row) in enumerate(zip(positions, tail, strict=True))}
         old_placed = len(self._asc)
 
@@ -212,3 +223,67 @@ class ResultsProxy(QAbstractTableModel):
         self.changePersistentIndexList(persistent, [self.mapFromSource(self._model.index(s, index.column()))
                                                     for s, index in zip(sources, persistent, strict=True)])
         self.layoutChanged.emit()
+
+    def _merged(self, rows: list[int], positions: list[int], keys: list[Any]) -> tuple[list[int], list[Any]]:
+        """`_asc` and its keys with `rows` spliced in at `positions` (non-decreasing): slices copied in C."""
+        asc: list[int] = []
+        asc_keys: list[Any] = []
+        start = 0
+        for position, row in zip(positions, rows, strict=True):
+            asc += self._asc[start:position]
+            asc_keys += self._asc_keys[start:position]
+            asc.append(row)
+            asc_keys.append(keys[row])
+            start = position
+        asc += self._asc[start:]
+        asc_keys += self._asc_keys[start:]
+        return asc, asc_keys
+
+    def _place_of(self, row: int, key: Any) -> int:
+        """Where `row`, under `key`, is or would be in `_asc`: among its key's ties, by arrival."""
+        low = bisect_left(self._asc_keys, key)
+        high = bisect_right(self._asc_keys, key, low)
+        if self._descending:
+            return bisect_left(self._asc, -row, low, high, key=operator.neg)
+        return bisect_left(self._asc, row, low, high)
+
+    def _move(self, rows: list[int]) -> None:
+        """Rows whose live key changed leave their places and are placed again: one layout change for all."""
+        live, key, column = self._keys(), self._model.sort_key, self._column
+        leaving: list[int] = []  # their places in `_asc`
+        moving: list[int] = []
+        for row in rows:
+            new = key(row, column)
+            if new == live[row]:
+                continue
+            place = self._place_of(row, live[row])
+            if place < len(self._asc) and self._asc[place] == row:  # shown (not filtered out)
+                leaving.append(place)
+                moving.append(row)
+            live[row] = new
+        if not moving:
+            return
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        sources = [self.source_row(index.row()) for index in persistent]
+        leaving.sort()
+        self._asc, self._asc_keys = without(self._asc, leaving), without(self._asc_keys, leaving)
+        moving.sort(key=lambda r: (live[r], -r if self._descending else r))
+        positions = [self._place_of(r, live[r]) for r in moving]
+        self._asc, self._asc_keys = self._merged(moving, positions, live)
+        self._shown_row_of = None
+        last = len(self._asc) - 1
+
+        def shown_row(source: int) -> int:
+            place = self._place_of(source, live[source])
+            return last - place if self._descending else place
+
+        self.changePersistentIndexList(persistent, [self.index(shown_row(s), index.column())
+                                                    for s, index in zip(sources, persistent, strict=True)])
+        self.layoutChanged.emit()
+
+
+def without(items: list[Any], places: list[int]) -> list[Any]:
+    """`items` without the entries at `places` (sorted): the slices between them, copied in C."""
+    bounds = zip([-1, *places], [*places, len(items)], strict=True)
+    return list(itertools.chain.from_iterable(items[a + 1:b] for a, b in bounds))
