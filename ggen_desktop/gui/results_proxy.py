@@ -23,13 +23,17 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
+from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QObject, Qt
 
 from ggen_desktop.core.search import SearchHit
-from ggen_desktop.gui.results_model import SERVED_ROLES, SOURCES_COLUMN, ResultsModel
+from ggen_desktop.gui.results_model import SERVED_ROLES, SOURCES_COLUMN, ResultsModel, spans
 from ggen_desktop.gui.table_model import DISPLAY, ROOT, Index
 
 UNSORTED = -1
+# Rows move, come and go, columns never: the horizontal header keeps its sections (without the hint it
+# re-laid them out and resized the stretched last one, repainting the whole table for every batch).
+ROWS_ONLY = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+WITH_HINT = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")  # the signals' overload
 
 
 class ResultsProxy(QAbstractTableModel):
@@ -52,6 +56,7 @@ class ResultsProxy(QAbstractTableModel):
         self._tail: list[int] = []
         self._live: list[Any] = []  # by model row, the live column's keys the rows were placed under
         self._shown_row_of: dict[int, int] | None = None  # model row -> shown row, built when first asked
+        self._changed_from: int | None = None  # the first shown row that moved since `take_changed_from`
         model.modelAboutToBeReset.connect(self.beginResetModel)
         model.modelReset.connect(self._model_reset)
         model.rowsInserted.connect(self._rows_inserted)
@@ -80,6 +85,15 @@ class ResultsProxy(QAbstractTableModel):
             self._shown_row_of = dict(zip(itertools.chain(placed, self._tail), range(self.rowCount()), strict=True))
         row = self._shown_row_of.get(index.row())
         return QModelIndex() if row is None else self.index(row, index.column())
+
+    def take_changed_from(self) -> int | None:
+        """The first shown row that may have moved or come in since the last call (rows above it are as they
+        were); None when nothing did. The view repaints the rows on screen only when some are past it."""
+        changed_from, self._changed_from = self._changed_from, None
+        return changed_from
+
+    def _changed(self, shown_row: int) -> None:
+        self._changed_from = shown_row if self._changed_from is None else min(self._changed_from, shown_row)
 
     def sortOrder(self) -> Qt.SortOrder:
         return Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder
@@ -121,6 +135,7 @@ class ResultsProxy(QAbstractTableModel):
         self._asc, self._asc_keys = self._order(self._accepted(range(self._model.rowCount())))
         self._tail = []
         self._shown_row_of = None
+        self._changed(0)
 
     def _rows_inserted(self, parent: Index, first: int, last: int) -> None:
         new = self._accepted(range(first, last + 1))
@@ -130,6 +145,7 @@ class ResultsProxy(QAbstractTableModel):
         self.beginInsertRows(ROOT, shown, shown + len(new) - 1)
         self._shown_row_of = None
         if self._column == UNSORTED:
+            self._changed(shown)
             self._asc.extend(new)  # arrival order: appended rows are already in place
             self.endInsertRows()
             return
@@ -145,10 +161,11 @@ class ResultsProxy(QAbstractTableModel):
     def _data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Sequence[int] = ()) -> None:
         if not top_left.column() == bottom_right.column() == SOURCES_COLUMN:  # Sources: `_sources_changed` did
             self._refilter(range(top_left.row(), bottom_right.row() + 1))
-        if self.rowCount():
-            # one span over every shown row: the view repaints its viewport once, however scattered the rows
-            self.dataChanged.emit(self.index(0, top_left.column()), self.index(self.rowCount() - 1, bottom_right.column()),
-                                  list(roles))
+        # one span per run of shown rows: the view repaints the cells on screen among them, and nothing for
+        # rows off screen (one span over every shown row repainted the whole table for each batch)
+        shown = sorted(r for r in map(self._shown_row, range(top_left.row(), bottom_right.row() + 1)) if r is not None)
+        for first, last in spans(shown):
+            self.dataChanged.emit(self.index(first, top_left.column()), self.index(last, bottom_right.column()), list(roles))
 
     def _refilter(self, rows: Sequence[int]) -> bool:
         """Whether one of `rows` came in or went out of the filter; the view is then rebuilt (rare)."""
@@ -159,6 +176,25 @@ class ResultsProxy(QAbstractTableModel):
 
     def _shown(self, source_row: int) -> bool:
         return self.mapFromSource(self._model.index(source_row, 0)).isValid()
+
+    def _shown_row(self, source_row: int) -> int | None:
+        """Where a model row is shown (None: filtered out); by bisection when sorted, so no map of every row."""
+        if self._column == UNSORTED:
+            return source_row if self._accept is None else self._shown_row_of_map(source_row)
+        place = self._place_of(source_row, self._keys()[source_row])
+        if place >= len(self._asc) or self._asc[place] != source_row:
+            return None
+        return len(self._asc) - 1 - place if self._descending else place
+
+    def _shown_row_of_map(self, source_row: int) -> int | None:
+        shown = self.mapFromSource(self._model.index(source_row, 0))
+        return shown.row() if shown.isValid() else None
+
+    def _layout_about_to_change(self) -> None:
+        self.layoutAboutToBeChanged[WITH_HINT].emit([], ROWS_ONLY)  # type: ignore[index]
+
+    def _layout_changed(self) -> None:
+        self.layoutChanged[WITH_HINT].emit([], ROWS_ONLY)  # type: ignore[index]
 
     # -- ordering ------------------------------------------------------------------------------
     def _accepted(self, rows: range) -> list[int]:
@@ -195,6 +231,7 @@ class ResultsProxy(QAbstractTableModel):
         asc, asc_keys = self._merged(tail, positions, keys)
         placed_at = {row: position + i for i, (position, row) in enumerate(zip(positions, tail, strict=True))}
         old_placed = len(self._asc)
+        self._changed(len(asc) - 1 - max(placed_at.values()) if self._descending else positions[0])
 
         def new_asc_index(shown_row: int) -> int:
             if shown_row >= old_placed:
@@ -202,7 +239,7 @@ class ResultsProxy(QAbstractTableModel):
             old = old_placed - 1 - shown_row if self._descending else shown_row
             return old + bisect_right(positions, old)
 
-        self.layoutAboutToBeChanged.emit()
+        self._layout_about_to_change()
         persistent = self.persistentIndexList()
         moved = [new_asc_index(index.row()) for index in persistent]
         self._asc, self._asc_keys, self._tail = asc, asc_keys, []
@@ -210,19 +247,20 @@ class ResultsProxy(QAbstractTableModel):
         total = len(asc)
         self.changePersistentIndexList(persistent, [self.index(total - 1 - a if self._descending else a, index.column())
                                                     for a, index in zip(moved, persistent, strict=True)])
-        self.layoutChanged.emit()
+        self._layout_changed()
 
     def _relayout(self, order: tuple[list[int], list[Any]]) -> None:
         """Show every row in a new order (same rows): persistent indexes follow their model rows."""
-        self.layoutAboutToBeChanged.emit()
+        self._layout_about_to_change()
         persistent = self.persistentIndexList()
         sources = [self.source_row(index.row()) for index in persistent]
         self._asc, self._asc_keys = order
         self._tail = []
         self._shown_row_of = None
+        self._changed(0)
         self.changePersistentIndexList(persistent, [self.mapFromSource(self._model.index(s, index.column()))
                                                     for s, index in zip(sources, persistent, strict=True)])
-        self.layoutChanged.emit()
+        self._layout_changed()
 
     def _merged(self, rows: list[int], positions: list[int], keys: list[Any]) -> tuple[list[int], list[Any]]:
         """`_asc` and its keys with `rows` spliced in at `positions` (non-decreasing): slices copied in C."""
@@ -263,16 +301,18 @@ class ResultsProxy(QAbstractTableModel):
             live[row] = new
         if not moving:
             return
-        self.layoutAboutToBeChanged.emit()
+        self._layout_about_to_change()
         persistent = self.persistentIndexList()
         sources = [self.source_row(index.row()) for index in persistent]
         leaving.sort()
+        last = len(self._asc) - 1
+        self._changed(last - leaving[-1] if self._descending else leaving[0])
         self._asc, self._asc_keys = without(self._asc, leaving), without(self._asc_keys, leaving)
         moving.sort(key=lambda r: (live[r], -r if self._descending else r))
         positions = [self._place_of(r, live[r]) for r in moving]
         self._asc, self._asc_keys = self._merged(moving, positions, live)
         self._shown_row_of = None
-        last = len(self._asc) - 1
+        self._changed(last - (positions[-1] + len(positions) - 1) if self._descending else positions[0])
 
         def shown_row(source: int) -> int:
             place = self._place_of(source, live[source])
@@ -280,7 +320,7 @@ class ResultsProxy(QAbstractTableModel):
 
         self.changePersistentIndexList(persistent, [self.index(shown_row(s), index.column())
                                                     for s, index in zip(sources, persistent, strict=True)])
-        self.layoutChanged.emit()
+        self._layout_changed()
 
 
 def without(items: list[Any], places: list[int]) -> list[Any]:

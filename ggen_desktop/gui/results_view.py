@@ -60,6 +60,16 @@ class ResultsView(QTableView):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(True)
 
+    def doItemsLayout(self) -> None:
+        """After rows came in or moved: when every row on screen stays as it was (they all went below it, as
+        appended rows do), only the scroll bars and headers follow, without repainting the table (~8 ms)."""
+        changed_from = self.proxy.take_changed_from()
+        last_on_screen = self.rowAt(self.viewport().height() - 1)  # -1: room below the last row
+        if changed_from is not None and 0 <= last_on_screen < changed_from:
+            self.updateGeometries()
+            return
+        super().doItemsLayout()
+
     def fit_columns(self) -> None:
         """Scale the text columns to the room left (within limits); the last column takes any rest."""
         room = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width()
