@@ -286,4 +286,5 @@ NAME_COLUMN = ResultsModel.Columns.NAME.value
 SOURCES_COLUMN = ResultsModel.Columns.SOURCES.value
 # the roles cell_data answers; a repaint also asks font, colours and check state of every cell (None here)
 SERVED_ROLES = frozenset(int(role) for role in (DISPLAY, SORT_ROLE, DECORATION, ALIGNMENT, HIT_ROLE, TOOLTIP))
+TABLE_ICONS = ("warning", "single-source")  # what cell_data decorates cells with
 NUMERIC_COLUMNS = frozenset((SOURCES_COLUMN, ResultsModel.Columns.ARRIVAL.value))

@@ -7,7 +7,8 @@ import random
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -215,3 +216,65 @@ def test_a_filter_change_keeps_the_selected_result_selected_while_it_passes(qtbo
     assert view.selected_hit() is picked and view.currentIndex().row() == 41
     view.proxy.set_row_filter(lambda hit: hit is not picked)  # it no longer passes: nothing is selected
     assert view.selected_hit() is None and view.proxy.rowCount() == 99
+
+
+class PaintCounter(QObject):
+    """Counts the paint events a widget receives, and the rows of the table they cover."""
+
+    def __init__(self, view: ResultsView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.painted: list[tuple[int, int]] = []  # (first row, last row) of each paint's region
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            rect = event.rect()  # type: ignore[attr-defined]
+            self.painted.append((self.view.rowAt(rect.top()), self.view.rowAt(rect.bottom())))
+        return False
+
+
+def settled(qtbot: QtBot, view: ResultsView, scroll_range: int) -> None:
+    """Wait until the view has laid out the last rows (its scroll range changed), then let any repaint happen."""
+    qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() != scroll_range)
+    QApplication.processEvents()
+    QApplication.processEvents()
+
+
+def shown_view(qtbot: QtBot, sorted_by: int | None) -> tuple[QueryTrace, ResultsModel, ResultsView]:
+    """A shown table of 200 results, the first screen of them on screen."""
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    view = ResultsView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    if sorted_by is not None:
+        view.sortByColumn(sorted_by, Qt.SortOrder.AscendingOrder)
+    model.add_events(batch(trace, [f"acme/m{i:03}" for i in range(200)]))
+    settled(qtbot, view, 0)
+    return trace, model, view
+
+
+@pytest.mark.parametrize("sorted_by", [None, NAME])
+def test_rows_landing_below_the_screen_repaint_nothing_on_it(qtbot: QtBot, sorted_by: int | None) -> None:
+    """Every batch repainted the whole table (~8 ms): the header re-laid out its columns at each layout change,
+    and an insert repainted every row on screen, even with all new rows below it."""
+    trace, model, view = shown_view(qtbot, sorted_by)
+    widths = [view.columnWidth(c) for c in range(model.columnCount())]
+    counter = PaintCounter(view)
+    model.add_events(batch(trace, [f"acme/z{i:03}" for i in range(50)]))  # last, in either order
+    settled(qtbot, view, view.verticalScrollBar().maximum())
+    assert counter.painted == []
+    assert [view.columnWidth(c) for c in range(model.columnCount())] == widths
+
+
+def test_a_row_landing_on_screen_repaints_from_its_row_down(qtbot: QtBot) -> None:
+    trace, model, view = shown_view(qtbot, NAME)
+    counter = PaintCounter(view)
+    model.add_events(batch(trace, ["acme/m004x", "acme/m150x"]))  # shown as row 5, and far below the screen
+    qtbot.waitUntil(lambda: bool(counter.painted))
+    assert view.model().index(5, NAME).data() == "acme/m004x"
+    assert all(first >= 5 for first, _last in counter.painted)  # the five rows above it are not repainted
