@@ -112,9 +112,10 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             new.append(event.hit)
             name = identity[0]
             keys = self._publishers.setdefault(name, set())
-            keys.add(identity[2])
-            if len(keys) > 1:
-                conflicted.add(name)
+            if identity[2] not in keys:
+                keys.add(identity[2])
+                if len(keys) == 2:  # the rows shown so far get their flag; later rows come in with it
+                    conflicted.add(name)
         if new:
             first = len(self._rows)
             for offset, hit in enumerate(new):
@@ -126,7 +127,7 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             self.sources_changed.emit(sorted(changed_rows))
         for first_row, last_row in spans(changed_rows):
             self.rows_changed(first_row, last_row, SOURCES_COLUMN, SOURCES_COLUMN)
-        if conflicted:
+        if conflicted:  # a scan of every row, once per name that gains a second publisher (rare)
             rows = [r for r, h in enumerate(self._rows) if h.identity[0] in conflicted]
             for first_row, last_row in spans(rows):
                 self.rows_changed(first_row, last_row, NAME_COLUMN, NAME_COLUMN)
