@@ -470,7 +470,8 @@ def run_async(factory: Callable[[], object]) -> object:
 
 
 class GapTracer:
-    """`--trace-gaps N`: what ran inside the N heartbeat gaps of each run with the most main-thread cpu time.
+    """`--trace-gaps N`: what ran inside the N heartbeat gaps of each run with the most main-thread cpu time,
+    and inside the longest one.
 
     Records, with perf_counter times and nesting depth, every Qt event the application delivers
     (`TracingApplication.notify`: repaints, timers, sockets), every asyncio callback (a task's step is
@@ -533,8 +534,9 @@ class GapTracer:
 
     def report(self, ticks: list[float], gaps: list[float], cpu: list[float]) -> None:
         # the worst by the loop's own cpu time: on a shared machine, a gap's wall time also counts waits for a core
-        order = sorted(range(1, len(ticks)), key=lambda i: cpu[i], reverse=True)[:self.worst]
-        for i in sorted(order):
+        order = set(sorted(range(1, len(ticks)), key=lambda i: cpu[i], reverse=True)[:self.worst])
+        order.add(max(range(1, len(ticks)), key=lambda i: gaps[i], default=0))  # and the longest, whatever it was
+        for i in sorted(order - {0}):
             start, end = ticks[i - 1], ticks[i]
             print(f"  gap {gaps[i]:.1f} ms (loop cpu {cpu[i]:.1f} ms) at {start - ticks[0]:.3f} s:", flush=True)
             for s, e, cpu_ms, depth, label in sorted(self.spans):
