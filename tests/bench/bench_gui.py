@@ -18,7 +18,10 @@ loopback holders can serve, a replayed search (`ReplayedHandle`) feeds the same
 session, model, proxy and view with verified records, pages of 64 from two peers. Finally
 `python -m ggen_desktop` is started three times with
 GGEN_DESKTOP_EXIT_AFTER_SHOWN=1 to time process start to first expose.
-The last line printed is one JSON object.
+The last line printed is one JSON object. `--trace-gaps N` prints, for each run, what ran inside
+its N stalls with the most main-thread cpu time and inside its longest (Qt events, asyncio steps,
+collections, the model's and proxy's batch work, with their wall and cpu times): a stall's wall
+time well beyond its cpu time is time the loop waited for a core, not work the code did.
 """
 
 from __future__ import annotations

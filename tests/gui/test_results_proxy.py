@@ -278,3 +278,28 @@ def test_a_row_landing_on_screen_repaints_from_its_row_down(qtbot: QtBot) -> Non
     qtbot.waitUntil(lambda: bool(counter.painted))
     assert view.model().index(5, NAME).data() == "acme/m004x"
     assert all(first >= 5 for first, _last in counter.painted)  # the five rows above it are not repainted
+
+
+@pytest.mark.parametrize("column", [NAME, SOURCES])
+@pytest.mark.parametrize("order", [Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder])
+def test_rows_above_the_first_changed_row_stay_as_they_were(qtbot: QtBot, column: int, order: Qt.SortOrder) -> None:
+    """The view repaints only from `take_changed_from()` down: every row above it must show what it showed."""
+    rng = random.Random(5)
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    proxy = ResultsProxy(model)
+    proxy.sort(column, order)
+    model.add_events(batch(trace, [f"acme/t{rng.randrange(60):02}" for _ in range(80)]))
+    proxy.take_changed_from()
+    for _ in range(15):
+        before = shown_rows(proxy)
+        again = [trace.add(model.hit(r).record, f"peer-{rng.randrange(2, 6)}") for r in rng.sample(range(len(before)), 6)]
+        model.add_events([e for e in again if e is not None] + batch(trace, [f"acme/t{rng.randrange(60):02}"
+                                                                             for _ in range(rng.randrange(0, 6))]))
+        changed_from = proxy.take_changed_from()
+        after = shown_rows(proxy)
+        if changed_from is None:
+            assert after == before
+        else:
+            assert after[:changed_from] == before[:changed_from]
