@@ -70,7 +70,9 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         self._text: list[tuple[str, ...] | None] = []
         self._column_keys: dict[int, list[Any]] = {}
         self._row_of: dict[tuple[str, str, str], int] = {}
-        self._publishers: dict[str, set[str]] = {}  # package name -> publisher fingerprints
+        # package name -> its publisher's fingerprint, or the set of them once a second key uses the name (a set
+        # per name was 40% of the table's own memory)
+        self._publishers: dict[str, str | set[str]] = {}
 
     # -- feeding -----------------------------------------------------------------
     def reset(self, query_id: str | None) -> None:
@@ -110,12 +112,16 @@ class ResultsModel(ColumnTableModel[SearchHit]):
                 continue
             seen_new.add(identity)
             new.append(event.hit)
-            name = identity[0]
-            keys = self._publishers.setdefault(name, set())
-            if identity[2] not in keys:
-                keys.add(identity[2])
-                if len(keys) == 2:  # the rows shown so far get their flag; later rows come in with it
-                    conflicted.add(name)
+            name, key = identity[0], identity[2]
+            known = self._publishers.get(name)
+            if known is None:
+                self._publishers[name] = key
+            elif isinstance(known, str):
+                if known != key:
+                    self._publishers[name] = {known, key}
+                    conflicted.add(name)  # the rows shown so far get their flag; later rows come in with it
+            else:
+                known.add(key)
         if new:
             first = len(self._rows)
             for offset, hit in enumerate(new):
@@ -138,7 +144,8 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         return self._rows[row]
 
     def publishers_of(self, name: str) -> int:
-        return len(self._publishers.get(name, ()))
+        known = self._publishers.get(name)
+        return 0 if known is None else 1 if isinstance(known, str) else len(known)
 
     def data(self, index: Index, role: int = DISPLAY) -> Any:
         # Hot path: a repaint asks ~8 roles for every visible cell, so display text and sort keys
