@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
 from ggen_desktop.core.search import SearchHit
@@ -77,6 +77,15 @@ class ResultsView(QTableView):
         if changed_from <= last_on_screen:  # the rows on screen above it stay: only those from it down repaint
             top = self.rowViewportPosition(changed_from)
             self.viewport().update(0, top, self.viewport().width(), self.viewport().height() - top)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """One pass over the bounding rectangle of what needs repainting: QTableView paints the cells of each
+        rectangle of a region apart, so a few changed rows on screen, each its own rectangle, cost a repaint
+        of the table each (12-16 ms instead of 8 for three)."""
+        region = event.region()
+        if region.rectCount() > 1:
+            event = QPaintEvent(region.boundingRect())
+        super().paintEvent(event)
 
     def fit_columns(self) -> None:
         """Scale the text columns to the room left (within limits); the last column takes any rest."""
