@@ -55,6 +55,11 @@ class BatchRateLimiter(QObject, Generic[T]):
         self._timer.start(0 if since_ms >= self._interval_ms else int(self._interval_ms - since_ms))
 
     @property
+    def scheduled(self) -> bool:
+        """The next batch is due on a timer (whenever items are pending and none is being delivered)."""
+        return self._timer.isActive()
+
+    @property
     def batch_size(self) -> int:
         """How many items the next call gets at most."""
         if self._budget_ms is None or self._ms_per_item <= 0.0:

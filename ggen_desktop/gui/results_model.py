@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 
 from ggen_desktop.core.search import KNOWN_VIA, THIS_NODE_SOURCE, SearchEvent, SearchHit
 from ggen_desktop.gui import collector
@@ -41,7 +41,13 @@ HIT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 class ResultsModel(ColumnTableModel[SearchHit]):
-    """Thin, typed table over SearchHits; the owner feeds it whole batches of SearchEvents."""
+    """Thin, typed table over SearchHits; the owner feeds it whole batches of SearchEvents.
+
+    `sources_changed(rows)`: the rows (sorted) whose Sources changed in one batch, before their dataChanged
+    spans, so that a view sorted by Sources moves them all in one step, however scattered.
+    """
+
+    sources_changed = Signal(list)
 
     class Columns(IntEnum):
         NAME = 0
@@ -64,7 +70,9 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         self._text: list[tuple[str, ...] | None] = []
         self._column_keys: dict[int, list[Any]] = {}
         self._row_of: dict[tuple[str, str, str], int] = {}
-        self._publishers: dict[str, set[str]] = {}  # package name -> publisher fingerprints
+        # package name -> its publisher's fingerprint, or the set of them once a second key uses the name (a set
+        # per name was 40% of the table's own memory)
+        self._publishers: dict[str, str | set[str]] = {}
 
     # -- feeding -----------------------------------------------------------------
     def reset(self, query_id: str | None) -> None:
@@ -104,11 +112,16 @@ class ResultsModel(ColumnTableModel[SearchHit]):
                 continue
             seen_new.add(identity)
             new.append(event.hit)
-            name = identity[0]
-            keys = self._publishers.setdefault(name, set())
-            keys.add(identity[2])
-            if len(keys) > 1:
-                conflicted.add(name)
+            name, key = identity[0], identity[2]
+            known = self._publishers.get(name)
+            if known is None:
+                self._publishers[name] = key
+            elif isinstance(known, str):
+                if known != key:
+                    self._publishers[name] = {known, key}
+                    conflicted.add(name)  # the rows shown so far get their flag; later rows come in with it
+            else:
+                known.add(key)
         if new:
             first = len(self._rows)
             for offset, hit in enumerate(new):
@@ -116,9 +129,11 @@ class ResultsModel(ColumnTableModel[SearchHit]):
             self._text.extend([None] * len(new))  # the cache grows first: the view reads rows on insert
             collector.hold(self)  # restarted per batch: the hold ends 2 s after the last rows, whatever ends the stream
             self.append_rows(new)
+        if changed_rows:
+            self.sources_changed.emit(sorted(changed_rows))
         for first_row, last_row in spans(changed_rows):
             self.rows_changed(first_row, last_row, SOURCES_COLUMN, SOURCES_COLUMN)
-        if conflicted:
+        if conflicted:  # a scan of every row, once per name that gains a second publisher (rare)
             rows = [r for r, h in enumerate(self._rows) if h.identity[0] in conflicted]
             for first_row, last_row in spans(rows):
                 self.rows_changed(first_row, last_row, NAME_COLUMN, NAME_COLUMN)
@@ -129,7 +144,8 @@ class ResultsModel(ColumnTableModel[SearchHit]):
         return self._rows[row]
 
     def publishers_of(self, name: str) -> int:
-        return len(self._publishers.get(name, ()))
+        known = self._publishers.get(name)
+        return 0 if known is None else 1 if isinstance(known, str) else len(known)
 
     def data(self, index: Index, role: int = DISPLAY) -> Any:
         # Hot path: a repaint asks ~8 roles for every visible cell, so display text and sort keys
@@ -278,4 +294,5 @@ NAME_COLUMN = ResultsModel.Columns.NAME.value
 SOURCES_COLUMN = ResultsModel.Columns.SOURCES.value
 # the roles cell_data answers; a repaint also asks font, colours and check state of every cell (None here)
 SERVED_ROLES = frozenset(int(role) for role in (DISPLAY, SORT_ROLE, DECORATION, ALIGNMENT, HIT_ROLE, TOOLTIP))
+TABLE_ICONS = ("warning", "single-source")  # what cell_data decorates cells with
 NUMERIC_COLUMNS = frozenset((SOURCES_COLUMN, ResultsModel.Columns.ARRIVAL.value))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtGui import QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
 
 from ggen_desktop.core.search import SearchHit
-from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
+from ggen_desktop.gui.resources import icon
+from ggen_desktop.gui.results_model import HIT_ROLE, TABLE_ICONS, ResultsModel
 from ggen_desktop.gui.results_proxy import ResultsProxy
 from ggen_desktop.gui.table_model import make_compact
 
@@ -59,6 +60,32 @@ class ResultsView(QTableView):
         header.setSortIndicatorClearable(True)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(True)
+        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize, None, self)
+        for name in TABLE_ICONS:  # rendered now, not in the first repaint of a search (~3 ms)
+            icon(name).pixmap(size)
+
+    def doItemsLayout(self) -> None:
+        """After rows came in or moved: the scroll bars and headers follow, and only the rows on screen from the
+        first that changed down repaint: none when every change is below the screen, as appended rows are (a
+        whole repaint of the table costs ~8 ms)."""
+        changed_from = self.proxy.take_changed_from()
+        last_on_screen = self.rowAt(self.viewport().height() - 1)  # -1: room below the last row
+        if changed_from is None or last_on_screen < 0 or changed_from <= self.rowAt(0):
+            super().doItemsLayout()  # the rows on screen may all have moved
+            return
+        self.updateGeometries()
+        if changed_from <= last_on_screen:  # the rows on screen above it stay: only those from it down repaint
+            top = self.rowViewportPosition(changed_from)
+            self.viewport().update(0, top, self.viewport().width(), self.viewport().height() - top)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """One pass over the bounding rectangle of what needs repainting: QTableView paints the cells of each
+        rectangle of a region apart, so a few changed rows on screen, each its own rectangle, cost a repaint
+        of the table each (12-16 ms instead of 8 for three)."""
+        region = event.region()
+        if region.rectCount() > 1:
+            event = QPaintEvent(region.boundingRect())
+        super().paintEvent(event)
 
     def fit_columns(self) -> None:
         """Scale the text columns to the room left (within limits); the last column takes any rest."""

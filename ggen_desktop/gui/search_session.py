@@ -124,7 +124,10 @@ class SearchSession(QObject):
             self._limiter.push(event)
         trace = await handle.wait()
         while handle is self.handle and self._limiter.pending:
-            self._limiter.flush_now()  # the last rows, a slice per loop turn, before saying "finished"
+            # the last rows, a slice per loop turn, before "finished" is said: by the limiter's own timer when it
+            # is set (applying a slice here as well put two in one turn: 15 ms with the repaint at 100,000 rows)
+            if not self._limiter.scheduled:
+                self._limiter.flush_now()
             await asyncio.sleep(0)
         if handle is self.handle and trace.status is not QueryStatus.CANCELLED:
             self.finished.emit(trace)  # full collections resume unless more rows come soon (collector.hold)

@@ -18,7 +18,10 @@ loopback holders can serve, a replayed search (`ReplayedHandle`) feeds the same
 session, model, proxy and view with verified records, pages of 64 from two peers. Finally
 `python -m ggen_desktop` is started three times with
 GGEN_DESKTOP_EXIT_AFTER_SHOWN=1 to time process start to first expose.
-The last line printed is one JSON object.
+The last line printed is one JSON object. `--trace-gaps N` prints, for each run, what ran inside
+its N stalls with the most main-thread cpu time and inside its longest (Qt events, asyncio steps,
+collections, the model's and proxy's batch work, with their wall and cpu times): a stall's wall
+time well beyond its cpu time is time the loop waited for a core, not work the code did.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import gc
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -322,6 +326,8 @@ class Heartbeat:
         self.cpu: list[float] = []
         self._last = 0.0
         self._last_cpu = 0.0
+        self.ticks: list[float] = []  # perf_counter at each tick, for `GapTracer`
+        self.faults: list[tuple[int, int]] = []  # and the main thread's page faults so far (major, minor)
         self.timer.timeout.connect(self._tick)
 
     def start(self) -> None:
@@ -335,9 +341,15 @@ class Heartbeat:
         self.gaps.append(max(0.0, now - self._last - 1.0))
         self.cpu.append((cpu - self._last_cpu) * 1000.0)
         self._last, self._last_cpu = now, cpu
+        if TRACER is not None:
+            self.ticks.append(time.perf_counter())
+            usage = resource.getrusage(resource.RUSAGE_THREAD)
+            self.faults.append((usage.ru_majflt, usage.ru_minflt))
 
     def stop(self) -> dict[str, float]:
         self.timer.stop()
+        if TRACER is not None:
+            TRACER.report(self.ticks, self.gaps, self.cpu, self.faults)
         elapsed = self.clock.nsecsElapsed() / 1e6
         gaps = sorted(self.gaps) or [0.0]
         return {
@@ -464,6 +476,100 @@ def run_async(factory: Callable[[], object]) -> object:
         loop.close()
 
 
+class GapTracer:
+    """`--trace-gaps N`: what ran inside the N heartbeat gaps of each run with the most main-thread cpu time,
+    and inside the longest one.
+
+    Records, with perf_counter times and nesting depth, every Qt event the application delivers
+    (`TracingApplication.notify`: repaints, timers, sockets), every asyncio callback (a task's step is
+    named by its coroutine), every garbage collection (with its generation) and the calls named in
+    `WATCHED`; after each run, prints the intervals of at least MIN_MS that overlap each worst gap."""
+
+    MIN_MS = 0.3
+    WATCHED = (("ggen_desktop.net.lookup", "StreamingLookup", "_handle"),
+               ("ggen_desktop.net.search_runner", "SearchRunner", "_answered"),
+               ("ggen_desktop.gui.results_model", "ResultsModel", "add_events"),
+               ("ggen_desktop.gui.results_proxy", "ResultsProxy", "_place_tail"),
+               ("ggen_desktop.gui.results_proxy", "ResultsProxy", "_relayout"),
+               ("ggen_desktop.gui.results_proxy", "ResultsProxy", "_data_changed"))
+
+    def __init__(self, worst: int) -> None:
+        self.worst = worst
+        self.depth = 0
+        self.spans: list[tuple[float, float, float, int, str]] = []  # start, end, main-thread cpu ms, depth, label
+        self._gc_started = (0.0, 0.0)
+
+    def install(self) -> None:
+        import importlib
+        tracer = self
+        run = asyncio.events.Handle._run
+
+        def traced_run(handle: asyncio.events.Handle) -> None:
+            callback = handle._callback  # type: ignore[attr-defined]
+            owner = getattr(callback, "__self__", None)
+            label = (f"task {owner.get_coro().__qualname__}" if isinstance(owner, asyncio.Task)  # type: ignore[union-attr]
+                     else f"callback {getattr(callback, '__qualname__', repr(callback))}")
+            tracer.timed(label, run, handle)
+
+        asyncio.events.Handle._run = traced_run  # type: ignore[method-assign]
+        for module, cls, name in self.WATCHED:
+            owner_class = getattr(importlib.import_module(module), cls)
+            setattr(owner_class, name, self.wrapped(f"{cls}.{name}", getattr(owner_class, name)))
+        gc.callbacks.append(self._gc)
+
+    def wrapped(self, label: str, method: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
+            return self.timed(label, method, *args, **kwargs)
+        return call
+
+    def timed(self, label: str, function: Callable[..., object], *args: object, **kwargs: object) -> object:
+        started, cpu = time.perf_counter(), time.thread_time()
+        self.depth += 1
+        try:
+            return function(*args, **kwargs)
+        finally:
+            self.depth -= 1
+            self.spans.append((started, time.perf_counter(), (time.thread_time() - cpu) * 1000.0, self.depth, label))
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = (time.perf_counter(), time.thread_time())
+        else:
+            started, cpu = self._gc_started
+            self.spans.append((started, time.perf_counter(), (time.thread_time() - cpu) * 1000.0, self.depth,
+                               f"gc generation {info['generation']} ({info['collected']} collected)"))
+
+    def report(self, ticks: list[float], gaps: list[float], cpu: list[float], faults: list[tuple[int, int]]) -> None:
+        """A gap's wall time beyond its cpu time is time the loop waited off the core; its page faults (major,
+        minor) show big allocations (a dict of every row growing its table, ~2,000 faults at 87,000 rows)."""
+        # the worst by the loop's own cpu time: on a shared machine, a gap's wall time also counts waits for a core
+        order = set(sorted(range(1, len(ticks)), key=lambda i: cpu[i], reverse=True)[:self.worst])
+        order.add(max(range(1, len(ticks)), key=lambda i: gaps[i], default=0))  # and the longest, whatever it was
+        for i in sorted(order - {0}):
+            start, end = ticks[i - 1], ticks[i]
+            major, minor = (now - before for now, before in zip(faults[i], faults[i - 1], strict=True))
+            print(f"  gap {gaps[i]:.1f} ms (loop cpu {cpu[i]:.1f} ms, page faults {major}/{minor}) at {start - ticks[0]:.3f} s:",
+                  flush=True)
+            for s, e, cpu_ms, depth, label in sorted(self.spans):
+                if e > start and s < end and (e - s) * 1000.0 >= self.MIN_MS:
+                    at, took = (s - start) * 1000.0, (e - s) * 1000.0
+                    print(f"    {'  ' * depth}{at:+6.1f} {took:5.1f} ms (cpu {cpu_ms:4.1f}) {label}", flush=True)
+        self.spans.clear()
+
+
+class TracingApplication(QApplication):
+    """Times every event delivered to a top-level receiver, for `GapTracer`."""
+
+    def notify(self, receiver: object, event: object) -> bool:  # type: ignore[override]
+        if TRACER is None:
+            return super().notify(receiver, event)  # type: ignore[arg-type]
+        name = f"qt {type(receiver).__name__}:{event.type().name}"  # type: ignore[attr-defined]
+        return bool(TRACER.timed(name, super().notify, receiver, event))
+
+
+TRACER: GapTracer | None = None
+
+
 GC_PAUSES: list[float] = []
 
 
@@ -545,6 +651,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each mode; figures are their medians")
     parser.add_argument("--modes", default="unsorted,sorted,naive", help="of unsorted, sorted, naive")
     parser.add_argument("--no-startup", action="store_true", help="skip timing the app's start")
+    parser.add_argument("--trace-gaps", type=int, default=0, metavar="N",
+                        help="print what ran inside each run's N longest stalls (slows the loop a little)")
     parser.add_argument("--serve-holders", type=int, metavar="ROWS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_holders:
@@ -552,7 +660,11 @@ def main() -> None:
         asyncio.run(serve_holders(args.serve_holders))
         return
     stall_rule.MIN_STALL_S = HOLDER_PATIENCE_S
-    app = QApplication(sys.argv[:1])
+    global TRACER
+    app = (TracingApplication if args.trace_gaps else QApplication)(sys.argv[:1])
+    if args.trace_gaps:
+        TRACER = GapTracer(args.trace_gaps)
+        TRACER.install()
     app.setQuitOnLastWindowClosed(False)  # each run closes its view; the loop must go on
     quiet_library_loggers()
     gc_pauses()

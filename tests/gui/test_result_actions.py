@@ -182,3 +182,15 @@ def test_download_is_offered_but_disabled_for_a_record_without_archive(qtbot: Qt
     assert window.app is not None and window.app.sharing is not None  # sharing runs: only the record stops it
     assert download in window.area.toolbar.actions() and not download.isEnabled()
     assert "without a shared archive" in download.toolTip()
+
+
+def test_showing_the_publishers_packages_keeps_the_result_selected_and_detailed(qtbot: QtBot, window: MainWindow) -> None:
+    """Filtering by the selected result's publisher emptied the selection and the details pane."""
+    search(qtbot, window, "postgres")
+    window.results_view.selectRow(window.results_view.model().rowCount() - 1)
+    hit = window.results_view.selected_hit()
+    assert hit is not None and window.area.result_actions.hit is hit
+    window.area.toolbar.widgetForAction(window.area.result_actions.show_publisher).click()  # type: ignore[union-attr]
+    assert window.results_view.model().rowCount() < window.results_model.rowCount()
+    assert window.results_view.selected_hit() is hit
+    assert window.area.result_actions.hit is hit  # the details pane and its actions still show it
