@@ -239,7 +239,7 @@ class StreamingLookup:
             while not self._stopped:
                 now = time.monotonic()
                 self._stalled = {r.read.node.id for r in pending.values()
-                                 if now + POLL_RESOLUTION_S >= self.stall.stalls_at(r.read.node, r.sent_at)}
+                                 if now + POLL_RESOLUTION_S >= self._stalls_at(r)}
                 self._hand_over_stalled_reads()
                 active = sum(1 for r in pending.values() if r.read.node.id not in self._stalled)
                 ended = self._converged()  # before asking more: the window may have answered
@@ -251,7 +251,7 @@ class StreamingLookup:
                     self.exhausted = True
                     self._leave_pending(requeue=False)
                     return
-                stalls = [self.stall.stalls_at(r.read.node, r.sent_at) for r in pending.values()
+                stalls = [self._stalls_at(r) for r in pending.values()
                           if r.read.node.id not in self._stalled]
                 wait = max(0.0, min(stalls) - now) if stalls else None  # wake when one stalls
                 done, _ = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -269,6 +269,14 @@ class StreamingLookup:
             pending.clear()
             raise
         self._leave_pending(requeue=True)
+
+    def _stalls_at(self, request: _Request) -> float:
+        """When a request stalls. A page of a set being read is a full answer, slower than the small ones sent
+        after it: only the clock judges it (taken as stalled, its set would be read again from another holder)."""
+        read = request.read
+        if read.pages_read or read.set is not None:
+            return request.sent_at + self.stall.stall_after(read.node)
+        return self.stall.stalls_at(read.node, request.sent_at)
 
     def _ended(self) -> bool:
         """Nothing in flight, or converged."""

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from kademlia.node import Node
 
 from ggen_desktop.core.query import Query, QueryConfig
+from ggen_desktop.core.search import QueryTrace
+from ggen_desktop.net.lookup import _Read, _Request, start_lookup
 from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.record_digests import set_digest
+from ggen_desktop.net.stall_rule import MIN_STALL_S
 from ggen_desktop.net.storage import keyword_key
 from tests.helpers.packages import big_record
 from tests.net.conftest import Network, forget_locally
@@ -112,3 +117,24 @@ async def test_when_the_peer_reading_a_set_goes_silent_another_holder_of_the_set
     assert len(silenced) == 1
     assert set(trace.hits) == {r.identity for r in records}
     assert trace.received <= 2 * len(records) + 3 * 10  # one set read about twice, never once per replica
+
+
+
+@pytest.mark.asyncio
+async def test_a_page_of_a_set_is_judged_by_the_clock_alone_not_by_smaller_answers_that_overtake_it(
+        network: Network) -> None:
+    """A page of records is slower to build and carry than the answers of peers that hold nothing; those
+    overtaking it are no evidence that its holder went silent. Read as a stall, the set went to another
+    holder and was read again from its first page: 4-5x the time through the GUI's real node path."""
+    searcher = (await network(1))[0]
+    lookup = start_lookup(searcher.protocol, keyword_key("widget"), QueryTrace(Query(text="widget")),
+                          lambda _node, _records: False, QueryConfig(), searcher.ksize, searcher.verified)
+    holder = Node(bytes(20), "127.0.0.2", 4000)
+    sent = time.monotonic()
+    page = _Request(_Read(holder, page=10, pages_read=1, set=bytes(32)), sent)
+    first = _Request(_Read(holder), sent)
+    lookup.stall.observe(0.001, sent_at=sent)  # a small answer, sent with them, came back in 1 ms
+    assert lookup._stalls_at(first) < sent + 0.01  # RACK: a first request is passed once overtaken
+    assert lookup._stalls_at(page) == sent + lookup.stall.stall_after(holder)  # a page waits for its clock
+    assert lookup._stalls_at(page) >= sent + MIN_STALL_S
+
