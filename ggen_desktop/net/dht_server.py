@@ -33,6 +33,7 @@ class DhtServer(Server):
         self.storage = storage  # Server tests `storage or ForgetfulStorage()`; an empty one is falsy
         self.reputation = reputation
         self._pings: set[asyncio.Task[Node | None]] = set()  # pings a join went on without, left to finish
+        self.refining: asyncio.Task[list[Node]] | None = None  # the join's lookup, once the join returned
 
     def _create_protocol(self) -> MarketProtocol:
         return MarketProtocol(self.node, self.storage, self.ksize, self.reputation)
@@ -48,12 +49,27 @@ class DhtServer(Server):
 
         The lookup starts once the first answers are in and the rest have stalled by the lookup rule,
         not after the dead ones' timeouts; their pings finish in the background (a late answer still
-        makes a contact). Returns the nodes the lookup found, or those that answered the ping."""
+        makes a contact). The join returns once the lookup is `ready` (k answered, nobody closer left
+        unasked): the node can search and publish; the lookup's last answers, and its dead peers'
+        stalls, go on refining the routing table in the background (`refining`). Returns the nodes the
+        lookup found so far, or those that answered the ping."""
         answered = await self._first_answers(addrs)
         if not answered:
             return []
-        found = await NodeLookup(self.protocol, self.node, ksize=self.ksize, fan_out=self.alpha, seeds=answered).run()
-        return found or answered
+        lookup = NodeLookup(self.protocol, self.node, ksize=self.ksize, fan_out=self.alpha, seeds=answered)
+        run = asyncio.ensure_future(lookup.run())
+        ready = asyncio.ensure_future(lookup.ready.wait())
+        try:
+            await asyncio.wait({run, ready}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            run.cancel()
+            raise
+        finally:
+            ready.cancel()
+        if run.done():
+            return run.result() or answered
+        self.refining = run
+        return lookup.closest() or answered
 
     async def _first_answers(self, addrs: Sequence[tuple[str, int]]) -> list[Node]:
         """The peers whose ping answered before the others stalled (none stall before a first answer)."""
@@ -89,4 +105,6 @@ class DhtServer(Server):
     def stop(self) -> None:
         for task in self._pings:
             task.cancel()
+        if self.refining is not None:
+            self.refining.cancel()
         super().stop()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kademlia.node import Node
@@ -52,8 +52,10 @@ class NodeLookup:
     """One lookup of the k closest live nodes to `target`; `await run()` returns those that answered."""
 
     def __init__(self, protocol: MarketProtocol, target: Node, *, ksize: int, fan_out: int,
-                 seeds: Iterable[Node] | None = None) -> None:
-        """Starts from `seeds` when given, else from the routing table's k closest contacts to `target`."""
+                 seeds: Iterable[Node] | None = None, on_settled: Callable[[Node], None] | None = None) -> None:
+        """Starts from `seeds` when given, else from the routing table's k closest contacts to `target`.
+        `on_settled(node)` is called once for each node as soon as it is settled (see `_settle`), and at
+        the end for any of the k closest not called for yet, so a store need not wait for the whole lookup."""
         self.protocol = protocol
         self.target = target
         self.ksize = ksize
@@ -66,6 +68,9 @@ class NodeLookup:
         self.resent: set[bytes] = set()  # asked a second time when the first request stalled
         self._pending: dict[asyncio.Future[Result], _Request] = {}
         self._stalled: set[bytes] = set()
+        self.on_settled = on_settled
+        self.settled: set[bytes] = set()
+        self.ready = asyncio.Event()  # set once `_is_ready`, or at the end
         first = list(seeds) if seeds is not None else protocol.router.find_neighbors(target, k=ksize)
         self._add(first)
         self.stall = StallRule(protocol.reputation, self.candidates.values(), protocol.round_trips)
@@ -114,6 +119,9 @@ class NodeLookup:
                 while active < self.fan_out and (node := self._next(usable)) is not None:
                     self._send(node, now)
                     active += 1
+                self._settle(usable[: self.ksize])
+                if self._is_ready(usable):
+                    self.ready.set()
                 if not pending or self._ended(usable[: self.ksize]):
                     break
                 stalls = [r.sent_at + self.stall.stall_after(r.node) for r in pending.values()
@@ -131,7 +139,37 @@ class NodeLookup:
             _LEFT_RUNNING.add(future)
             future.add_done_callback(_LEFT_RUNNING.discard)
         pending.clear()
-        return self.closest()
+        self.ready.set()
+        closest = self.closest()
+        self._settle(closest)
+        return closest
+
+    def _is_ready(self, usable: list[Node]) -> bool:
+        """k nodes answered, and every candidate closer than the k-th of them has been asked: what is still
+        out (a last wave, dead peers waiting to stall) may refine the k closest, but no longer decides
+        whom to ask first. With fewer than k answers, only the end is ready."""
+        count = 0
+        for node in usable:
+            if node.id not in self.asked:
+                return False
+            count += node.id in self.answered
+            if count >= self.ksize:
+                return True
+        return False
+
+    def _settle(self, window: list[Node]) -> None:
+        """Hands `on_settled` the window's answered nodes that no candidate still to ask comes before: a
+        request out to a closer one (perhaps dead, waiting to stall) holds nothing up. A late answer may
+        still name closer nodes and push a settled one out of the k closest (one copy too many, never
+        one too few)."""
+        if self.on_settled is None:
+            return
+        for node in window:
+            if node.id not in self.asked:
+                return
+            if node.id in self.answered and node.id not in self.settled:
+                self.settled.add(node.id)
+                self.on_settled(node)
 
     def _handle(self, request: _Request, result: Result, now: float) -> None:
         node = request.node
