@@ -21,24 +21,36 @@ the search lookup (`lookup`):
   either); a late answer is still used while the lookup runs; left out at the end, it finishes in the background (the
   protocol's own bookkeeping: reputation, routing table). A peer that has
   not verified our address answers with no more bytes than we sent, so
-  find_node requests are padded (`rpc_transport`) to leave room for k contacts.
+  find_node requests are padded (`rpc_transport`) to leave room for k contacts;
+- a request holds its `fan_out` slot for twice the lookup's median round trip
+  only (`_slot_time`): a dead candidate no longer keeps the next ones waiting
+  until it stalls (on a simulated internet with 20% dead and 10% NAT'd peers,
+  joins spent most of their last second asking one dead candidate after another);
+- a caller need not wait for the end: `on_settled(node)` hands over each answered
+  node of the window that no unasked candidate comes before (a publish stores
+  there at once), and `ready` is set once k nodes answered with every closer
+  candidate asked (a join is usable then; the rest only refines).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kademlia.node import Node
 
+from ggen_desktop.net import stall_rule
 from ggen_desktop.net.protocol import MarketProtocol, Result
 from ggen_desktop.net.stall_rule import StallRule, reputation_key
 
 log = logging.getLogger(__name__)
 
 NODE_LOOKUP_ALPHA = 8  # requests kept in flight (IPFS's DHT keeps 10): a few dead peers cannot hold every slot
+SLOT_RTT_FACTOR = 2.0  # × the lookup's median round trip: how long a request holds a fan-out slot
 _LEFT_RUNNING: set[asyncio.Future[Result]] = set()  # requests a finished lookup left to finish, kept referenced
 
 
@@ -114,7 +126,8 @@ class NodeLookup:
                         self.resent.add(request.node.id)
                         self._send(request.node, now)
                 self._stalled = {r.node.id for r in late}
-                active = sum(1 for r in pending.values() if r.node.id not in self._stalled)
+                holds = self._slot_time()
+                active = sum(1 for r in pending.values() if r.node.id not in self._stalled and now < r.sent_at + holds)
                 usable = self._usable()
                 while active < self.fan_out and (node := self._next(usable)) is not None:
                     self._send(node, now)
@@ -124,9 +137,9 @@ class NodeLookup:
                     self.ready.set()
                 if not pending or self._ended(usable[: self.ksize]):
                     break
-                stalls = [r.sent_at + self.stall.stall_after(r.node) for r in pending.values()
-                          if r.node.id not in self._stalled]
-                wait = max(0.0, min(stalls) - now) if stalls else None  # wake when one stalls
+                wakes = [at for r in pending.values() if r.node.id not in self._stalled
+                         for at in (r.sent_at + self.stall.stall_after(r.node), r.sent_at + holds) if at > now]
+                wait = min(wakes) - now if wakes else None  # wake when one stalls or frees its slot
                 done, _ = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for future in done:
                     self._handle(pending.pop(future), future.result(), loop.time())
@@ -143,6 +156,16 @@ class NodeLookup:
         closest = self.closest()
         self._settle(closest)
         return closest
+
+    def _slot_time(self) -> float:
+        """How long a request holds one of the `fan_out` slots: twice this lookup's median round trip (a
+        peer that has not answered by then is more often dead than slow, and waiting for its stall with
+        the slot held kept whole lookups asking one dead candidate after another). It stays in the
+        window, and its answer counts, until it stalls."""
+        rtts = self.stall.rtts or self.stall.prior
+        if not rtts:
+            return math.inf
+        return max(stall_rule.MIN_STALL_S, SLOT_RTT_FACTOR * statistics.median(rtts))
 
     def _is_ready(self, usable: list[Node]) -> bool:
         """k nodes answered, and every candidate closer than the k-th of them has been asked: what is still

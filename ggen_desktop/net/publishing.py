@@ -1,8 +1,11 @@
 """My packages: publishing them on the DHT, republishing them before they expire, forgetting them.
 
 A record is stored on the k nodes closest to its package key and to each of
-its keywords (§2.3), and saved among my packages first, so a crash or a
-network where nobody answers leaves it to be published again. Kademlia
+its keywords (§2.3): each store goes out as soon as the node lookup settles
+its holder, and is sent once more when it stalls (a lost datagram), so a
+publish waits neither for the whole lookup nor for a store's timeout. It is
+saved among my packages first, so a crash or a network where nobody answers
+leaves it to be published again. Kademlia
 expects the original publisher to store its values again before they expire
 (§2.5); kademlia's library does not, so this module does.
 """

@@ -148,3 +148,25 @@ async def test_a_lookup_is_ready_before_its_end_when_only_a_slow_closer_peer_is_
     found = await run
     assert ready_after < SOONER_S <= loop.time() - began
     assert [n.id for n in found] == [n.id for n in sorted(found, key=target.distance_to)] and slow not in found
+
+
+async def test_dead_candidates_hold_a_fan_out_slot_for_twice_the_median_round_trip_not_until_they_stall(
+        network: Network, silent_peer: Node) -> None:
+    """Four never-answering candidates closest to the target, two requests in flight: the live nodes behind
+    them were asked only once the first pair stalled (600 ms) and then the second pair (1.2 s)."""
+    nodes = await network(10)
+    asker = nodes[0]
+    target = Node(hashlib.sha1(b"past the dead").digest())
+    dead = [Node(target.id[:-1] + bytes([target.id[-1] ^ bit]), silent_peer.ip, silent_peer.port) for bit in (1, 2, 4, 8)]
+    measured_slow(asker, dead[0])  # one address for all four
+    live = [Node(n.node_id, *n.address) for n in nodes[1:]]
+    assert all(ok for ok, _ in await asyncio.gather(*(asker.protocol.call_ping(n) for n in live)))  # measured: ~1 ms
+    lookup = NodeLookup(asker.protocol, target, ksize=4, fan_out=2, seeds=[*dead, *live])
+    loop = asyncio.get_running_loop()
+    run = asyncio.ensure_future(lookup.run())
+    began = loop.time()
+    await lookup.ready.wait()
+    ready_after = loop.time() - began
+    found = await run
+    assert ready_after < SOONER_S, f"ready after {ready_after:.2f} s: the dead candidates held the slots until they stalled"
+    assert {n.id for n in found} <= {n.id for n in live} and len(found) == 4
