@@ -24,6 +24,7 @@ from ggen_desktop.net.node import MarketplaceNode
 from ggen_desktop.net.node_lookup import NodeLookup
 from ggen_desktop.net.storage import package_dht_key, record_keys
 from tests.helpers.packages import make_record
+from tests.helpers.waiting import wait_until
 from tests.net.conftest import FAST, Network
 
 pytestmark = pytest.mark.asyncio
@@ -170,3 +171,29 @@ async def test_dead_candidates_hold_a_fan_out_slot_for_twice_the_median_round_tr
     found = await run
     assert ready_after < SOONER_S, f"ready after {ready_after:.2f} s: the dead candidates held the slots until they stalled"
     assert {n.id for n in found} <= {n.id for n in live} and len(found) == 4
+
+
+async def test_a_join_asks_its_bootstrap_peer_for_our_closest_nodes_together_with_the_ping(network: Network) -> None:
+    """The bootstrap peer is far away (every datagram to it takes 100 ms): its find_node used to be sent
+    only once the ping had come back, a whole round trip later."""
+    nodes = await network(5)
+    far = nodes[0]
+    loop = asyncio.get_running_loop()
+    arrivals: dict[str, list[float]] = {}
+    receive = far.protocol.datagram_received
+
+    def distant(data: bytes, addr: tuple[str, int]) -> None:
+        if data[:1] == b"\x00":
+            arrivals.setdefault(umsgpack.unpackb(data[21:])[0], []).append(loop.time())
+        loop.call_later(0.1, receive, data, addr)
+
+    far.protocol.datagram_received = distant  # type: ignore[method-assign]
+    joiner = MarketplaceNode(query_config=FAST)
+    try:
+        await joiner.start(0, [far.address])
+        assert joiner.joined
+        assert arrivals["find_node"][0] - arrivals["ping"][0] < 0.05
+        await wait_until(lambda: {n.node_id_hex for n in nodes} <= {c[0] for c in joiner.contacts()},
+                         "every node becoming a contact")
+    finally:
+        await joiner.stop()
