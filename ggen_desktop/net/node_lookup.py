@@ -83,6 +83,7 @@ class NodeLookup:
         self.on_settled = on_settled
         self.settled: set[bytes] = set()
         self.ready = asyncio.Event()  # set once `_is_ready`, or at the end
+        self.left_out: dict[asyncio.Future[Result], Node] = {}  # requests still out at the end, to nodes that never answered
         first = list(seeds) if seeds is not None else protocol.router.find_neighbors(target, k=ksize)
         self._add(first)
         self.stall = StallRule(protocol.reputation, self.candidates.values(), protocol.round_trips)
@@ -148,9 +149,11 @@ class NodeLookup:
                 future.cancel()
             pending.clear()
             raise
-        for future in pending:  # still out: they finish in the background, for the protocol's bookkeeping
+        for future, request in pending.items():  # still out: they finish in the background, for the protocol's bookkeeping
             _LEFT_RUNNING.add(future)
             future.add_done_callback(_LEFT_RUNNING.discard)
+            if request.node.id not in self.answered:
+                self.left_out[future] = request.node
         pending.clear()
         self.ready.set()
         closest = self.closest()
@@ -205,6 +208,15 @@ class NodeLookup:
         self.answered[node.id] = node
         if isinstance(answer, list):  # contacts the protocol checked (well formed, ids their addresses may use)
             self._add(Node(*item) for item in answer)
+
+    def late_closer(self) -> dict[asyncio.Future[Result], Node]:
+        """The requests left out at the end to nodes closer than the k-th that answered (any, with fewer
+        than k): a slow peer, or one whose datagram was lost, that would have been among the closest."""
+        closest = self.closest()
+        if len(closest) < self.ksize:
+            return dict(self.left_out)
+        bound = self.target.distance_to(closest[-1])
+        return {f: n for f, n in self.left_out.items() if self.target.distance_to(n) < bound}
 
     def closest(self) -> list[Node]:
         """The nodes that answered, closest to the target first (at most k)."""

@@ -132,7 +132,8 @@ class Publisher:
     async def _store_on_closest(self, key: bytes, keyword: str | None, record: SignedRecord) -> KeyCopies:
         """§2.3's store on the k closest live nodes to the key (those that answered a streaming node lookup,
         so no store waits on a dead one). Each store goes out as soon as the lookup settles its node, not
-        after the whole lookup; counts the answers of the k closest."""
+        after the whole lookup. A closer node whose answer comes late, while those stores are still out,
+        gets a copy too. Counts the answers of the nodes stored on."""
         server = self.server()
         target = Node(key)
         stores: dict[bytes, asyncio.Task[Result]] = {}
@@ -152,14 +153,25 @@ class Publisher:
                 self.storage.add(key, record.encoded)
             except StorageRefused as exc:
                 log.warning("not keeping my own record locally: %s", exc)
-        results = await asyncio.gather(*(stores[n.id] for n in nodes))
+        wanted = {n.id: stores[n.id] for n in nodes}
+        late = lookup.late_closer()
+        while late and not all(task.done() for task in wanted.values()):
+            # While the stores run, a closer node whose answer was slow (or lost once) still gets its copy.
+            done, _ = await asyncio.wait([*late, *(t for t in wanted.values() if not t.done())],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for future in done & late.keys():
+                node = late.pop(future)
+                if not future.cancelled() and future.result()[0] and node.id not in wanted:
+                    wanted[node.id] = stores[node.id] = asyncio.ensure_future(
+                        self._store_one(server, lookup.stall, node, key, record.encoded))
+        results = await asyncio.gather(*wanted.values())
         for node_id, task in stores.items():  # settled early, then pushed out by closer ones: an extra copy
-            if node_id not in {n.id for n in nodes}:
+            if node_id not in wanted:
                 _EXTRA_STORES.add(task)
                 task.add_done_callback(_EXTRA_STORES.discard)
         stored = sum(1 for ok, answer in results if ok and answer)
         refused = sum(1 for ok, answer in results if ok and not answer)
-        return KeyCopies(key, keyword, len(nodes), stored, refused)
+        return KeyCopies(key, keyword, len(wanted), stored, refused)
 
     @staticmethod
     async def _store_one(server: DhtServer, stall: StallRule, node: Node, key: bytes, value: bytes) -> Result:

@@ -197,3 +197,31 @@ async def test_a_join_asks_its_bootstrap_peer_for_our_closest_nodes_together_wit
                          "every node becoming a contact")
     finally:
         await joiner.stop()
+
+
+async def test_a_closer_node_whose_answer_comes_late_still_gets_its_copy_while_the_stores_run(
+        network: Network, publisher) -> None:
+    """`late` answers the lookup's find_node only after 100 ms (it stalls after 50 ms and the lookup ends
+    without it); `slow` takes 200 ms to take its copies, so the publish is still storing when `late` answers."""
+    nodes = await network(8)
+    author, late, slow = nodes[0], nodes[1], nodes[2]
+    record = make_record("acme/latecomer", "Latecomer", publisher, tags=("latecomer",))
+    loop = asyncio.get_running_loop()
+
+    def delayed(node: MarketplaceNode, rpc: str, delay: float) -> None:
+        receive = node.protocol.datagram_received
+
+        def deliver(data: bytes, addr: tuple[str, int]) -> None:
+            if data[:1] == b"\x00" and addr == author.address and umsgpack.unpackb(data[21:])[0] == rpc:
+                loop.call_later(delay, receive, data, addr)
+            else:
+                receive(data, addr)
+
+        node.protocol.datagram_received = deliver  # type: ignore[method-assign]
+
+    delayed(late, "find_node", 0.1)
+    delayed(slow, "store", 0.2)
+    report = await author.publish(record)
+
+    assert all(record in late.storage.records(key) for key in record_keys(record))
+    assert all(k.asked == k.stored == len(nodes) - 1 for k in report.per_key)
