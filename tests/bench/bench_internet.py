@@ -23,7 +23,12 @@ publishers, searchers and joiners:
    its first result is its completion); recall is the share that found it;
 5. `--joins` new nodes join one at a time from one random reachable node
    (ours: `start`; plain: `listen` + `Server.bootstrap`); a join fails when it
-   raises (ours) or ends with no contact (plain).
+   raises (ours) or ends with no contact (plain). What "joined" means: ours
+   returns once its own-id lookup is ready (k nodes answered and every closer
+   candidate asked; the node can search and publish), and the lookup goes on
+   refining the routing table in the background: `join_lookup_ended_ms` is
+   when it ended (plain's bootstrap returns only then). Right after each join
+   the new node searches for a published package (`search_right_after_join`).
 
 Times are simulated seconds on the loop's virtual clock, so they do not depend
 on this machine's speed: a probe timer measures event-loop lag, which is zero
