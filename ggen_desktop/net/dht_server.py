@@ -68,6 +68,8 @@ class DhtServer(Server):
             ready.cancel()
         if run.done():
             return run.result() or answered
+        if self.refining is not None:  # an earlier join's: this one supersedes it
+            self.refining.cancel()
         self.refining = run
         return lookup.closest() or answered
 
