@@ -23,7 +23,8 @@ the search lookup (`lookup`):
   not verified our address answers with no more bytes than we sent, so
   find_node requests are padded (`rpc_transport`) to leave room for k contacts;
 - a request holds its `fan_out` slot for twice the lookup's median round trip
-  only (`_slot_time`): a dead candidate no longer keeps the next ones waiting
+  only (`_slot_time`), with at most 2× `fan_out` requests out and not stalled:
+  a dead candidate no longer keeps the next ones waiting
   until it stalls (on a simulated internet with 20% dead and 10% NAT'd peers,
   joins spent most of their last second asking one dead candidate after another);
 - a caller need not wait for the end: `on_settled(node)` hands over each answered
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 NODE_LOOKUP_ALPHA = 8  # requests kept in flight (IPFS's DHT keeps 10): a few dead peers cannot hold every slot
 SLOT_RTT_FACTOR = 2.0  # × the lookup's median round trip: how long a request holds a fan-out slot
+MAX_OUT_FACTOR = 2  # × fan_out: requests out and not stalled, slots held or not (on loopback, where the CPU is the
+# bottleneck, slow answers freeing their slots without a bound made a publish's 7 lookups flood the process)
 _LEFT_RUNNING: set[asyncio.Future[Result]] = set()  # requests a finished lookup left to finish, kept referenced
 
 
@@ -128,11 +131,13 @@ class NodeLookup:
                         self._send(request.node, now)
                 self._stalled = {r.node.id for r in late}
                 holds = self._slot_time()
-                active = sum(1 for r in pending.values() if r.node.id not in self._stalled and now < r.sent_at + holds)
+                out = [r for r in pending.values() if r.node.id not in self._stalled]
+                active = sum(1 for r in out if now < r.sent_at + holds)
+                room = min(self.fan_out - active, MAX_OUT_FACTOR * self.fan_out - len(out))
                 usable = self._usable()
-                while active < self.fan_out and (node := self._next(usable)) is not None:
+                while room > 0 and (node := self._next(usable)) is not None:
                     self._send(node, now)
-                    active += 1
+                    room -= 1
                 self._settle(usable[: self.ksize])
                 if self._is_ready(usable):
                     self.ready.set()
