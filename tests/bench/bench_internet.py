@@ -23,7 +23,12 @@ publishers, searchers and joiners:
    its first result is its completion); recall is the share that found it;
 5. `--joins` new nodes join one at a time from one random reachable node
    (ours: `start`; plain: `listen` + `Server.bootstrap`); a join fails when it
-   raises (ours) or ends with no contact (plain).
+   raises (ours) or ends with no contact (plain). What "joined" means: ours
+   returns once its own-id lookup is ready (k nodes answered and every closer
+   candidate asked; the node can search and publish), and the lookup goes on
+   refining the routing table in the background: `join_lookup_ended_ms` is
+   when it ended (plain's bootstrap returns only then). Right after each join
+   the new node searches for a published package (`search_right_after_join`).
 
 Times are simulated seconds on the loop's virtual clock, so they do not depend
 on this machine's speed: a probe timer measures event-loop lag, which is zero
@@ -159,6 +164,7 @@ class System(Protocol):
     async def search(self, index: int, word: str, record: SignedRecord) -> tuple[float | None, float]: ...
     def counters(self, index: int) -> dict[str, int]: ...
     def contacts(self, index: int) -> int: ...
+    async def refined(self, index: int) -> float: ...
 
 
 class Ours:
@@ -169,12 +175,27 @@ class Ours:
         self.options = {} if alpha is None else {"alpha": alpha}
         self.nodes: dict[int, MarketplaceNode] = {}
         self.traces: list[dict[str, Any]] = []
+        self.refined_at: dict[int, float] = {}
 
     async def start(self, index: int, node_id: bytes, host: str, bootstrap: list[tuple[str, int]]) -> None:
         node = MarketplaceNode(query_config=self.config, node_id=node_id, remember_contacts=False,
                                **self.options)  # type: ignore[arg-type]
         self.nodes[index] = node
         await node.start(0, bootstrap, interface=host)
+        loop = asyncio.get_running_loop()
+        refining = node.server.refining
+        if refining is None or refining.done():
+            self.refined_at[index] = loop.time()
+        else:
+            refining.add_done_callback(lambda _: self.refined_at.__setitem__(index, loop.time()))
+
+    async def refined(self, index: int) -> float:
+        """When the join's own-id lookup ended (loop time): `start` returns once it is ready, before its
+        last answers and its dead peers' stalls."""
+        refining = self.nodes[index].server.refining
+        if refining is not None:
+            await asyncio.wait({refining})
+        return self.refined_at[index]
 
     def address(self, index: int) -> tuple[str, int]:
         return self.nodes[index].address
@@ -266,6 +287,9 @@ class Plain:
     def contacts(self, index: int) -> int:
         router = self.servers[index].protocol.router
         return sum(len(bucket.get_nodes()) for bucket in router.buckets)
+
+    async def refined(self, index: int) -> float:
+        return asyncio.get_running_loop().time()  # bootstrap() returns when its crawl has ended
 
 
 @dataclass
@@ -422,12 +446,16 @@ async def scenario(system: System, seed: int, s: Settings, make_record: Callable
                 ttfr_s.append(first)
     phase("search", wall0, sim0, rounds0)
 
-    # 5. join
+    # 5. join: `start` returns when the node is joined (it can search and publish); a search for a published
+    # package is made from it at once, and the join's own-id lookup may still be refining the routing table
     wall0, sim0, rounds0 = time.perf_counter(), loop.time(), len(crawls.rounds)
     join_s: list[float] = []
+    refined_s: list[float] = []
     joined: list[int] = []
     join_contacts: list[int] = []
     join_failures = 0
+    after_join_ttfr: list[float] = []
+    after_join_found = 0
     for j in range(s.joins):
         index = s.nodes + j
         began = loop.time()
@@ -443,6 +471,14 @@ async def scenario(system: System, seed: int, s: Settings, make_record: Callable
             continue
         join_s.append(loop.time() - began)
         join_contacts.append(system.contacts(index))
+        searched = j % len(records)
+        first, _ = await system.search(index, f"zeta{searched}", records[searched])
+        if isinstance(system, Ours):
+            system.traces.pop()  # the search phase's figures are its own
+        if first is not None:
+            after_join_found += 1
+            after_join_ttfr.append(first)
+        refined_s.append(await system.refined(index) - began)
     phase("join", wall0, sim0, rounds0)
 
     probe_task.cancel()
@@ -459,6 +495,10 @@ async def scenario(system: System, seed: int, s: Settings, make_record: Callable
         "publish_timeouts_per_op_median": pct([float(t) for t in publish_timeouts], 0.5),
         "join_ms": {"median": ms(pct(join_s, 0.5)), "p95": ms(pct(join_s, 0.95))},
         "join_failures": join_failures,
+        "join_lookup_ended_ms": {"median": ms(pct(refined_s, 0.5)), "p95": ms(pct(refined_s, 0.95))},
+        "search_right_after_join": {"recall": round(after_join_found / len(join_s), 4) if join_s else None,
+                                    "ttfr_median_ms": ms(pct(after_join_ttfr, 0.5)),
+                                    "ttfr_p95_ms": ms(pct(after_join_ttfr, 0.95))},
         "join_contacts_median": pct([float(c) for c in join_contacts], 0.5),
         "build_attempts_failed": failed_builds,
         "built": len(built),
