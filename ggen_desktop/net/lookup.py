@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 # Enough pages to read a full key (MAX_PER_KEY records of up to MAX_RECORD_BYTES each) from one peer.
 MAX_PAGES_PER_PEER = math.ceil(MAX_PER_KEY * (MAX_RECORD_BYTES + RECORD_OVERHEAD) / PAGE_BYTES) + 1
-VERIFY_SLICE_S = 0.002  # signature checks per event-loop turn, at most
+VERIFY_SLICE_S = 0.001  # signature checks per event-loop turn, at most
 COMPLETING_FAN_OUT = 2  # × fan_out once records were found
 DISJOINT_PATHS = 2  # S/Kademlia: a node belongs to one path; the lookup ends when every path has converged
 POLL_RESOLUTION_S = 0.001  # asyncio's epoll waits whole milliseconds: a stall due sooner than that is due now
