@@ -54,7 +54,14 @@ NODE_LOOKUP_ALPHA = 8  # requests kept in flight (IPFS's DHT keeps 10): a few de
 SLOT_RTT_FACTOR = 2.0  # × the lookup's median round trip: how long a request holds a fan-out slot
 MAX_OUT_FACTOR = 2  # × fan_out: requests out and not stalled, slots held or not (on loopback, where the CPU is the
 # bottleneck, slow answers freeing their slots without a bound made a publish's 7 lookups flood the process)
-_LEFT_RUNNING: set[asyncio.Future[Result]] = set()  # requests a finished lookup left to finish, kept referenced
+_LEFT_RUNNING: set[asyncio.Future[Result]] = set()  # requests no longer waited for, left to finish, kept referenced
+
+
+def leave_running(request: asyncio.Future[Result]) -> None:
+    """A request no one waits for any more finishes anyway, for the protocol's bookkeeping (reputation, routing
+    table): kept referenced until it does."""
+    _LEFT_RUNNING.add(request)
+    request.add_done_callback(_LEFT_RUNNING.discard)
 
 
 @dataclass
@@ -155,8 +162,7 @@ class NodeLookup:
             pending.clear()
             raise
         for future, request in pending.items():  # still out: they finish in the background, for the protocol's bookkeeping
-            _LEFT_RUNNING.add(future)
-            future.add_done_callback(_LEFT_RUNNING.discard)
+            leave_running(future)
             if request.node.id not in self.answered:
                 self.left_out[future] = request.node
         pending.clear()

@@ -24,7 +24,7 @@ from ggen_desktop.core.keywords import package_keywords
 from ggen_desktop.core.record import RecordError, SignedRecord, decode_and_verify
 from ggen_desktop.net.dht_server import DhtServer
 from ggen_desktop.net.errors import NodeError
-from ggen_desktop.net.node_lookup import NodeLookup
+from ggen_desktop.net.node_lookup import NodeLookup, leave_running
 from ggen_desktop.net.protocol import Result
 from ggen_desktop.net.publish_report import KeyCopies, PublishReport
 from ggen_desktop.net.stall_rule import StallRule
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 REPUBLISH_INTERVAL_S = 12 * 3600.0  # well inside the 24 h record lifetime (paper §2.5)
 REPUBLISH_CHECK_S = 600.0
-_EXTRA_STORES: set[asyncio.Future[Result]] = set()  # stores no longer waited for, kept referenced
 
 Identity = tuple[str, str, str]
 
@@ -167,8 +166,7 @@ class Publisher:
         results = await asyncio.gather(*wanted.values())
         for node_id, task in stores.items():  # settled early, then pushed out by closer ones: an extra copy
             if node_id not in wanted:
-                _EXTRA_STORES.add(task)
-                task.add_done_callback(_EXTRA_STORES.discard)
+                leave_running(task)
         stored = sum(1 for ok, answer in results if ok and answer)
         refused = sum(1 for ok, answer in results if ok and not answer)
         return KeyCopies(key, keyword, len(wanted), stored, refused)
@@ -191,8 +189,7 @@ class Publisher:
             answered = [task.result() for task in done if task.result()[0]]
             if answered:
                 for task in out:  # the other copy of the request finishes for the protocol's bookkeeping
-                    _EXTRA_STORES.add(task)
-                    task.add_done_callback(_EXTRA_STORES.discard)
+                    leave_running(task)
                 return answered[0]
         return False, None
 

@@ -55,6 +55,7 @@ class StallRule:
         self.rtts: list[float] = []
         self.latest_sent: float | None = None  # when the latest-sent request that was answered was sent (RACK)
         self.latest_rtt = 0.0  # and its round trip
+        self.least_rtt = math.inf  # the least of `rtts`: RACK's reordering allowance is a share of it
         measured = (reputation.peers.get(reputation_key(node)) for node in candidates)
         self.prior = [s.avg_rtt_ms / 1000.0 for s in measured if s is not None and s.avg_rtt_ms is not None]
         self.prior = self.prior or list(recent)
@@ -62,6 +63,7 @@ class StallRule:
     def observe(self, rtt_s: float, sent_at: float | None = None) -> None:
         """A round trip seen in this lookup, of a request sent at `sent_at` (monotonic seconds) if known."""
         self.rtts.append(rtt_s)
+        self.least_rtt = min(self.least_rtt, rtt_s)
         if sent_at is not None and (self.latest_sent is None or sent_at > self.latest_sent):
             self.latest_sent, self.latest_rtt = sent_at, rtt_s
 
@@ -71,7 +73,7 @@ class StallRule:
         by_clock = sent_at + self.stall_after(node)
         if self.latest_sent is None or self.latest_sent < sent_at:
             return by_clock
-        return min(by_clock, sent_at + self.latest_rtt + REORDER_SHARE * min(self.rtts))
+        return min(by_clock, sent_at + self.latest_rtt + REORDER_SHARE * self.least_rtt)
 
     def measured(self, node: Node) -> bool:
         """Whether the reputation book knows this peer's round trip."""

@@ -31,8 +31,9 @@ class HostilePeer(asyncio.DatagramProtocol):
         self.bytes_received = 0
         self.requests_received: list[str] = []
         self.unanswered: frozenset[str] = frozenset()  # requests it drops (it may answer pings to get known)
-        self._packed: tuple[object, dict[str, bytes]] = (None, {})  # answers packed once per list of contacts: the
-        # attacker's own CPU shares the victim's loop in these tests, where it would not on a network
+        # answers packed once per id and list of contacts: the attacker's own CPU shares the victim's loop in
+        # these tests, where it would not on a network
+        self._packed: tuple[bytes, object, dict[str, bytes]] = (b"", None, {})
 
     @classmethod
     async def open(cls, ip: str, node_id: bytes | None = None) -> HostilePeer:
@@ -60,12 +61,12 @@ class HostilePeer(asyncio.DatagramProtocol):
             self.transport.sendto(RESP + data[1:21] + answers[name], addr)
 
     def _answers(self) -> dict[str, bytes]:
-        packed_for, answers = self._packed
-        if packed_for is not self.contacts or answers.get("ping") != umsgpack.packb(self.id):
+        packed_id, packed_contacts, answers = self._packed
+        if packed_id != self.id or packed_contacts is not self.contacts:
             answers = {name: umsgpack.packb(answer) for name, answer in {
                 "ping": self.id, "store": True, "find_node": self.contacts, "find_value": self.contacts,
                 "search": {"records": [], "next": None, "nodes": self.contacts}}.items()}
-            self._packed = (self.contacts, answers)
+            self._packed = (self.id, self.contacts, answers)
         return answers
 
     def send(self, to: tuple[str, int], name: str, args: list[Any]) -> int:
