@@ -175,7 +175,7 @@ class ResultsProxy(QAbstractTableModel):
         return True
 
     def _shown(self, source_row: int) -> bool:
-        return self.mapFromSource(self._model.index(source_row, 0)).isValid()
+        return self._shown_row_of_map(source_row) is not None
 
     def _shown_row(self, source_row: int) -> int | None:
         """Where a model row is shown (None: filtered out); by bisection when sorted, so no map of every row."""
@@ -251,14 +251,24 @@ class ResultsProxy(QAbstractTableModel):
 
     def _relayout(self, order: tuple[list[int], list[Any]]) -> None:
         """Show every row in a new order (same rows): persistent indexes follow their model rows."""
+
+        def rearrange() -> Callable[[int, int], QModelIndex]:
+            self._asc, self._asc_keys = order
+            self._tail = []
+            self._shown_row_of = None
+            self._changed(0)
+            return lambda source, column: self.mapFromSource(self._model.index(source, column))
+
+        self._rearranged(rearrange)
+
+    def _rearranged(self, rearrange: Callable[[], Callable[[int, int], QModelIndex]]) -> None:
+        """One layout change around `rearrange()`, which changes the shown order and returns where a model row
+        (in a column) is shown after it: the persistent indexes (selection, current row) follow their results."""
         self._layout_about_to_change()
         persistent = self.persistentIndexList()
         sources = [self.source_row(index.row()) for index in persistent]
-        self._asc, self._asc_keys = order
-        self._tail = []
-        self._shown_row_of = None
-        self._changed(0)
-        self.changePersistentIndexList(persistent, [self.mapFromSource(self._model.index(s, index.column()))
+        shown_at = rearrange()
+        self.changePersistentIndexList(persistent, [shown_at(s, index.column())
                                                     for s, index in zip(sources, persistent, strict=True)])
         self._layout_changed()
 
@@ -301,27 +311,25 @@ class ResultsProxy(QAbstractTableModel):
             live[row] = new
         if not moving:
             return
-        self._layout_about_to_change()
-        persistent = self.persistentIndexList()
-        sources = [self.source_row(index.row()) for index in persistent]
-        leaving.sort()
-        last = len(self._asc) - 1
-        self._changed(last - leaving[-1] if self._descending else leaving[0])
-        self._asc, self._asc_keys = without(self._asc, leaving), without(self._asc_keys, leaving)
-        moving.sort(key=lambda r: (live[r], -r if self._descending else r))
-        positions = [self._place_of(r, live[r]) for r in moving]
-        self._asc, self._asc_keys = self._merged(moving, positions, live)
-        self._shown_row_of = None
-        self._changed(last - (positions[-1] + len(positions) - 1) if self._descending else positions[0])
 
-        def shown_row(source: int) -> int:
-            place = self._place_of(source, live[source])
-            return last - place if self._descending else place
+        def rearrange() -> Callable[[int, int], QModelIndex]:
+            leaving.sort()
+            last = len(self._asc) - 1
+            self._changed(last - leaving[-1] if self._descending else leaving[0])
+            self._asc, self._asc_keys = without(self._asc, leaving), without(self._asc_keys, leaving)
+            moving.sort(key=lambda r: (live[r], -r if self._descending else r))
+            positions = [self._place_of(r, live[r]) for r in moving]
+            self._asc, self._asc_keys = self._merged(moving, positions, live)
+            self._shown_row_of = None
+            self._changed(last - (positions[-1] + len(positions) - 1) if self._descending else positions[0])
 
-        self.changePersistentIndexList(persistent, [self.index(shown_row(s), index.column())
-                                                    for s, index in zip(sources, persistent, strict=True)])
-        self._layout_changed()
+            def shown_at(source: int, column: int) -> QModelIndex:
+                place = self._place_of(source, live[source])
+                return self.index(last - place if self._descending else place, column)
 
+            return shown_at
+
+        self._rearranged(rearrange)
 
 def without(items: list[Any], places: list[int]) -> list[Any]:
     """`items` without the entries at `places` (sorted): the slices between them, copied in C."""
