@@ -44,13 +44,27 @@ def expected_rows(model: ResultsModel, column: int, descending: bool) -> list[in
     return sorted(range(model.rowCount()), key=lambda r: model.sort_key(r, column), reverse=descending)
 
 
+def empty_model() -> tuple[QueryTrace, ResultsModel]:
+    """A search for "tool" and the empty results model showing it."""
+    trace = QueryTrace(Query(text="tool"))
+    model = ResultsModel()
+    model.reset(trace.query_id)
+    return trace, model
+
+
+def empty_view(qtbot: QtBot) -> tuple[QueryTrace, ResultsModel, ResultsView]:
+    """The same, shown in a results table."""
+    trace, model = empty_model()
+    view = ResultsView(model)
+    qtbot.addWidget(view)
+    return trace, model, view
+
+
 def test_every_batch_lands_where_a_full_stable_sort_puts_it(qtbot: QtBot, qtmodeltester: ModelTester) -> None:
     """Names with many ties, in both directions: the bisection and list splicing match sorted() row for row."""
     rng = random.Random(7)
     for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
-        trace = QueryTrace(Query(text="tool"))
-        model = ResultsModel()
-        model.reset(trace.query_id)
+        trace, model = empty_model()
         proxy = ResultsProxy(model)
         qtmodeltester.check(proxy, force_py=True)  # and every signal after it
         proxy.sort(NAME, order)
@@ -64,11 +78,7 @@ def test_every_batch_lands_where_a_full_stable_sort_puts_it(qtbot: QtBot, qtmode
 def test_a_batch_is_one_insert_and_one_layout_change_however_scattered_its_rows(qtbot: QtBot) -> None:
     """QSortFilterProxyModel signalled every insertion point apart (one rowsInserted per run of rows), each
     costing the view and the proxy's remapping O(rows): 1.5 ms a row at 10,000 rows."""
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
-    view = ResultsView(model)
-    qtbot.addWidget(view)
+    trace, model, view = empty_view(qtbot)
     view.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
     model.add_events(batch(trace, [f"acme/t{i:03}" for i in range(0, 400, 2)]))
     inserts: list[tuple[int, int]] = []
@@ -82,11 +92,7 @@ def test_a_batch_is_one_insert_and_one_layout_change_however_scattered_its_rows(
 
 
 def test_the_selection_and_current_row_follow_their_result_as_batches_are_placed(qtbot: QtBot) -> None:
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
-    view = ResultsView(model)
-    qtbot.addWidget(view)
+    trace, model, view = empty_view(qtbot)
     view.sortByColumn(NAME, Qt.SortOrder.DescendingOrder)
     model.add_events(batch(trace, [f"acme/t{i:03}" for i in range(0, 300, 3)]))
     view.selectionModel().setCurrentIndex(view.model().index(40, NAME), QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -104,9 +110,7 @@ def test_the_selection_and_current_row_follow_their_result_as_batches_are_placed
 
 
 def test_a_sources_sort_follows_new_sources_and_a_filter_rechecks_changed_rows(qtbot: QtBot) -> None:
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
+    trace, model = empty_model()
     proxy = ResultsProxy(model)
     proxy.sort(SOURCES, Qt.SortOrder.DescendingOrder)
     model.add_events(batch(trace, ["acme/a", "acme/b", "acme/c"]))
@@ -143,9 +147,7 @@ def test_sorted_by_sources_a_batch_moves_only_its_changed_rows(qtbot: QtBot, ord
     """A full re-sort per batch read every row's Sources key in Python (~50 ms a batch at 100,000 rows): now a
     batch reads the keys of its own rows only, and lands where a full stable sort puts every row."""
     rng = random.Random(11)
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
+    trace, model = empty_model()
     proxy = ResultsProxy(model)
     proxy.sort(SOURCES, order)
     model.add_events(batch(trace, [f"acme/t{i:03}" for i in range(300)]))
@@ -164,9 +166,7 @@ def test_sorted_by_sources_a_batch_moves_only_its_changed_rows(qtbot: QtBot, ord
 
 
 def test_moves_and_filter_changes_pass_qts_model_checks(qtbot: QtBot, qtmodeltester: ModelTester) -> None:
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
+    trace, model = empty_model()
     proxy = ResultsProxy(model)
     qtmodeltester.check(proxy, force_py=True)  # and every signal after it
     proxy.sort(SOURCES, Qt.SortOrder.DescendingOrder)
@@ -181,11 +181,7 @@ def test_moves_and_filter_changes_pass_qts_model_checks(qtbot: QtBot, qtmodeltes
 
 
 def test_sorted_by_sources_the_selection_follows_a_result_that_moves(qtbot: QtBot) -> None:
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
-    view = ResultsView(model)
-    qtbot.addWidget(view)
+    trace, model, view = empty_view(qtbot)
     view.sortByColumn(SOURCES, Qt.SortOrder.DescendingOrder)
     model.add_events(batch(trace, [f"acme/t{i:03}" for i in range(100)]))
     view.selectRow(60)
@@ -198,11 +194,7 @@ def test_sorted_by_sources_the_selection_follows_a_result_that_moves(qtbot: QtBo
 
 def test_a_filter_change_keeps_the_selected_result_selected_while_it_passes(qtbot: QtBot) -> None:
     """A filter change reset the table, and with it the selection: the details pane went blank."""
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
-    view = ResultsView(model)
-    qtbot.addWidget(view)
+    trace, model, view = empty_view(qtbot)
     view.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
     model.add_events(batch(trace, [f"acme/t{i:03}" for i in range(100)]))
     view.selectRow(41)
@@ -243,11 +235,7 @@ def settled(qtbot: QtBot, view: ResultsView, scroll_range: int) -> None:
 
 def shown_view(qtbot: QtBot, sorted_by: int | None) -> tuple[QueryTrace, ResultsModel, ResultsView]:
     """A shown table of 200 results, the first screen of them on screen."""
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
-    view = ResultsView(model)
-    qtbot.addWidget(view)
+    trace, model, view = empty_view(qtbot)
     view.resize(900, 400)
     view.show()
     qtbot.waitExposed(view)
@@ -285,9 +273,7 @@ def test_a_row_landing_on_screen_repaints_from_its_row_down(qtbot: QtBot) -> Non
 def test_rows_above_the_first_changed_row_stay_as_they_were(qtbot: QtBot, column: int, order: Qt.SortOrder) -> None:
     """The view repaints only from `take_changed_from()` down: every row above it must show what it showed."""
     rng = random.Random(5)
-    trace = QueryTrace(Query(text="tool"))
-    model = ResultsModel()
-    model.reset(trace.query_id)
+    trace, model = empty_model()
     proxy = ResultsProxy(model)
     proxy.sort(column, order)
     model.add_events(batch(trace, [f"acme/t{rng.randrange(60):02}" for _ in range(80)]))
