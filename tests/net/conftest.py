@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -40,6 +41,21 @@ def forget_locally(node: MarketplaceNode) -> None:
     """Drop the records a node holds and has discovered, so a search must ask the network."""
     node.storage.clear()
     node.discovered.clear()
+
+
+@contextlib.asynccontextmanager
+async def joined_pair(first_host: str, joiner_host: str) -> AsyncIterator[tuple[MarketplaceNode, MarketplaceNode]]:
+    """Two nodes on two loopback hosts, the second joined through the first; both stopped after."""
+    first, joiner = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
+    await first.start(0, [], first_host)
+    try:
+        await joiner.start(0, [first.address], joiner_host)
+        try:
+            yield first, joiner
+        finally:
+            await joiner.stop()
+    finally:
+        await first.stop()
 
 
 Network = Callable[..., Awaitable[list[MarketplaceNode]]]

@@ -13,19 +13,15 @@ from ggen_desktop.core.record import SignedRecord
 from ggen_desktop.net.dependencies import DependencyResolver
 from ggen_desktop.net.node import MarketplaceNode
 from tests.helpers.packages import make_record
-from tests.net.conftest import FAST
+from tests.net.conftest import joined_pair
 
 SHARED = {"size": 1000, "info_hash": "ab" * 32}  # names a shared archive (no one need seed it for the record)
 
 
 @pytest_asyncio.fixture
 async def pair() -> AsyncIterator[tuple[MarketplaceNode, MarketplaceNode]]:
-    publisher, asker = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
-    await publisher.start(0, [], "127.0.17.1")
-    await asker.start(0, [publisher.address], "127.0.17.2")
-    yield publisher, asker
-    await asker.stop()
-    await publisher.stop()
+    async with joined_pair("127.0.17.1", "127.0.17.2") as (publisher, asker):
+        yield publisher, asker
 
 
 def resolver(node: MarketplaceNode) -> DependencyResolver:

@@ -29,17 +29,13 @@ from tests.helpers.seeding import (
     sharing_for,
 )
 from tests.helpers.waiting import wait_until
-from tests.net.conftest import FAST
+from tests.net.conftest import FAST, joined_pair
 
 
 @pytest_asyncio.fixture
 async def pair() -> AsyncIterator[tuple[MarketplaceNode, MarketplaceNode]]:
-    seeder, holder = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
-    await holder.start(0, [], "127.0.12.2")
-    await seeder.start(0, [holder.address], "127.0.12.1")
-    yield seeder, holder
-    await seeder.stop()
-    await holder.stop()
+    async with joined_pair("127.0.12.2", "127.0.12.1") as (holder, seeder):
+        yield seeder, holder
 
 
 @pytest.mark.asyncio
@@ -173,41 +169,37 @@ async def test_a_fetch_killed_mid_transfer_finishes_when_run_again(tmp_path: Pat
     from tests.helpers.node_process import ROOT
     from tests.helpers.node_process import cli_env as _env
 
-    holder, seeder_node = MarketplaceNode(query_config=FAST), MarketplaceNode(query_config=FAST)
-    await holder.start(0, [], "127.0.15.2")
-    await seeder_node.start(0, [holder.address], "127.0.15.1")
-    source = random_archive(tmp_path / "p.tgz", 4 * 1024 * 1024)
-    payload = source.read_bytes()
-    sharing = sharing_for(seeder_node, tmp_path / "seeder", "127.0.15.1")
-    await sharing.start()
-    home = tmp_path / "fetcher"
-    command = [sys.executable, "-m", "ggen_desktop", "fetch", "acme/rust-cli", "--bootstrap",
-               "{}:{}".format(*seeder_node.address), "--interface", "127.0.15.3", "--data-dir", str(home / "data"),
-               "--output", str(home / "out")]
-    try:
-        package = await share_package(sharing, source)
-        await seeder_node.publish(sign(package, Ed25519PrivateKey.generate()))
-        assert sharing.session is not None
-        sharing.session.set_rate_limits(upload=400_000)  # about ten seconds for the whole archive
-        child = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
-                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        resume = home / "data" / "partial" / f"{package.info_hash}.resume"
-        await wait_until(lambda: resume.exists() or child.returncode is not None, timeout=30)
-        assert child.returncode is None, "the first fetch ended before it could be killed"
-        child.send_signal(signal.SIGKILL)
-        assert await child.wait() == -signal.SIGKILL
-        assert not (home / "out").exists()
-        sharing.session.set_rate_limits()
-        again = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
-                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(again.communicate(), 90)
-        assert again.returncode == 0, err.decode()
-        assert Path(out.decode().strip()).read_bytes() == payload
-        assert not resume.exists()  # the finished download left no partial state behind
-    finally:
-        await sharing.close()
-        await seeder_node.stop()
-        await holder.stop()
+    async with joined_pair("127.0.15.2", "127.0.15.1") as (_holder, seeder_node):
+        source = random_archive(tmp_path / "p.tgz", 4 * 1024 * 1024)
+        payload = source.read_bytes()
+        sharing = sharing_for(seeder_node, tmp_path / "seeder", "127.0.15.1")
+        await sharing.start()
+        home = tmp_path / "fetcher"
+        command = [sys.executable, "-m", "ggen_desktop", "fetch", "acme/rust-cli", "--bootstrap",
+                   "{}:{}".format(*seeder_node.address), "--interface", "127.0.15.3", "--data-dir", str(home / "data"),
+                   "--output", str(home / "out")]
+        try:
+            package = await share_package(sharing, source)
+            await seeder_node.publish(sign(package, Ed25519PrivateKey.generate()))
+            assert sharing.session is not None
+            sharing.session.set_rate_limits(upload=400_000)  # about ten seconds for the whole archive
+            child = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
+                                                         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            resume = home / "data" / "partial" / f"{package.info_hash}.resume"
+            await wait_until(lambda: resume.exists() or child.returncode is not None, timeout=30)
+            assert child.returncode is None, "the first fetch ended before it could be killed"
+            child.send_signal(signal.SIGKILL)
+            assert await child.wait() == -signal.SIGKILL
+            assert not (home / "out").exists()
+            sharing.session.set_rate_limits()
+            again = await asyncio.create_subprocess_exec(*command, env=_env(home), cwd=ROOT,
+                                                         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(again.communicate(), 90)
+            assert again.returncode == 0, err.decode()
+            assert Path(out.decode().strip()).read_bytes() == payload
+            assert not resume.exists()  # the finished download left no partial state behind
+        finally:
+            await sharing.close()
 
 
 @pytest_asyncio.fixture
