@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ggen_desktop.core.record import sign
 from ggen_desktop.store import paths
-from ggen_desktop.store.connection import Sighting
+from ggen_desktop.store.connection import Sighting, evictions
 from ggen_desktop.store.database import MAX_RECENT_QUERIES, Database
 from ggen_desktop.store.errors import StoreError
 from ggen_desktop.store.rows import Contact
@@ -399,3 +399,36 @@ def test_a_batch_of_new_discovered_records_counts_the_table_once(db: Database) -
     assert sum("count(*) FROM discovered_records" in s for s in statements) == 1
     kept = db.discovered_records()
     assert len(kept) == 150 and {d.record.package.id.name for d in kept} == {f"tool{i}" for i in range(50, 200)}
+
+
+def test_a_batch_far_over_the_cap_evicts_in_one_statement_per_publisher(db: Database) -> None:
+    """Evicting per record scanned the table per record: 10,000 results from a search cost the store thread 8 s
+    of cpu, a core and the GIL taken from the window while it streamed them."""
+    db.max_discovered = 100
+    keys = [Ed25519PrivateKey.generate() for _ in range(3)]
+    db.save_discovered([Sighting(make_record(f"old/a{i}", key=keys[0]), {"p": 10.0 + i}) for i in range(80)]
+                       + [Sighting(make_record(f"old/b{i}", key=keys[1]), {"p": 10.0 + i}) for i in range(15)])
+    statements: list[str] = []
+    assert db._conn is not None
+    db._conn.set_trace_callback(statements.append)
+    db.save_discovered([Sighting(make_record(f"new/c{i}", key=keys[2]), {"p": 500.0 + i, "q": 501.0 + i})
+                        for i in range(60)])
+    db._conn.set_trace_callback(None)
+    # (sqlite traces a statement again for each row its cascade deletes: the distinct ones are counted)
+    assert len({s for s in statements if s.startswith("DELETE FROM discovered_records")}) == 2  # A's and C's
+    assert sum("GROUP BY fingerprint" in s for s in statements) == 1  # the table counted once, not per record
+    assert not any(s.startswith("DELETE FROM discovered_sources") for s in statements)  # new records: none over
+    kept = db.discovered_records()
+    names = {prefix: [d.record.package.id.name for d in kept if d.record.package.id.name.startswith(prefix)]
+             for prefix in ("a", "b", "c")}
+    # one at a time from the largest: A 80 -> 60, then A and C alike, down to 43 and 42 between them
+    assert len(kept) == 100 and len(names["b"]) == 15 and abs(len(names["a"]) - len(names["c"])) <= 1
+    assert set(names["a"]) == {f"a{i}" for i in range(80 - len(names["a"]), 80)}  # the least recently seen went
+    assert set(names["c"]) == {f"c{i}" for i in range(60 - len(names["c"]), 60)}
+    assert all(len(d.peers) == 2 for d in kept if d.record.package.id.name.startswith("c"))
+
+
+def test_evictions_take_from_whichever_publisher_holds_the_most() -> None:
+    assert evictions({"a": 80, "b": 15, "c": 60}, 55) == {"a": 38, "c": 17}  # they end at 42 and 43
+    assert evictions({"a": 5, "b": 5}, 3) == {"a": 2, "b": 1}  # ties: the lower fingerprint first
+    assert evictions({"a": 5}, 0) == {} and evictions({"a": 5}, -2) == {}
