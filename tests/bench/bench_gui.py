@@ -11,8 +11,9 @@ the database, and the SearchSession pages on (`load_more`) until every result
 is shown. A 1 ms precise QTimer heartbeat records how long the event loop was
 blocked, with the view unsorted and sorted by name. The same search feeding a
 naive model (one beginInsertRows per result, no coalescing) is the baseline.
-Database transactions per search and resident memory per 10,000 rows are
-reported too. Each mode runs `--repeat` times (3) and the figures are medians.
+Database transactions per search, the store thread's cpu time (its writes
+compete with the window for a core and the GIL) and resident memory per 10,000 rows
+are reported too. Each mode runs `--repeat` times (3) and the figures are medians.
 `--rows 100000 --modes unsorted,sorted` runs the large case: beyond the 50,000 the
 loopback holders can serve, a replayed search (`ReplayedHandle`) feeds the same
 session, model, proxy and view with verified records, pages of 64 from two peers. Finally
@@ -37,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -446,10 +448,20 @@ async def finish_run(searcher: MarketplaceNode, database: Database, rows: int, c
         raise ShortSearch(f"{rows} rows shown of {count}")
     rss_mib_per_10k = (rss_kib() - rss_before) / 1024.0 * 10_000 / count
     transactions = database.transactions - transactions_before
+    store_cpu_s = thread_cpu_s("ggen-store")
     await searcher.stop()
     database.close()
     return {"longest_gc_pause_ms": round(max(GC_PAUSES, default=0.0), 1), "db_transactions": transactions,
-            "rss_mib_per_10k_rows": round(rss_mib_per_10k, 1)}
+            "store_thread_cpu_s": round(store_cpu_s, 2), "rss_mib_per_10k_rows": round(rss_mib_per_10k, 1)}
+
+
+def thread_cpu_s(name: str) -> float:
+    """CPU time of this process's running thread `name` so far (the searcher's store thread lives one run): a
+    core it takes from the window's thread on a 2-core machine, and the GIL between its SQLite calls."""
+    for thread in threading.enumerate():
+        if thread.name == name and thread.native_id is not None:
+            return int(Path(f"/proc/self/task/{thread.native_id}/schedstat").read_text().split()[0]) / 1e9
+    return 0.0
 
 
 def startup_ms(runs: int = STARTUP_RUNS) -> float:
