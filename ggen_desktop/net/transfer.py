@@ -393,8 +393,10 @@ class TransferSession:
                 log.warning("ignoring damaged resume data %s: %s", resume, exc)
                 params = None
                 resume.unlink(missing_ok=True)
-        if params is not None and retrial:
-            params.banned_peers, params.unfinished_pieces = [], {}
+        if params is not None:  # libtorrent's bans are suspicions (Transfer.on_banned); convicted peers are filtered
+            params.banned_peers = []
+            if retrial:  # the blocks of partly downloaded pieces: a banned peer's bad ones may be among them
+                params.unfinished_pieces = {}
         if params is None:
             params = lt.add_torrent_params()
             if torrent is not None:

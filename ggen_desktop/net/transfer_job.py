@@ -14,8 +14,9 @@ honest seeder banned, first or after the rogue, in about one download in six wit
 rogues). libtorrent keeps its ban for the torrent's lifetime, so such a download could
 never finish. Hence a ban here takes the torrent out and adds it again from its resume
 data, without libtorrent's bans or its partly downloaded pieces (where the rogue's
-blocks were), and reconnects every peer: only a peer banned again, in a second life of
-the torrent, is convicted (`banned`, and by address for the whole session).
+blocks were), and reconnects every peer. A peer is convicted (`banned`, and by address
+for the whole session) once it was the first banned in two lives of the torrent: a later
+ban in the same life may be the first banned peer's leftover blocks blamed on another.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ RESUME_INTERVAL_S = 0.5
 SOURCES_INTERVAL_S = 0.25
 DEFAULT_STALL_TIMEOUT_S = 60.0
 STEP_TIMEOUT_S = 30.0  # bound on each wait for libtorrent: a flush, a removal, a resume save
-CONVICTING_BANS = 2  # lives of a torrent in which libtorrent must ban a peer before it is banned here
-MAX_RETRIALS = 4  # times a download is added again to retry the peers libtorrent banned
+CONVICTING_BANS = 2  # lives of a torrent in which libtorrent must ban a peer first before it is banned here
+MAX_RETRIALS = 6  # times a download is added again to retry the peers libtorrent banned
 
 
 def resume_path(store: ContentStore, info_hash: str) -> Path:
@@ -82,7 +83,7 @@ class Transfer:
         self.info_hash, self.sha256, self.stall_timeout = info_hash, sha256, stall_timeout
         self.sources: set[Peer] = set()  # peers seen sending data (sampled as pieces complete, and at the end)
         self.banned: set[str] = set()  # addresses banned here for sending bytes that failed the hash check
-        self.suspects: Counter[str] = Counter()  # by address: lives of the torrent in which libtorrent banned it
+        self.suspects: Counter[str] = Counter()  # by address: lives of the torrent in which libtorrent banned it first
         self.retrials = 0
         self._banned_in_this_life: set[str] = set()
         self._retrial: asyncio.Task[None] | None = None
@@ -177,15 +178,19 @@ class Transfer:
         self.hash_failures += 1
 
     def on_banned(self, ip: str) -> None:
-        """libtorrent banned a peer for a failed piece: convicted the second time, else the torrent is retried."""
+        """libtorrent banned a peer for a failed piece: convicted the second time it is the first banned in a life of
+        the torrent (the blocks a banned peer left in partial pieces may be blamed on the next); else a retrial."""
         if ip in self.banned or ip in self._banned_in_this_life or self._state not in ACTIVE_DOWNLOAD:
             return
+        first = not self._banned_in_this_life
         self._banned_in_this_life.add(ip)
-        self.suspects[ip] += 1
-        if self.suspects[ip] >= CONVICTING_BANS:
-            self.banned.add(ip)
-            self._session.ban(ip)
-        elif self._retrial is None and self.retrials < MAX_RETRIALS:
+        if first:
+            self.suspects[ip] += 1
+            if self.suspects[ip] >= CONVICTING_BANS:
+                self.banned.add(ip)
+                self._session.ban(ip)
+                return
+        if self._retrial is None and self.retrials < MAX_RETRIALS:
             log.info("libtorrent banned %s for a failed piece of %s; adding the torrent again to retry it", ip, self.sha256)
             self.retrials += 1
             self._retrial = self._loop.create_task(self._add_again())
