@@ -152,7 +152,7 @@ class ArchiveSharing:
             senders = set(exc.peers) | {p for p in peers if p[0] in transfer.banned}
             self._mark_bad(sha256, senders)
             raise TransferMismatch(f"{exc}; {_marked(senders)}", exc.peers) from exc
-        finally:  # pieces that failed the merkle check: libtorrent banned their senders and asked others
+        finally:  # peers libtorrent banned for pieces failing the merkle check, again after a retrial
             if banned := self._mark_bad(sha256, {p for p in peers if p[0] in transfer.banned}):
                 log.warning("%s %s: %s", package.id, package.version, _marked(banned))
         if self.announce and self.seed_downloads:

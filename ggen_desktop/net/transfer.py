@@ -14,8 +14,9 @@ A torrent is a function of the archive alone (`make_torrent`), so every node tha
 holds an archive derives the same v2 info-hash and a record's info-hash can be
 checked. Downloads go to the content store's `partial/` folder; when libtorrent
 reports the last piece verified, the file is hashed against the expected sha256
-and only then moved into the store. A peer whose bytes fail the v2 merkle check is
-banned by libtorrent (`peer_ban_alert`) and then by address for the whole session.
+and only then moved into the store. A peer libtorrent bans (`peer_ban_alert`) for bytes
+that failed the v2 merkle check is banned by address for the whole session once the
+evidence holds (net/transfer_job.py: `Transfer.on_banned`).
 Resume data goes to `partial/<info-hash>.resume` as pieces complete, so a download
 killed at any moment continues where it was.
 """
@@ -314,6 +315,14 @@ class TransferSession:
         if self._lt is engine and not self._closing:  # else close() removes it
             engine.remove_torrent(handle.raw, lt.session.delete_files if delete_files else 0)
 
+    def add_again(self, transfer: Transfer) -> TorrentHandle:
+        """Add a removed download again from its resume data, without the peers libtorrent banned and without its
+        partly downloaded pieces: a retrial of peers it may have blamed wrongly (`Transfer.on_banned`)."""
+        handle = self._add(None, self.store.partial_dir, info_hash=transfer.info_hash, resume=transfer.resume_path,
+                           retrial=True)
+        self._by_handle[handle.raw] = transfer
+        return handle
+
     def forget(self, transfer: Transfer) -> None:
         if self._transfers.get(transfer.info_hash) is transfer:
             del self._transfers[transfer.info_hash]
@@ -373,7 +382,7 @@ class TransferSession:
                 return
 
     def _add(self, torrent: bytes | None, save_path: Path, *, seed: bool = False, info_hash: str = "",
-             resume: Path | None = None) -> TorrentHandle:
+             resume: Path | None = None, retrial: bool = False) -> TorrentHandle:
         params = None
         if resume is not None and resume.exists():
             try:
@@ -384,6 +393,10 @@ class TransferSession:
                 log.warning("ignoring damaged resume data %s: %s", resume, exc)
                 params = None
                 resume.unlink(missing_ok=True)
+        if params is not None:  # libtorrent's bans are suspicions (Transfer.on_banned); convicted peers are filtered
+            params.banned_peers = []
+            if retrial:  # the blocks of partly downloaded pieces: a banned peer's bad ones may be among them
+                params.unfinished_pieces = {}
         if params is None:
             params = lt.add_torrent_params()
             if torrent is not None:
@@ -451,7 +464,6 @@ class TransferSession:
             transfer.on_hash_failed()
         elif isinstance(alert, lt.peer_ban_alert):
             transfer.on_banned(alert.endpoint[0])
-            self.ban(alert.endpoint[0])
         elif isinstance(alert, lt.metadata_received_alert):
             transfer.on_metadata(TorrentHandle(alert.handle).name())
         elif isinstance(alert, lt.torrent_finished_alert):

@@ -5,6 +5,18 @@ alerts into the `on_*` calls below and gives it a typed `TorrentHandle`. What it
 owns is the policy: the stall timeout, resume data written atomically as pieces
 complete, peers banned for bad bytes, and the rule that a download is complete
 only once its file hashes to the expected sha256 inside the content store.
+
+libtorrent's `peer_ban_alert` is a suspicion, not a verdict: it blames a failed piece on the
+peers its piece picker records for the piece's blocks, and for a v2 torrent the block
+hashes that settle the blame can arrive after the piece was restored and re-requested,
+so an honest peer that only finished a piece a rogue had spoilt gets banned (seen: the
+honest seeder banned, first or after the rogue, in about one download in six with two
+rogues). libtorrent keeps its ban for the torrent's lifetime, so such a download could
+never finish. Hence a ban here takes the torrent out and adds it again from its resume
+data, without libtorrent's bans or its partly downloaded pieces (where the rogue's
+blocks were), and reconnects every peer. A peer is convicted (`banned`, and by address
+for the whole session) once it was the first banned in two lives of the torrent: a later
+ban in the same life may be the first banned peer's leftover blocks blamed on another.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import dataclasses
 import logging
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -38,6 +51,8 @@ RESUME_INTERVAL_S = 0.5
 SOURCES_INTERVAL_S = 0.25
 DEFAULT_STALL_TIMEOUT_S = 60.0
 STEP_TIMEOUT_S = 30.0  # bound on each wait for libtorrent: a flush, a removal, a resume save
+CONVICTING_BANS = 2  # lives of a torrent in which libtorrent must ban a peer first before it is banned here
+MAX_RETRIALS = 6  # times a download is added again to retry the peers libtorrent banned
 
 
 def resume_path(store: ContentStore, info_hash: str) -> Path:
@@ -68,6 +83,11 @@ class Transfer:
         self.info_hash, self.sha256, self.stall_timeout = info_hash, sha256, stall_timeout
         self.sources: set[Peer] = set()  # peers seen sending data (sampled as pieces complete, and at the end)
         self.banned: set[str] = set()  # addresses banned here for sending bytes that failed the hash check
+        self.suspects: Counter[str] = Counter()  # by address: lives of the torrent in which libtorrent banned it first
+        self.retrials = 0
+        self._banned_in_this_life: set[str] = set()
+        self._retrial: asyncio.Task[None] | None = None
+        self._peers: set[Peer] = set()  # every peer given, reconnected when the torrent is added again
         self.hash_failures = 0
         self.started_at = self._last_progress = self._loop.time()
         self.first_piece_at: float | None = None  # loop time the first piece passed its hash check
@@ -109,6 +129,7 @@ class Transfer:
     def add_peers(self, peers: Iterable[Peer]) -> None:
         """Connect to (more) peers, say provider records that arrived later; banned addresses are skipped."""
         for host, port in peers:
+            self._peers.add((host, port))
             if host in self._session.banned_ips:
                 log.info("not connecting to %s:%d for %s: banned for sending bad data", host, port, self.sha256)
             elif self._handle is not None:
@@ -157,7 +178,22 @@ class Transfer:
         self.hash_failures += 1
 
     def on_banned(self, ip: str) -> None:
-        self.banned.add(ip)
+        """libtorrent banned a peer for a failed piece: convicted the second time it is the first banned in a life of
+        the torrent (the blocks a banned peer left in partial pieces may be blamed on the next); else a retrial."""
+        if ip in self.banned or ip in self._banned_in_this_life or self._state not in ACTIVE_DOWNLOAD:
+            return
+        first = not self._banned_in_this_life
+        self._banned_in_this_life.add(ip)
+        if first:
+            self.suspects[ip] += 1
+            if self.suspects[ip] >= CONVICTING_BANS:
+                self.banned.add(ip)
+                self._session.ban(ip)
+                return
+        if self._retrial is None and self.retrials < MAX_RETRIALS:
+            log.info("libtorrent banned %s for a failed piece of %s; adding the torrent again to retry it", ip, self.sha256)
+            self.retrials += 1
+            self._retrial = self._loop.create_task(self._add_again())
 
     def on_metadata(self, name: str) -> None:
         """The torrent arrived from a peer (checked by libtorrent against the info-hash): does it name our archive?"""
@@ -208,12 +244,36 @@ class Transfer:
     def close(self) -> None:
         """The session is closing: an unfinished download ends; its partial file and resume data stay."""
         self._handle = None
+        if self._retrial is not None:
+            self._retrial.cancel()
         if self._verifying is not None:  # the partial file and resume data stay: the next run verifies again
             self._verifying.cancel()
         state = self._state if self._state is TransferState.SEEDING else TransferState.CANCELLED
         self._end(state, TransferCancelled(f"the transfer session closed before {self.sha256} finished"))
 
     # -- internals ------------------------------------------------------------------------------
+
+    async def _add_again(self) -> None:
+        """A new life for the torrent: out of the session, then in again from resume data, without libtorrent's
+        bans or partly downloaded pieces; every peer not convicted is asked again."""
+        try:
+            await self.save_resume_now()
+            if self._verifying is not None or not self._is_live_download():
+                return  # the last piece came meanwhile, or the download ended
+            await self._remove(delete_files=False)
+            if self._state not in ACTIVE_DOWNLOAD or not self._session.is_open:
+                return
+            self._banned_in_this_life = set()
+            self._last_progress = self._loop.time()
+            handle = self._session.add_again(self)
+            self.attach(handle)
+            if self._state is TransferState.PAUSED:
+                handle.pause()
+            self.add_peers(self._peers)
+        except (TimeoutError, TransferError) as exc:
+            self._fail_soon(TransferError(f"could not add {self.sha256} again to retry its peers: {exc}"))
+        finally:
+            self._retrial = None
 
     async def _verify_and_store(self) -> None:
         """Flush, let go of the file, hash it as it moves into the store; then the session seeds it."""
