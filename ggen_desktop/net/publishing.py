@@ -161,8 +161,8 @@ class Publisher:
             for future in done & late.keys():
                 node = late.pop(future)
                 if not future.cancelled() and future.result()[0] and node.id not in wanted:
-                    wanted[node.id] = stores[node.id] = asyncio.ensure_future(
-                        self._store_one(server, lookup.stall, node, key, record.encoded))
+                    store(node)
+                    wanted[node.id] = stores[node.id]
         results = await asyncio.gather(*wanted.values())
         for node_id, task in stores.items():  # settled early, then pushed out by closer ones: an extra copy
             if node_id not in wanted:

@@ -317,10 +317,11 @@ class TransferSession:
 
     def add_again(self, transfer: Transfer) -> TorrentHandle:
         """Add a removed download again from its resume data, without the peers libtorrent banned and without its
-        partly downloaded pieces: a retrial of peers it may have blamed wrongly (`Transfer.on_banned`)."""
+        partly downloaded pieces, attached to the same Transfer: a retrial of peers it may have blamed wrongly
+        (`Transfer.on_banned`)."""
         handle = self._add(None, self.store.partial_dir, info_hash=transfer.info_hash, resume=transfer.resume_path,
                            retrial=True)
-        self._by_handle[handle.raw] = transfer
+        self._register(transfer, handle)
         return handle
 
     def forget(self, transfer: Transfer) -> None:

@@ -265,8 +265,7 @@ class Transfer:
                 return
             self._banned_in_this_life = set()
             self._last_progress = self._loop.time()
-            handle = self._session.add_again(self)
-            self.attach(handle)
+            handle = self._session.add_again(self)  # attached to this transfer again
             if self._state is TransferState.PAUSED:
                 handle.pause()
             self.add_peers(self._peers)

@@ -14,7 +14,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from ggen_desktop.core.query import Query
-from ggen_desktop.core.search import QueryTrace, SearchEvent
+from ggen_desktop.core.search import QueryTrace, SearchEvent, SearchHit
 from ggen_desktop.gui.results_model import HIT_ROLE, ResultsModel
 from ggen_desktop.gui.results_proxy import ResultsProxy
 from ggen_desktop.gui.results_view import ResultsView
@@ -181,13 +181,20 @@ def test_moves_and_filter_changes_pass_qts_model_checks(qtbot: QtBot, qtmodeltes
     assert shown_rows(proxy)[:4] == [17, 0, 3, 29] and proxy.rowCount() == 30
 
 
-def test_sorted_by_sources_the_selection_follows_a_result_that_moves(qtbot: QtBot) -> None:
+def selected_in_sorted_view(qtbot: QtBot, column: int, order: Qt.SortOrder,
+                            row: int) -> tuple[QueryTrace, ResultsModel, ResultsView, SearchHit]:
+    """A table of 100 results sorted by `column`, with the result shown at `row` selected."""
     trace, model, view = empty_view(qtbot)
-    view.sortByColumn(SOURCES, Qt.SortOrder.DescendingOrder)
+    view.sortByColumn(column, order)
     model.add_events(batch(trace, [f"acme/t{i:03}" for i in range(100)]))
-    view.selectRow(60)
+    view.selectRow(row)
     picked = view.selected_hit()
     assert picked is not None
+    return trace, model, view, picked
+
+
+def test_sorted_by_sources_the_selection_follows_a_result_that_moves(qtbot: QtBot) -> None:
+    trace, model, view, picked = selected_in_sorted_view(qtbot, SOURCES, Qt.SortOrder.DescendingOrder, 60)
     model.add_events([e for e in (trace.add(picked.record, "peer-2"), trace.add(model.hit(3).record, "peer-2")) if e])
     assert view.selected_hit() is picked and view.currentIndex().data(HIT_ROLE) is picked
     assert view.currentIndex().row() in (0, 1)  # two sources now: among the first
@@ -195,12 +202,7 @@ def test_sorted_by_sources_the_selection_follows_a_result_that_moves(qtbot: QtBo
 
 def test_a_filter_change_keeps_the_selected_result_selected_while_it_passes(qtbot: QtBot) -> None:
     """A filter change reset the table, and with it the selection: the details pane went blank."""
-    trace, model, view = empty_view(qtbot)
-    view.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
-    model.add_events(batch(trace, [f"acme/t{i:03}" for i in range(100)]))
-    view.selectRow(41)
-    picked = view.selected_hit()
-    assert picked is not None
+    _trace, _model, view, picked = selected_in_sorted_view(qtbot, NAME, Qt.SortOrder.AscendingOrder, 41)
     view.proxy.set_row_filter(lambda hit: hit.identity[0] >= "acme/t030")  # rows above it go: it moves up
     assert view.proxy.rowCount() == 70
     assert view.selected_hit() is picked and view.currentIndex().data(HIT_ROLE) is picked
